@@ -1,0 +1,158 @@
+package dev.strata.engine;
+
+import dev.strata.engine.flush.FlushHooks;
+import dev.strata.wal.WalOptions;
+
+/**
+ * Every engine knob, with the defaults of SPEC §2. Immutable; build with {@link #builder()}.
+ *
+ * @param l0MaxBytes rotate when the active L0 buffer holds this many bytes (default 64 MiB)
+ * @param flushIntervalMs rotate when this long has passed with data in L0 (default 1000 ms; 0 =
+ *     off)
+ * @param maxPendingFlushes flush permits per fork: frozen L0 buffers in flight (default 2)
+ * @param writeStallTimeoutMs how long a writer waits for a permit before RESOURCE_EXHAUSTED
+ *     (default 10000 ms)
+ * @param streamTimeoutMs one stream attempt's time limit (default 120000 ms)
+ * @param flushMaxRetries retries of a failed stream before the fork turns read-only (default 5)
+ * @param retryBackoffMs first retry delay; doubles per attempt up to 5 s (default 100 ms)
+ * @param streamThreads threads writing segments, shared by all forks (default: cores, at least 2)
+ * @param blockCacheBytes RocksDB block cache (default 128 MiB)
+ * @param wal WAL options (segment size, sync interval, recovery mode)
+ * @param hooks test seam around the stream phase; {@link FlushHooks#NONE} in production
+ */
+public record EngineOptions(
+    long l0MaxBytes,
+    long flushIntervalMs,
+    int maxPendingFlushes,
+    long writeStallTimeoutMs,
+    long streamTimeoutMs,
+    int flushMaxRetries,
+    long retryBackoffMs,
+    int streamThreads,
+    long blockCacheBytes,
+    WalOptions wal,
+    FlushHooks hooks) {
+
+  /** Checks ranges. */
+  public EngineOptions {
+    if (l0MaxBytes < 1024) {
+      throw new IllegalArgumentException("l0.max_bytes must be at least 1024, got " + l0MaxBytes);
+    }
+    if (maxPendingFlushes < 1) {
+      throw new IllegalArgumentException("max_pending_flushes must be at least 1");
+    }
+    if (flushIntervalMs < 0 || writeStallTimeoutMs < 0 || streamTimeoutMs <= 0) {
+      throw new IllegalArgumentException("durations must be positive");
+    }
+    if (flushMaxRetries < 0 || retryBackoffMs < 0 || streamThreads < 1) {
+      throw new IllegalArgumentException("retries, back-off and threads must be non-negative");
+    }
+  }
+
+  /** A builder with every default. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** This record's values in a builder. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.l0MaxBytes = l0MaxBytes;
+    b.flushIntervalMs = flushIntervalMs;
+    b.maxPendingFlushes = maxPendingFlushes;
+    b.writeStallTimeoutMs = writeStallTimeoutMs;
+    b.streamTimeoutMs = streamTimeoutMs;
+    b.flushMaxRetries = flushMaxRetries;
+    b.retryBackoffMs = retryBackoffMs;
+    b.streamThreads = streamThreads;
+    b.blockCacheBytes = blockCacheBytes;
+    b.wal = wal;
+    b.hooks = hooks;
+    return b;
+  }
+
+  /** Builder of {@link EngineOptions}; not thread-safe. */
+  public static final class Builder {
+    private long l0MaxBytes = 64L << 20;
+    private long flushIntervalMs = 1000;
+    private int maxPendingFlushes = 2;
+    private long writeStallTimeoutMs = 10_000;
+    private long streamTimeoutMs = 120_000;
+    private int flushMaxRetries = 5;
+    private long retryBackoffMs = 100;
+    private int streamThreads = Math.max(2, Runtime.getRuntime().availableProcessors());
+    private long blockCacheBytes = 128L << 20;
+    private WalOptions wal = WalOptions.builder().build();
+    private FlushHooks hooks = FlushHooks.NONE;
+
+    public Builder l0MaxBytes(long v) {
+      l0MaxBytes = v;
+      return this;
+    }
+
+    public Builder flushIntervalMs(long v) {
+      flushIntervalMs = v;
+      return this;
+    }
+
+    public Builder maxPendingFlushes(int v) {
+      maxPendingFlushes = v;
+      return this;
+    }
+
+    public Builder writeStallTimeoutMs(long v) {
+      writeStallTimeoutMs = v;
+      return this;
+    }
+
+    public Builder streamTimeoutMs(long v) {
+      streamTimeoutMs = v;
+      return this;
+    }
+
+    public Builder flushMaxRetries(int v) {
+      flushMaxRetries = v;
+      return this;
+    }
+
+    public Builder retryBackoffMs(long v) {
+      retryBackoffMs = v;
+      return this;
+    }
+
+    public Builder streamThreads(int v) {
+      streamThreads = v;
+      return this;
+    }
+
+    public Builder blockCacheBytes(long v) {
+      blockCacheBytes = v;
+      return this;
+    }
+
+    public Builder wal(WalOptions v) {
+      wal = v;
+      return this;
+    }
+
+    public Builder hooks(FlushHooks v) {
+      hooks = v;
+      return this;
+    }
+
+    public EngineOptions build() {
+      return new EngineOptions(
+          l0MaxBytes,
+          flushIntervalMs,
+          maxPendingFlushes,
+          writeStallTimeoutMs,
+          streamTimeoutMs,
+          flushMaxRetries,
+          retryBackoffMs,
+          streamThreads,
+          blockCacheBytes,
+          wal,
+          hooks);
+    }
+  }
+}

@@ -1,0 +1,473 @@
+package dev.strata.engine;
+
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import dev.strata.engine.flush.FlushTicket;
+import dev.strata.engine.fork.Fork;
+import dev.strata.engine.fork.ForkContext;
+import dev.strata.engine.fork.SegmentIdAllocator;
+import dev.strata.engine.segment.SegmentStore;
+import dev.strata.engine.segment.SegmentStoreOptions;
+import dev.strata.manifest.CatalogConflictException;
+import dev.strata.manifest.ForkCatalog;
+import dev.strata.manifest.ForkEntry;
+import dev.strata.manifest.ForkNames;
+import dev.strata.manifest.ForkState;
+import dev.strata.manifest.proto.Manifest;
+import dev.strata.vfs.Vfs;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The storage engine of one data directory: the fork catalog, one {@link Fork} per fork, the
+ * shared {@link SegmentStore} (one RocksDB instance plus Lucene directories), and the thread pools.
+ *
+ * <h2>On-disk layout</h2>
+ *
+ * <pre>
+ * &lt;data&gt;/catalog/                 fork catalog versions (ForkCatalog)
+ * &lt;data&gt;/forks/&lt;fork-id&gt;/wal/       the fork's WAL segments
+ * &lt;data&gt;/forks/&lt;fork-id&gt;/manifests/ the fork's manifests, one file per seq
+ * &lt;data&gt;/rocksdb/                 documents of every segment, keys prefixed by segment id
+ * &lt;data&gt;/segments/&lt;segment-id&gt;/    each segment's Lucene index
+ * </pre>
+ *
+ * <h2>Threads (all owned and stopped by {@link #close})</h2>
+ *
+ * {@code strata-stream-N} (stream phases, bounded), {@code strata-finalizer-N} (each fork's
+ * finalizer runs on it as a sequential executor), {@code strata-scheduler} (interval flushes,
+ * retries, stream timeouts), and one WAL syncer per fork (owned by its WAL).
+ *
+ * <p>Thread-safe. Fork create and drop reserve the name in a concurrent map instead of taking a
+ * lock, so no lock is held across their I/O; the write path of one fork never touches another's.
+ */
+public final class StrataEngine implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(StrataEngine.class);
+
+  /** The name of the fork that exists from the start and cannot be dropped. */
+  public static final String MAIN = "main";
+
+  private final Path dataDir;
+  private final Vfs vfs;
+  private final EngineOptions options;
+  private final SegmentStore segments;
+  private final ForkCatalog catalog;
+  private final ExecutorService streamExecutor;
+  private final ExecutorService finalizerPool;
+  private final ScheduledExecutorService scheduler;
+  private final SegmentIdAllocator segmentIds = new SegmentIdAllocator(1);
+  private final ForkContext ctx;
+
+  /** Open forks by name; a name being created or dropped maps to a reservation. */
+  private final ConcurrentHashMap<String, Object> forks = new ConcurrentHashMap<>();
+
+  private volatile boolean closed;
+
+  private StrataEngine(Path dataDir, Vfs vfs, EngineOptions options) throws IOException {
+    this.dataDir = dataDir;
+    this.vfs = vfs;
+    this.options = options;
+    vfs.createDirectories(dataDir);
+    this.segments =
+        SegmentStore.open(
+            dataDir, SegmentStoreOptions.defaults().withBlockCacheBytes(options.blockCacheBytes()));
+    this.catalog = ForkCatalog.open(vfs, ForkCatalog.directoryFor(dataDir));
+    this.streamExecutor =
+        new ThreadPoolExecutor(
+            options.streamThreads(),
+            options.streamThreads(),
+            60,
+            TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(),
+            daemon("strata-stream-%d"));
+    this.finalizerPool =
+        Executors.newFixedThreadPool(Math.max(2, options.streamThreads() / 2), daemon("strata-finalizer-%d"));
+    ScheduledThreadPoolExecutor sched = new ScheduledThreadPoolExecutor(1, daemon("strata-scheduler-%d"));
+    sched.setRemoveOnCancelPolicy(true);
+    this.scheduler = sched;
+    this.ctx =
+        new ForkContext(
+            vfs, dataDir, options, segments, streamExecutor, finalizerPool, scheduler, segmentIds);
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String format) {
+    return new ThreadFactoryBuilder().setNameFormat(format).setDaemon(true).build();
+  }
+
+  /**
+   * Opens (creating if needed) the engine on {@code dataDir} and recovers every fork: finishes
+   * interrupted drops, completes interrupted fork creations, verifies manifest chains, replays
+   * WALs, and deletes segments no manifest refers to (leftovers of unpublished flushes).
+   *
+   * @throws IOException if the data directory cannot be opened
+   */
+  public static StrataEngine open(Path dataDir, Vfs vfs, EngineOptions options) throws IOException {
+    StrataEngine e = new StrataEngine(dataDir, vfs, options);
+    try {
+      e.recover();
+    } catch (IOException | RuntimeException ex) {
+      e.close();
+      throw ex;
+    }
+    return e;
+  }
+
+  private void recover() throws IOException {
+    Set<Long> onDisk = segments.segmentIdsOnDisk();
+    segmentIds.advanceTo(onDisk.stream().mapToLong(Long::longValue).max().orElse(0) + 1);
+    if (catalog.byName(MAIN).isEmpty()) {
+      try {
+        catalog.put(ForkEntry.create(MAIN, "", System.currentTimeMillis()));
+      } catch (CatalogConflictException ex) {
+        throw new IOException("cannot create fork main", ex);
+      }
+    }
+    List<ForkEntry> entries = new ArrayList<>(catalog.current().forks());
+    // Bases first: a fork's missing first manifest is made from its base's manifest.
+    entries.sort((a, b) -> Boolean.compare(!a.baseSnapshotId().isEmpty(), !b.baseSnapshotId().isEmpty()));
+    for (ForkEntry entry : entries) {
+      if (entry.state() == ForkState.DROPPING) {
+        log.info("fork={} id={} was being dropped at the crash: finishing the drop", entry.name(), entry.forkId());
+        vfs.deleteRecursively(ctx.forkDir(entry.forkId()));
+        removeFromCatalog(entry.forkId());
+        continue;
+      }
+      Manifest base = null;
+      if (!entry.baseSnapshotId().isEmpty()) {
+        base = findManifest(entry.baseSnapshotId()).orElse(null);
+      }
+      forks.put(entry.name(), Fork.open(ctx, entry, base));
+    }
+    Set<Long> referenced = referencedSegments();
+    long max = referenced.stream().mapToLong(Long::longValue).max().orElse(0);
+    segmentIds.advanceTo(max + 1);
+    var cleanup = segments.deleteOrphans(referenced);
+    if (!cleanup.isEmpty()) {
+      log.info("recovery deleted orphan segments of unpublished flushes: {}", cleanup);
+    }
+  }
+
+  private Set<Long> referencedSegments() {
+    Set<Long> out = new HashSet<>();
+    for (Fork f : openForks()) {
+      out.addAll(f.referencedSegments());
+    }
+    return out;
+  }
+
+  private void removeFromCatalog(String forkId) throws IOException {
+    try {
+      catalog.remove(forkId);
+    } catch (CatalogConflictException ex) {
+      throw new IOException("cannot remove fork " + forkId + " from the catalog", ex);
+    }
+  }
+
+  /** The engine's options. */
+  public EngineOptions options() {
+    return options;
+  }
+
+  /** The data directory. */
+  public Path dataDir() {
+    return dataDir;
+  }
+
+  /** The shared segment store. */
+  public SegmentStore segments() {
+    return segments;
+  }
+
+  /**
+   * The open fork named {@code name}.
+   *
+   * @throws StrataException NOT_FOUND if there is none (or it is being created or dropped)
+   */
+  public Fork fork(String name) {
+    checkOpen();
+    Object f = name == null ? null : forks.get(name);
+    if (f instanceof Fork fork) {
+      return fork;
+    }
+    throw StrataException.notFound("fork '" + name + "' does not exist");
+  }
+
+  /** Every open fork, by name. */
+  public List<Fork> openForks() {
+    List<Fork> out = new ArrayList<>();
+    for (Object o : forks.values()) {
+      if (o instanceof Fork f) {
+        out.add(f);
+      }
+    }
+    out.sort((a, b) -> a.name().compareTo(b.name()));
+    return out;
+  }
+
+  /** The fork whose id is {@code forkId}, if open. */
+  public Optional<Fork> forkById(String forkId) {
+    return openForks().stream().filter(f -> f.id().equals(forkId)).findFirst();
+  }
+
+  /** Finds a retained manifest by snapshot id, on any open fork. */
+  public Optional<Manifest> findManifest(String snapshotId) {
+    for (Fork f : openForks()) {
+      if (snapshotId.startsWith(f.id() + "-")) {
+        try {
+          return Optional.of(f.loadSnapshot(snapshotId));
+        } catch (StrataException e) {
+          return Optional.empty();
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Creates fork {@code name} from a snapshot (O(1): one manifest that refers to the same
+   * segments; no data is copied).
+   *
+   * @param fromSnapshotId a snapshot id of any fork, or null to use {@code fromFork}'s head
+   * @param fromFork the fork whose head to fork from (when {@code fromSnapshotId} is null)
+   * @param flushFirst flush {@code fromFork} and wait for it first, so the new fork has every
+   *     acknowledged write of it
+   * @param timeoutMs bound on that flush
+   * @throws StrataException INVALID_ARGUMENT (bad name), ALREADY_EXISTS, NOT_FOUND (source), or
+   *     FAILED_PRECONDITION (the source fork has no snapshot yet)
+   */
+  public Fork createFork(String name, String fromSnapshotId, String fromFork, boolean flushFirst, long timeoutMs) {
+    checkOpen();
+    String problem = ForkNames.problem(name);
+    if (problem != null) {
+      throw StrataException.invalid(problem);
+    }
+    Object reservation = new Object();
+    if (forks.putIfAbsent(name, reservation) != null) {
+      throw StrataException.of(StrataException.Kind.ALREADY_EXISTS, "fork '" + name + "' already exists");
+    }
+    boolean done = false;
+    try {
+      Manifest base;
+      if (fromSnapshotId != null && !fromSnapshotId.isEmpty()) {
+        base =
+            findManifest(fromSnapshotId)
+                .orElseThrow(() -> StrataException.notFound("snapshot '" + fromSnapshotId + "' does not exist"));
+      } else {
+        Fork source = fork(fromFork == null || fromFork.isEmpty() ? MAIN : fromFork);
+        if (flushFirst) {
+          FlushTicket t = source.flush(options.writeStallTimeoutMs());
+          try {
+            source.awaitTicket(t).get(timeoutMs, TimeUnit.MILLISECONDS);
+          } catch (java.util.concurrent.TimeoutException ex) {
+            throw StrataException.of(
+                StrataException.Kind.DEADLINE_EXCEEDED,
+                "flush of fork '" + source.name() + "' did not publish within " + timeoutMs + " ms");
+          } catch (java.util.concurrent.ExecutionException ex) {
+            throw ex.getCause() instanceof StrataException se
+                ? se
+                : StrataException.of(StrataException.Kind.IO_ERROR, ex.getCause().getMessage(), ex.getCause());
+          } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw StrataException.of(StrataException.Kind.UNAVAILABLE, "interrupted");
+          }
+        }
+        base =
+            source
+                .head()
+                .orElseThrow(
+                    () ->
+                        StrataException.failedPrecondition(
+                            "fork '" + source.name() + "' has no snapshot yet: flush it first (or pass flush_first)"));
+      }
+      ForkEntry entry = ForkEntry.create(name, base.getId(), System.currentTimeMillis());
+      try {
+        catalog.put(entry);
+      } catch (CatalogConflictException ex) {
+        throw StrataException.of(StrataException.Kind.ALREADY_EXISTS, ex.getMessage());
+      }
+      Fork fork = Fork.create(ctx, entry, base);
+      forks.put(name, fork);
+      done = true;
+      log.info("fork={} id={} created from snapshot {}", name, entry.forkId(), base.getId());
+      return fork;
+    } catch (IOException ex) {
+      throw StrataException.of(StrataException.Kind.IO_ERROR, "cannot create fork '" + name + "': " + ex.getMessage(), ex);
+    } finally {
+      if (!done) {
+        forks.remove(name, reservation);
+      }
+    }
+  }
+
+  /**
+   * Drops fork {@code name} (SPEC §4): refuses new writes, drains its in-flight flushes for at most
+   * {@code drainTimeoutMs}, closes its pipeline, deletes its WAL and manifests, then deletes
+   * segments nothing refers to any more. Forks made from it keep working: their manifests refer to
+   * the segments they need.
+   *
+   * @throws StrataException FAILED_PRECONDITION for {@code main}; NOT_FOUND; DEADLINE_EXCEEDED if
+   *     the drain timed out — the fork then stays whole and writable
+   */
+  public void dropFork(String name, long drainTimeoutMs) {
+    checkOpen();
+    if (MAIN.equals(name)) {
+      throw StrataException.failedPrecondition("fork 'main' cannot be dropped");
+    }
+    Fork fork = fork(name);
+    fork.beginDrop();
+    int pending;
+    try {
+      pending = fork.drain(drainTimeoutMs);
+    } catch (InterruptedException ex) {
+      fork.abortDrop();
+      Thread.currentThread().interrupt();
+      throw StrataException.of(StrataException.Kind.UNAVAILABLE, "interrupted");
+    }
+    if (pending > 0) {
+      fork.abortDrop();
+      throw StrataException.of(
+          StrataException.Kind.DEADLINE_EXCEEDED,
+          "drop of fork '" + name + "' timed out after " + drainTimeoutMs + " ms with " + pending
+              + " flushes pending; the fork stays whole and writable");
+    }
+    try {
+      catalog.update(fork.entry().withState(ForkState.DROPPING));
+      forks.remove(name, fork);
+      fork.closeForDrop();
+      vfs.deleteRecursively(ctx.forkDir(fork.id()));
+      removeFromCatalog(fork.id());
+    } catch (IOException | CatalogConflictException ex) {
+      throw StrataException.of(
+          StrataException.Kind.IO_ERROR,
+          "drop of fork '" + name + "' failed: " + ex.getMessage() + " (a restart finishes it)",
+          ex);
+    }
+    collectGarbage();
+    log.info("fork={} id={} dropped", name, fork.id());
+  }
+
+  /**
+   * Marks every segment no retained manifest of any fork refers to as obsolete; the store deletes
+   * each once the last reader releases it.
+   *
+   * @return how many segments were marked
+   */
+  public int collectGarbage() {
+    int n = 0;
+    try {
+      // Order matters (see SegmentIdAllocator): disk, then in flight, then referenced.
+      Set<Long> onDisk = segments.segmentIdsOnDisk();
+      Set<Long> inFlight = segmentIds.inFlight();
+      Set<Long> referenced = referencedSegments();
+      for (long id : onDisk) {
+        if (!referenced.contains(id) && !inFlight.contains(id)) {
+          segments.markObsolete(id);
+          n++;
+        }
+      }
+    } catch (IOException e) {
+      // GC is retried by the next drop or restart; nothing referenced is touched.
+      log.warn("segment GC failed: {}", e.toString());
+    }
+    return n;
+  }
+
+  /** Per-fork statistics. */
+  public Map<String, Fork.Stats> stats() {
+    Map<String, Fork.Stats> out = new java.util.LinkedHashMap<>();
+    for (Fork f : openForks()) {
+      out.put(f.name(), f.stats());
+    }
+    return out;
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw StrataException.of(StrataException.Kind.UNAVAILABLE, "the engine is closed");
+    }
+  }
+
+  /**
+   * Flushes every fork and waits up to {@code timeoutMs} for publication (graceful shutdown), then
+   * closes. Data not published stays in the WALs.
+   */
+  public void flushAndClose(long timeoutMs) {
+    for (Fork f : openForks()) {
+      f.flushAndWait(timeoutMs);
+    }
+    close();
+  }
+
+  /**
+   * Simulates kill -9, for tests: stops every thread at once, runs {@code crash} (typically {@code
+   * FaultInjectingVfs::crash}, which drops whatever was not fsynced), then releases files without
+   * flushing or syncing anything. Reopen the data directory afterwards to recover.
+   */
+  public void haltForTesting(java.util.concurrent.Callable<?> crash) throws Exception {
+    closed = true;
+    scheduler.shutdownNow();
+    streamExecutor.shutdownNow();
+    finalizerPool.shutdownNow();
+    streamExecutor.awaitTermination(30, TimeUnit.SECONDS);
+    finalizerPool.awaitTermination(30, TimeUnit.SECONDS);
+    crash.call();
+    for (Fork f : openForks()) {
+      f.halt();
+    }
+    forks.clear();
+    catalog.close();
+    segments.close();
+  }
+
+  /** Closes every fork, stops every thread (bounded waits) and closes the segment store. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    for (Fork f : openForks()) {
+      try {
+        f.close();
+      } catch (RuntimeException e) {
+        log.warn("fork={} close failed: {}", f.name(), e.toString());
+      }
+    }
+    forks.clear();
+    scheduler.shutdownNow();
+    streamExecutor.shutdownNow();
+    finalizerPool.shutdown();
+    try {
+      streamExecutor.awaitTermination(30, TimeUnit.SECONDS);
+      finalizerPool.awaitTermination(30, TimeUnit.SECONDS);
+      scheduler.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      catalog.close();
+    } catch (RuntimeException e) {
+      log.warn("catalog close failed: {}", e.toString());
+    }
+    try {
+      segments.close();
+    } catch (IOException e) {
+      log.warn("segment store close failed: {}", e.toString());
+    }
+  }
+}

@@ -1,0 +1,500 @@
+package dev.strata.engine.flush;
+
+import com.google.common.util.concurrent.MoreExecutors;
+import dev.strata.engine.StrataException;
+import java.util.PriorityQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One fork's flush pipeline: permits, rotate, parallel stream phases, and the single ordered
+ * finalizer. The design follows uni-db's {@code flush_coordinator.rs} and Pebble's commit pipeline
+ * ({@code commit.go}: work finishes in any order, becomes visible strictly in sequence order).
+ *
+ * <h2>Invariants</h2>
+ *
+ * <ol>
+ *   <li><b>Permits bound memory.</b> A rotate takes one of {@code maxPendingFlushes} permits before
+ *       it swaps anything; the finalizer gives it back after publishing. The permit is taken
+ *       outside the flush lock: a rotate that must wait never blocks other rotates' swaps, reads
+ *       or writers that do not need to rotate.
+ *   <li><b>Seq = rotate order.</b> The seq is assigned under {@code flushLock} in the same critical
+ *       section as the caller's swap, so seq order equals the order of the frozen buffers' LSN
+ *       ranges. The lock is held only for that swap: never across I/O.
+ *   <li><b>Ordered publication.</b> Stream phases run in parallel and finish in any order; their
+ *       results go to the finalizer, a sequential executor, which keeps them in a priority queue
+ *       keyed by seq and publishes seq N only after N−1. A failed stream leaves a hole: it is
+ *       retried with exponential back-off and later seqs wait; nothing is ever published past a
+ *       hole.
+ *   <li><b>Every attempt reports exactly once.</b> A stream that returns, throws, is interrupted,
+ *       cancelled or times out reports to the finalizer once (an {@link AtomicBoolean} per attempt);
+ *       a result that arrives after its attempt timed out is discarded. The finalizer therefore
+ *       never waits forever for a seq.
+ *   <li><b>Failure is sticky.</b> After {@code maxRetries} failed attempts, or any failure to
+ *       publish, the pipeline is failed: the listener turns the fork read-only, nothing more is
+ *       published, and later rotates fail. The WAL still holds the data, so a restart recovers it.
+ * </ol>
+ *
+ * <p>Rejected alternative: one finalizer thread per fork blocking on a queue — a fork count in the
+ * thousands would mean thousands of idle threads. A sequential executor over a shared pool gives
+ * the same ordering with no idle threads.
+ *
+ * <p>Thread-safe. Lock order: {@code flushLock} then {@code idleLock}; neither is held across I/O
+ * or across a call into the stream or finalize phases.
+ *
+ * @param <T> what a rotate hands to the stream phase (e.g. the frozen L0 buffer)
+ * @param <O> what a stream phase produces (e.g. a written segment)
+ */
+public final class FlushCoordinator<T, O> {
+  private static final Logger log = LoggerFactory.getLogger(FlushCoordinator.class);
+  private static final long MAX_BACKOFF_MS = 5_000;
+
+  /** The heavy, parallel part of a flush. */
+  @FunctionalInterface
+  public interface StreamPhase<T, O> {
+    /**
+     * Writes the flush's output. Runs on a stream thread; may be interrupted on timeout.
+     *
+     * @param attempt 0 for the first attempt, 1.. for retries
+     */
+    O stream(FlushTask<T> task, int attempt) throws Exception;
+  }
+
+  /** The serial part of a flush: make the output the fork's new head. */
+  @FunctionalInterface
+  public interface FinalizePhase<T, O> {
+    /** Publishes {@code output}; runs on the finalizer, one call at a time, in seq order. */
+    void publish(FlushTask<T> task, O output) throws Exception;
+  }
+
+  /** Cleans up output that will never be published (late, abandoned or failed to publish). */
+  @FunctionalInterface
+  public interface Discarder<O> {
+    void discard(O output);
+  }
+
+  /** Told once when the pipeline fails for good. */
+  @FunctionalInterface
+  public interface FailureListener {
+    void onFailed(long seq, Throwable cause);
+  }
+
+  /**
+   * What a rotate's swap returns: the payload to stream and the LSN it covers, or null from {@link
+   * RotateAction#swapLocked} when there is nothing to flush.
+   */
+  public record Swap<T>(T payload, long coveredLsn) {}
+
+  /** The caller's swap, run under the flush lock with the seq it will get. */
+  @FunctionalInterface
+  public interface RotateAction<T> {
+    /** Swaps in a fresh buffer; returns null if there was nothing to flush. No I/O here. */
+    Swap<T> swapLocked(long seq);
+  }
+
+  private final String forkName;
+  private final int maxPendingFlushes;
+  private final Semaphore permits;
+  private final ExecutorService streamExecutor;
+  private final Executor finalizer;
+  private final ScheduledExecutorService scheduler;
+  private final long streamTimeoutMs;
+  private final int maxRetries;
+  private final long retryBackoffMs;
+  private final StreamPhase<T, O> streamPhase;
+  private final FinalizePhase<T, O> finalizePhase;
+  private final Discarder<O> discarder;
+  private final FailureListener failureListener;
+
+  /** Guards nextSeq and the swap of the caller's buffers. */
+  private final ReentrantLock flushLock = new ReentrantLock();
+
+  /** Next seq to assign. Guarded by flushLock. */
+  private long nextSeq;
+
+  /** Results waiting for their turn. Confined to the finalizer. */
+  private final PriorityQueue<Ready<T, O>> ready =
+      new PriorityQueue<>((a, b) -> Long.compare(a.task.seq(), b.task.seq()));
+
+  /** Next seq to publish. Confined to the finalizer. */
+  private long nextToPublish;
+
+  private final ReentrantLock idleLock = new ReentrantLock();
+  private final Condition changed = idleLock.newCondition();
+
+  /** Rotated and not yet published. Guarded by idleLock. */
+  private int inFlight;
+
+  private volatile Throwable failure;
+  private volatile boolean closed;
+  private final AtomicLong stallNanos = new AtomicLong();
+  private final AtomicLong published = new AtomicLong();
+  private final AtomicLong retries = new AtomicLong();
+
+  /**
+   * @param firstSeq the seq the next rotate gets (1 on a new fork; the last published flush seq +
+   *     1 after recovery)
+   * @param streamExecutor shared, bounded pool for stream phases
+   * @param finalizerPool shared pool; this coordinator runs on it as a sequential executor
+   * @param scheduler shared scheduler for retries and stream timeouts
+   */
+  public FlushCoordinator(
+      String forkName,
+      long firstSeq,
+      int maxPendingFlushes,
+      long streamTimeoutMs,
+      int maxRetries,
+      long retryBackoffMs,
+      ExecutorService streamExecutor,
+      Executor finalizerPool,
+      ScheduledExecutorService scheduler,
+      StreamPhase<T, O> streamPhase,
+      FinalizePhase<T, O> finalizePhase,
+      Discarder<O> discarder,
+      FailureListener failureListener) {
+    this.forkName = forkName;
+    this.nextSeq = firstSeq;
+    this.nextToPublish = firstSeq;
+    this.maxPendingFlushes = maxPendingFlushes;
+    this.permits = new Semaphore(maxPendingFlushes);
+    this.streamTimeoutMs = streamTimeoutMs;
+    this.maxRetries = maxRetries;
+    this.retryBackoffMs = retryBackoffMs;
+    this.streamExecutor = streamExecutor;
+    this.finalizer = MoreExecutors.newSequentialExecutor(finalizerPool);
+    this.scheduler = scheduler;
+    this.streamPhase = streamPhase;
+    this.finalizePhase = finalizePhase;
+    this.discarder = discarder;
+    this.failureListener = failureListener;
+  }
+
+  /**
+   * Rotates: takes a permit (waiting at most {@code permitWaitMs} outside any lock), runs {@code
+   * action} under the flush lock with the next seq, and starts the stream phase.
+   *
+   * @param permitWaitMs 0 to give up at once (the interval trigger), else the write-stall timeout
+   * @return the seq and covered LSN of the new flush, or null if there was nothing to flush or
+   *     {@code permitWaitMs} was 0 and no permit was free
+   * @throws StrataException RESOURCE_EXHAUSTED if no permit came within a non-zero wait;
+   *     FAILED_PRECONDITION if the pipeline has failed; UNAVAILABLE if closed
+   * @throws InterruptedException if interrupted while waiting for a permit
+   */
+  public Rotation rotate(long permitWaitMs, RotateAction<T> action) throws InterruptedException {
+    checkUsable();
+    if (!permits.tryAcquire()) {
+      if (permitWaitMs == 0) {
+        return null;
+      }
+      long start = System.nanoTime();
+      boolean got = permits.tryAcquire(permitWaitMs, TimeUnit.MILLISECONDS);
+      stallNanos.addAndGet(System.nanoTime() - start);
+      if (!got) {
+        throw StrataException.overloaded(
+            "write stall on fork '"
+                + forkName
+                + "': all "
+                + maxPendingFlushes
+                + " flush permits busy for "
+                + permitWaitMs
+                + " ms; retry later",
+            Math.max(100, permitWaitMs / 10));
+      }
+    }
+    FlushTask<T> task;
+    flushLock.lock();
+    try {
+      if (closed || failure != null) {
+        permits.release();
+        checkUsable();
+      }
+      Swap<T> swap = action.swapLocked(nextSeq);
+      if (swap == null) {
+        permits.release();
+        return null;
+      }
+      task = new FlushTask<>(nextSeq++, swap.coveredLsn(), swap.payload());
+    } finally {
+      flushLock.unlock();
+    }
+    idleLock.lock();
+    try {
+      inFlight++;
+    } finally {
+      idleLock.unlock();
+    }
+    runAttempt(task, 0);
+    return new Rotation(task.seq(), task.coveredLsn());
+  }
+
+  /** The result of a rotate: the flush's seq and the WAL LSN it covers. */
+  public record Rotation(long seq, long coveredLsn) {}
+
+  /**
+   * Runs {@code body} under the flush lock: for callers that must read state consistent with
+   * rotates (e.g. the list of frozen buffers). No I/O in {@code body}.
+   */
+  public <R> R withFlushLock(java.util.function.Supplier<R> body) {
+    flushLock.lock();
+    try {
+      return body.get();
+    } finally {
+      flushLock.unlock();
+    }
+  }
+
+  private void checkUsable() {
+    if (closed) {
+      throw StrataException.of(
+          StrataException.Kind.UNAVAILABLE, "fork '" + forkName + "' flush pipeline is closed");
+    }
+    Throwable f = failure;
+    if (f != null) {
+      throw StrataException.failedPrecondition(
+          "fork '" + forkName + "' is read-only after a failed flush: " + f.getMessage());
+    }
+  }
+
+  private void runAttempt(FlushTask<T> task, int attempt) {
+    AtomicBoolean reported = new AtomicBoolean();
+    Future<?> future;
+    try {
+      future =
+          streamExecutor.submit(
+              () -> {
+                O out = null;
+                Throwable err = null;
+                try {
+                  out = streamPhase.stream(task, attempt);
+                } catch (Throwable t) {
+                  err = t;
+                }
+                report(task, attempt, reported, out, err);
+              });
+    } catch (RejectedExecutionException e) {
+      report(task, attempt, reported, null, e);
+      return;
+    }
+    ScheduledFuture<?> watchdog;
+    try {
+      watchdog =
+          scheduler.schedule(
+              () -> {
+                if (!future.isDone()) {
+                  report(
+                      task,
+                      attempt,
+                      reported,
+                      null,
+                      new java.util.concurrent.TimeoutException(
+                          "stream of flush seq "
+                              + task.seq()
+                              + " took longer than "
+                              + streamTimeoutMs
+                              + " ms"));
+                  future.cancel(true);
+                }
+              },
+              streamTimeoutMs,
+              TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      return; // shutting down: the stream itself still reports
+    }
+    // If the stream already reported, the watchdog finds it done and does nothing.
+    task.setWatchdog(watchdog);
+  }
+
+  private void report(
+      FlushTask<T> task, int attempt, AtomicBoolean reported, O out, Throwable err) {
+    if (!reported.compareAndSet(false, true)) {
+      if (out != null) {
+        discardQuietly(out); // late result of an attempt that already timed out
+      }
+      return;
+    }
+    task.cancelWatchdog();
+    try {
+      finalizer.execute(() -> onStreamDone(task, attempt, out, err));
+    } catch (RejectedExecutionException e) {
+      if (out != null) {
+        discardQuietly(out);
+      }
+    }
+  }
+
+  /** Runs on the finalizer. */
+  private void onStreamDone(FlushTask<T> task, int attempt, O out, Throwable err) {
+    if (err != null) {
+      if (failure != null || closed) {
+        return;
+      }
+      if (attempt < maxRetries) {
+        long delay = Math.min(MAX_BACKOFF_MS, retryBackoffMs << Math.min(20, attempt));
+        retries.incrementAndGet();
+        log.warn(
+            "fork={} flush seq={} attempt={} failed, retrying in {} ms: {}",
+            forkName,
+            task.seq(),
+            attempt,
+            delay,
+            err.toString());
+        try {
+          scheduler.schedule(() -> runAttempt(task, attempt + 1), delay, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+          fail(task.seq(), e);
+        }
+      } else {
+        fail(
+            task.seq(),
+            new java.io.IOException(
+                "flush seq " + task.seq() + " failed after " + (attempt + 1) + " attempts: " + err,
+                err));
+      }
+      return;
+    }
+    if (failure != null || closed) {
+      discardQuietly(out);
+      return;
+    }
+    ready.add(new Ready<>(task, out));
+    while (!ready.isEmpty() && ready.peek().task.seq() == nextToPublish) {
+      Ready<T, O> r = ready.poll();
+      if (failure != null) {
+        discardQuietly(r.output);
+        continue;
+      }
+      try {
+        finalizePhase.publish(r.task, r.output);
+      } catch (Throwable t) {
+        discardQuietly(r.output);
+        fail(r.task.seq(), t);
+        return;
+      }
+      nextToPublish++;
+      published.incrementAndGet();
+      // inFlight drops before the permit returns, so pendingFlushes() never exceeds the permits.
+      idleLock.lock();
+      try {
+        inFlight--;
+        changed.signalAll();
+      } finally {
+        idleLock.unlock();
+      }
+      permits.release();
+    }
+  }
+
+  /** Runs on the finalizer. */
+  private void fail(long seq, Throwable cause) {
+    // Results parked behind the hole will never publish.
+    while (!ready.isEmpty()) {
+      discardQuietly(ready.poll().output);
+    }
+    if (failure == null) {
+      failure = cause;
+      log.error("fork={} flush pipeline failed at seq={}: {}", forkName, seq, cause.toString());
+      try {
+        failureListener.onFailed(seq, cause);
+      } catch (RuntimeException e) {
+        log.error("fork={} failure listener threw", forkName, e);
+      }
+    }
+    idleLock.lock();
+    try {
+      changed.signalAll();
+    } finally {
+      idleLock.unlock();
+    }
+  }
+
+  private void discardQuietly(O out) {
+    try {
+      discarder.discard(out);
+    } catch (RuntimeException e) {
+      log.warn("fork={} could not discard unpublished flush output: {}", forkName, e.toString());
+    }
+  }
+
+  /**
+   * Waits until every rotated flush is published (or the pipeline has failed).
+   *
+   * @return the number of flushes still pending (0 = drained)
+   */
+  public int drain(long timeoutMs) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    idleLock.lock();
+    try {
+      while (inFlight > 0 && failure == null) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        changed.awaitNanos(left);
+      }
+      return inFlight;
+    } finally {
+      idleLock.unlock();
+    }
+  }
+
+  /**
+   * Refuses further rotates and waits up to {@code timeoutMs} for in-flight flushes.
+   *
+   * @return flushes still pending when it gave up (their data stays in the WAL)
+   */
+  public int shutdown(long timeoutMs) throws InterruptedException {
+    int left = drain(timeoutMs);
+    closed = true;
+    return left;
+  }
+
+  /** Rotated flushes not yet published. */
+  public int pendingFlushes() {
+    idleLock.lock();
+    try {
+      return inFlight;
+    } finally {
+      idleLock.unlock();
+    }
+  }
+
+  /** Permits free right now. */
+  public int availablePermits() {
+    return permits.availablePermits();
+  }
+
+  /** Total time writers waited for a permit, ms. */
+  public long stallTimeMs() {
+    return TimeUnit.NANOSECONDS.toMillis(stallNanos.get());
+  }
+
+  /** Flushes published since this coordinator started. */
+  public long publishedCount() {
+    return published.get();
+  }
+
+  /** Stream attempts retried since this coordinator started. */
+  public long retryCount() {
+    return retries.get();
+  }
+
+  /** The error that failed the pipeline, or null. */
+  public Throwable failure() {
+    return failure;
+  }
+
+  private record Ready<T, O>(FlushTask<T> task, O output) {}
+}

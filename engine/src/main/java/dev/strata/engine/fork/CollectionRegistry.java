@@ -1,0 +1,175 @@
+package dev.strata.engine.fork;
+
+import dev.strata.engine.StrataException;
+import dev.strata.engine.model.CollectionSchema;
+import dev.strata.engine.model.FieldKind;
+import dev.strata.engine.model.FieldSpec;
+import dev.strata.manifest.proto.CollectionDef;
+import dev.strata.manifest.proto.FieldDef;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The collections of one fork: name → schema and the LSN of the WAL record that defined it.
+ *
+ * <p>{@link #createOrGet} is atomic and idempotent under concurrency: the first caller for a new
+ * name logs the definition to the WAL; every concurrent caller waits for that one creation and gets
+ * the same collection, or {@code FAILED_PRECONDITION} naming how its schema differs. (Seed: a search
+ * server whose non-atomic index create made concurrent first writes fail.)
+ *
+ * <p>Thread-safe: two concurrent maps, no lock.
+ */
+public final class CollectionRegistry {
+  /** A collection as defined in the fork. */
+  public record Collection(String name, CollectionSchema schema, long createdLsn) {}
+
+  /** Logs a definition durably and returns its LSN. */
+  @FunctionalInterface
+  interface DefinitionLog {
+    long log(String name, CollectionSchema schema) throws IOException;
+  }
+
+  private static final long CREATE_WAIT_MS = 60_000;
+
+  private final ConcurrentHashMap<String, Collection> byName = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, CompletableFuture<Collection>> creating =
+      new ConcurrentHashMap<>();
+
+  /** The collection, or null. */
+  public Collection get(String name) {
+    return byName.get(name);
+  }
+
+  /**
+   * The collection.
+   *
+   * @throws StrataException NOT_FOUND naming the fork and collection
+   */
+  public Collection require(String forkName, String name) {
+    Collection c = byName.get(name);
+    if (c == null) {
+      throw StrataException.notFound(
+          "collection '" + name + "' does not exist on fork '" + forkName + "'");
+    }
+    return c;
+  }
+
+  /** All collections, by name. */
+  public List<Collection> all() {
+    List<Collection> out = new ArrayList<>(byName.values());
+    out.sort(Comparator.comparing(Collection::name));
+    return out;
+  }
+
+  /** The collections defined by WAL records with LSN ≤ {@code lsn}, by name. */
+  public List<Collection> asOf(long lsn) {
+    List<Collection> out = new ArrayList<>();
+    for (Collection c : all()) {
+      if (c.createdLsn() <= lsn) {
+        out.add(c);
+      }
+    }
+    return out;
+  }
+
+  /** Adds a definition read from a manifest or replayed from the WAL. */
+  void restore(Collection c) {
+    byName.putIfAbsent(c.name(), c);
+  }
+
+  /**
+   * Returns the collection {@code name}, creating it with {@code schema} if it does not exist.
+   *
+   * @throws StrataException FAILED_PRECONDITION if it exists with a different schema
+   */
+  Collection createOrGet(String forkName, String name, CollectionSchema schema, DefinitionLog log) {
+    while (true) {
+      Collection existing = byName.get(name);
+      if (existing != null) {
+        return sameSchemaOrFail(forkName, existing, schema);
+      }
+      CompletableFuture<Collection> mine = new CompletableFuture<>();
+      CompletableFuture<Collection> other = creating.putIfAbsent(name, mine);
+      if (other != null) {
+        try {
+          return sameSchemaOrFail(forkName, other.get(CREATE_WAIT_MS, TimeUnit.MILLISECONDS), schema);
+        } catch (ExecutionException e) {
+          continue; // the creator failed; try to create it ourselves
+        } catch (TimeoutException e) {
+          throw StrataException.of(
+              StrataException.Kind.DEADLINE_EXCEEDED,
+              "collection '" + name + "' is still being created; retry");
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw StrataException.of(StrataException.Kind.UNAVAILABLE, "interrupted");
+        }
+      }
+      try {
+        existing = byName.get(name);
+        if (existing != null) {
+          mine.complete(existing);
+          return sameSchemaOrFail(forkName, existing, schema);
+        }
+        long lsn = log.log(name, schema);
+        Collection created = new Collection(name, schema, lsn);
+        byName.put(name, created);
+        mine.complete(created);
+        return created;
+      } catch (IOException | RuntimeException e) {
+        mine.completeExceptionally(e);
+        if (e instanceof StrataException se) {
+          throw se;
+        }
+        throw StrataException.of(
+            StrataException.Kind.IO_ERROR,
+            "could not log the definition of collection '" + name + "': " + e.getMessage(),
+            e);
+      } finally {
+        creating.remove(name, mine);
+      }
+    }
+  }
+
+  private static Collection sameSchemaOrFail(String forkName, Collection c, CollectionSchema wanted) {
+    if (!c.schema().equals(wanted)) {
+      throw StrataException.failedPrecondition(
+          "collection '"
+              + c.name()
+              + "' on fork '"
+              + forkName
+              + "' exists with a different schema: "
+              + c.schema().describeDifference(wanted));
+    }
+    return c;
+  }
+
+  /** The manifest form of a collection. */
+  static CollectionDef toDef(Collection c) {
+    CollectionDef.Builder b = CollectionDef.newBuilder().setName(c.name()).setCreatedLsn(c.createdLsn());
+    for (FieldSpec f : c.schema().fields()) {
+      b.addFields(
+          FieldDef.newBuilder()
+              .setName(f.name())
+              .setKind(dev.strata.manifest.proto.FieldKind.valueOf("FIELD_KIND_" + f.kind().name()))
+              .setAnalyzer(f.analyzer()));
+    }
+    return b.build();
+  }
+
+  /** A collection from its manifest form. */
+  static Collection fromDef(CollectionDef d) {
+    List<FieldSpec> specs = new ArrayList<>();
+    for (FieldDef f : d.getFieldsList()) {
+      String kind = f.getKind().name().substring("FIELD_KIND_".length());
+      specs.add(new FieldSpec(f.getName(), FieldKind.valueOf(kind), f.getAnalyzer()));
+    }
+    return new Collection(d.getName(), new CollectionSchema(specs), d.getCreatedLsn());
+  }
+}

@@ -1,0 +1,1119 @@
+package dev.strata.engine.fork;
+
+import dev.strata.engine.EngineOptions;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.flush.FlushCoordinator;
+import dev.strata.engine.flush.FlushTask;
+import dev.strata.engine.flush.FlushTicket;
+import dev.strata.engine.flush.TicketBoard;
+import dev.strata.engine.l0.L0Buffer;
+import dev.strata.engine.l0.L0Key;
+import dev.strata.engine.l0.LsnWatermark;
+import dev.strata.engine.model.CollectionSchema;
+import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.Mutation;
+import dev.strata.engine.proto.WalEntry;
+import dev.strata.engine.read.MergingScan;
+import dev.strata.engine.read.PublishedSnapshot;
+import dev.strata.engine.segment.LivenessMap;
+import dev.strata.engine.segment.SearchQuery;
+import dev.strata.engine.segment.SearchResult;
+import dev.strata.engine.segment.Segment;
+import dev.strata.engine.segment.SegmentEntry;
+import dev.strata.engine.segment.SegmentSearcher;
+import dev.strata.engine.segment.SegmentStore;
+import dev.strata.engine.segment.WrittenSegment;
+import dev.strata.manifest.ForkEntry;
+import dev.strata.manifest.ManifestConflictException;
+import dev.strata.manifest.ManifestStore;
+import dev.strata.manifest.proto.Manifest;
+import dev.strata.manifest.proto.ManifestStats;
+import dev.strata.manifest.proto.SegmentOrigin;
+import dev.strata.manifest.proto.SegmentRef;
+import dev.strata.wal.Durability;
+import dev.strata.wal.WalAppend;
+import dev.strata.wal.WalReader;
+import dev.strata.wal.WalRecord;
+import dev.strata.wal.WalWriter;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One fork: an independent, writable line of history with its own WAL, L0 buffers, flush pipeline
+ * and manifest chain (SPEC §1). Nothing on its write path is shared with another fork but the
+ * engine's thread pools and the segment store, so a slow or failing fork does not stall another.
+ *
+ * <h2>Write path</h2>
+ *
+ * {@link #write}: validate everything first (never partly applied) → stall if the active buffer is
+ * full and no permit frees up → one WAL record for the whole call → wait for its fsync (SYNC) →
+ * apply to the L0 buffer whose LSN range holds the record's LSN → mark the LSN done in the {@link
+ * LsnWatermark}. No lock is held across the WAL append or its fsync: a rotate may therefore run
+ * between a record's append and its apply, which is why the apply is routed by LSN and why a flush's
+ * stream phase first waits for the watermark to reach its covered LSN.
+ *
+ * <h2>Flush</h2>
+ *
+ * Rotate (size, interval, explicit, shutdown) freezes the active buffer at {@code wal.lastLsn()};
+ * the stream phase writes it to a new segment; the finalizer publishes a manifest whose segments
+ * are the new one followed by the head's, in seq order (see {@link FlushCoordinator}).
+ *
+ * <h2>States</h2>
+ *
+ * ACTIVE → DROPPING (drop started; writes refused) → closed, or DROPPING → ACTIVE (drain timed
+ * out). ACTIVE → READ_ONLY (a flush failed for good, or the WAL failed); READ_ONLY is left only by
+ * a restart, which recovers the data from the WAL. Any → CLOSED.
+ *
+ * <p>Thread-safe. Lock order: the coordinator's flush lock is the only lock the fork takes, for
+ * the swap of {@link ReadState}; it is never held across I/O.
+ */
+public final class Fork implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Fork.class);
+  private static final long DURABILITY_WAIT_MS = 60_000;
+
+  private final ForkContext ctx;
+  private final EngineOptions options;
+  private final ForkEntry entry;
+  private final WalWriter wal;
+  private final ManifestStore manifests;
+  private final CollectionRegistry collections = new CollectionRegistry();
+  private final LsnWatermark watermark;
+  private final TicketBoard<Manifest> tickets;
+  private final FlushCoordinator<L0Buffer, FlushOutput> flush;
+  private final CopyOnWriteArrayList<Consumer<Manifest>> watchers = new CopyOnWriteArrayList<>();
+  /** Segment ids referenced by any retained manifest of this fork. */
+  private final Set<Long> referencedSegments = ConcurrentHashMap.newKeySet();
+  /** Snapshots other than the head opened for reads, by id; each holds one reference. */
+  private final ConcurrentHashMap<String, PublishedSnapshot> openedSnapshots = new ConcurrentHashMap<>();
+
+  private volatile ReadState readState;
+  /** Covered LSN of the last rotate; guarded by the flush lock for writes. */
+  private volatile long lastRotatedLsn;
+  private volatile String readOnlyReason;
+  private volatile boolean dropping;
+  private volatile boolean closed;
+  private ScheduledFuture<?> intervalTimer;
+
+  private Fork(
+      ForkContext ctx,
+      ForkEntry entry,
+      WalWriter wal,
+      ManifestStore manifests,
+      PublishedSnapshot head,
+      long recoveredLastLsn) {
+    this.ctx = ctx;
+    this.options = ctx.options();
+    this.entry = entry;
+    this.wal = wal;
+    this.manifests = manifests;
+    long covered = head == null ? 0 : head.coveredLsn();
+    this.readState = new ReadState(new L0Buffer(covered), List.of(), head);
+    this.lastRotatedLsn = covered;
+    this.watermark = new LsnWatermark(recoveredLastLsn);
+    this.tickets = new TicketBoard<>(covered, this::firstSnapshotCovering);
+    long firstSeq = head == null ? 1 : head.manifest().getSeq() + 1;
+    this.flush =
+        new FlushCoordinator<>(
+            entry.name(),
+            firstSeq,
+            options.maxPendingFlushes(),
+            options.streamTimeoutMs(),
+            options.flushMaxRetries(),
+            options.retryBackoffMs(),
+            ctx.streamExecutor(),
+            ctx.finalizerPool(),
+            ctx.scheduler(),
+            this::stream,
+            this::publish,
+            this::discard,
+            (seq, cause) -> turnReadOnly("flush seq " + seq + " failed: " + cause.getMessage()));
+  }
+
+  /**
+   * Opens a fork and recovers it: loads the head manifest and checks the chain, pins the head's
+   * segments, replays the WAL after the head's covered LSN into L0. A fork whose catalog entry
+   * names a base snapshot but has no manifest yet (a crash during fork creation) gets its first
+   * manifest from {@code base}.
+   *
+   * @param base the base snapshot's manifest, needed only in that case (else may be null)
+   * @throws IOException if the WAL or manifest directory cannot be opened
+   */
+  public static Fork open(ForkContext ctx, ForkEntry entry, Manifest base) throws IOException {
+    Path dir = ctx.forkDir(entry.forkId());
+    ctx.vfs().createDirectories(dir);
+    ManifestStore manifests =
+        ManifestStore.open(ctx.vfs(), ManifestStore.directoryFor(ctx.dataDir(), entry.forkId()), entry.forkId());
+    Optional<Manifest> head = manifests.head();
+    if (head.isEmpty() && !entry.baseSnapshotId().isEmpty()) {
+      if (base == null) {
+        throw new IOException(
+            "fork '" + entry.name() + "' has no manifest and its base snapshot "
+                + entry.baseSnapshotId() + " is gone");
+      }
+      head = Optional.of(publishFirstManifest(manifests, entry, base));
+    }
+    List<String> chainProblems = new ArrayList<>();
+    manifests.verifyChain().forEach(p -> chainProblems.add(p.toString()));
+    PublishedSnapshot headSnapshot = null;
+    String openProblem = chainProblems.isEmpty() ? null : "manifest chain: " + chainProblems;
+    if (head.isPresent()) {
+      try {
+        headSnapshot = openSnapshot(ctx.segments(), head.get());
+      } catch (RuntimeException e) {
+        openProblem = "head snapshot " + head.get().getId() + " cannot be opened: " + e.getMessage();
+        throw new IOException(openProblem, e);
+      }
+    }
+    WalWriter wal = WalWriter.open(ctx.vfs(), dir.resolve("wal"), ctx.options().wal());
+    Fork fork = new Fork(ctx, entry, wal, manifests, headSnapshot, wal.lastLsn());
+    for (long seq : manifests.list()) {
+      try {
+        manifests.load(seq).getSegmentsList().forEach(s -> fork.referencedSegments.add(parseSegmentId(s)));
+      } catch (IOException e) {
+        openProblem = "manifest seq " + seq + " unreadable: " + e.getMessage();
+      }
+    }
+    head.ifPresent(m -> m.getCollectionsList().forEach(d -> fork.collections.restore(CollectionRegistry.fromDef(d))));
+    int replayed = fork.replay(head.map(Manifest::getCoveredLsn).orElse(0L));
+    if (openProblem != null) {
+      fork.turnReadOnly(openProblem);
+    }
+    log.info(
+        "fork={} id={} opened: head={} coveredLsn={} walLastLsn={} replayedRecords={} l0Bytes={}",
+        entry.name(),
+        entry.forkId(),
+        head.map(Manifest::getId).orElse("-"),
+        head.map(Manifest::getCoveredLsn).orElse(0L),
+        wal.lastLsn(),
+        replayed,
+        fork.readState.active().sizeBytes());
+    fork.startTimer();
+    return fork;
+  }
+
+  private static Manifest publishFirstManifest(ManifestStore store, ForkEntry entry, Manifest base)
+      throws IOException {
+    Manifest first =
+        Manifest.newBuilder()
+            .setId(snapshotId(entry.forkId(), 1))
+            .setForkId(entry.forkId())
+            .setForkName(entry.name())
+            .setSeq(1)
+            .setParentId(base.getId())
+            .setCoveredLsn(0)
+            .addAllSegments(base.getSegmentsList())
+            .addAllCollections(
+                base.getCollectionsList().stream().map(c -> c.toBuilder().setCreatedLsn(0).build()).toList())
+            .setStats(base.getStats())
+            .setCreateTimeMs(System.currentTimeMillis())
+            .setBaseSnapshotId(base.getId())
+            .build();
+    try {
+      return store.publish(first);
+    } catch (ManifestConflictException e) {
+      throw new IOException("could not publish the first manifest of fork " + entry.name(), e);
+    }
+  }
+
+  /**
+   * Creates a new fork's first manifest from {@code base} (O(1): it refers to the base's segments;
+   * no data is copied) and opens it.
+   */
+  public static Fork create(ForkContext ctx, ForkEntry entry, Manifest base) throws IOException {
+    return open(ctx, entry, base);
+  }
+
+  /** {@code <forkId>-<seq, 12 digits>}: unique across forks, sorts by seq within one. */
+  public static String snapshotId(String forkId, long seq) {
+    return forkId + "-" + String.format("%012d", seq);
+  }
+
+  static long parseSegmentId(SegmentRef ref) {
+    return Long.parseUnsignedLong(ref.getSegmentId(), 16);
+  }
+
+  static String formatSegmentId(long id) {
+    return String.format("%016x", id);
+  }
+
+  /** Opens a published manifest for reading: pins its segments and rebuilds its liveness. */
+  static PublishedSnapshot openSnapshot(SegmentStore store, Manifest m) {
+    List<Segment> segs = new ArrayList<>();
+    try {
+      for (SegmentRef ref : m.getSegmentsList()) {
+        segs.add(store.acquire(parseSegmentId(ref)));
+      }
+      LivenessMap live = LivenessMap.rebuild(segs, store);
+      return new PublishedSnapshot(m, segs, live);
+    } catch (IOException | RuntimeException e) {
+      segs.forEach(Segment::release);
+      throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+    }
+  }
+
+  private int replay(long coveredLsn) throws IOException {
+    int n = 0;
+    L0Buffer active = readState.active();
+    try (WalReader reader = WalReader.open(ctx.vfs(), ctx.forkDir(entry.forkId()).resolve("wal"), coveredLsn + 1)) {
+      WalRecord r;
+      while ((r = reader.next()) != null) {
+        if (r.lsn() <= coveredLsn) {
+          continue;
+        }
+        WalEntry e = WalEntries.decode(r.lsn(), r.payload());
+        if (e.hasDefineCollection()) {
+          collections.restore(
+              new CollectionRegistry.Collection(
+                  e.getDefineCollection().getName(), WalEntries.schemaOf(e.getDefineCollection()), r.lsn()));
+        } else if (e.hasWrite()) {
+          applyTo(active, r.lsn(), e.getWrite().getCollection(), WalEntries.mutationsOf(e.getWrite()));
+        }
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private void startTimer() {
+    long interval = options.flushIntervalMs();
+    if (interval > 0) {
+      intervalTimer =
+          ctx.scheduler()
+              .scheduleWithFixedDelay(this::intervalTick, interval, interval, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void intervalTick() {
+    if (closed || dropping || readOnlyReason != null) {
+      return;
+    }
+    try {
+      if (hasUnflushedData()) {
+        rotate(0, false);
+      }
+    } catch (RuntimeException | InterruptedException e) {
+      log.debug("fork={} interval flush skipped: {}", entry.name(), e.toString());
+    }
+  }
+
+  private boolean hasUnflushedData() {
+    return !readState.active().isEmpty() || wal.lastLsn() > lastRotatedLsn;
+  }
+
+  // ---------------------------------------------------------------- identity and state
+
+  /** The fork's name. */
+  public String name() {
+    return entry.name();
+  }
+
+  /** The fork's stable id. */
+  public String id() {
+    return entry.forkId();
+  }
+
+  /** The catalog entry this fork was opened with. */
+  public ForkEntry entry() {
+    return entry;
+  }
+
+  /** Why the fork is read-only, or null if it is writable. */
+  public String readOnlyReason() {
+    return readOnlyReason;
+  }
+
+  /** True while a drop is in progress. */
+  public boolean isDropping() {
+    return dropping;
+  }
+
+  private void turnReadOnly(String reason) {
+    if (readOnlyReason == null) {
+      readOnlyReason = reason;
+      log.error("fork={} is now read-only: {}", entry.name(), reason);
+      tickets.failAll(
+          StrataException.failedPrecondition("fork '" + entry.name() + "' is read-only: " + reason));
+    }
+  }
+
+  private void checkWritable() {
+    if (closed) {
+      throw StrataException.of(StrataException.Kind.UNAVAILABLE, "fork '" + entry.name() + "' is closed");
+    }
+    if (dropping) {
+      throw StrataException.failedPrecondition("fork '" + entry.name() + "' is being dropped");
+    }
+    String r = readOnlyReason;
+    if (r != null) {
+      throw StrataException.failedPrecondition(
+          "fork '" + entry.name() + "' is read-only: " + r + " (restart recovers its data from the WAL)");
+    }
+  }
+
+  // ---------------------------------------------------------------- collections
+
+  /**
+   * Returns the collection, creating it (durably, through the WAL) if it does not exist.
+   *
+   * @throws StrataException FAILED_PRECONDITION on a schema conflict or a read-only fork
+   */
+  public CollectionRegistry.Collection createOrGetCollection(String name, CollectionSchema schema) {
+    dev.strata.engine.model.Names.requireValidCollection(name);
+    CollectionRegistry.Collection existing = collections.get(name);
+    if (existing == null) {
+      checkWritable();
+    }
+    return collections.createOrGet(entry.name(), name, schema, this::logDefinition);
+  }
+
+  private long logDefinition(String name, CollectionSchema schema) throws IOException {
+    WalAppend a = wal.append(WalEntries.encodeDefinition(name, schema), Durability.SYNC);
+    try {
+      awaitDurable(a);
+      return a.lsn();
+    } finally {
+      watermark.markDone(a.lsn());
+    }
+  }
+
+  /** The fork's collections. */
+  public CollectionRegistry collections() {
+    return collections;
+  }
+
+  // ---------------------------------------------------------------- write path
+
+  /**
+   * Applies {@code mutations} to {@code collection} atomically: one WAL record, then L0.
+   *
+   * @return the WAL LSN of the write
+   * @throws StrataException INVALID_ARGUMENT (bad document; nothing applied), NOT_FOUND (no such
+   *     collection), RESOURCE_EXHAUSTED (write stall), FAILED_PRECONDITION (read-only or dropping),
+   *     IO_ERROR (WAL failure; the fork turns read-only)
+   */
+  public long write(String collection, List<Mutation> mutations, Durability durability) {
+    checkWritable();
+    if (mutations.isEmpty()) {
+      throw StrataException.invalid("a write needs at least one mutation");
+    }
+    CollectionRegistry.Collection c = collections.require(entry.name(), collection);
+    for (Mutation m : mutations) {
+      if (m instanceof Mutation.Put p) {
+        try {
+          SegmentStore.validate(p.document(), c.schema());
+        } catch (IllegalArgumentException e) {
+          throw StrataException.invalid("document '" + p.id() + "': " + e.getMessage());
+        }
+      }
+    }
+    stallWhileL0Full();
+    byte[] record = WalEntries.encodeWrite(collection, mutations);
+    WalAppend a;
+    try {
+      a = wal.append(record, durability);
+    } catch (IOException e) {
+      throw walFailed(e);
+    }
+    try {
+      if (durability == Durability.SYNC) {
+        awaitDurable(a);
+      }
+      applyTo(readState.bufferFor(a.lsn()), a.lsn(), collection, mutations);
+    } catch (IOException e) {
+      throw walFailed(e);
+    } finally {
+      watermark.markDone(a.lsn());
+    }
+    return a.lsn();
+  }
+
+  private void awaitDurable(WalAppend a) throws IOException {
+    try {
+      a.durable().get(DURABILITY_WAIT_MS, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      throw cause instanceof IOException io ? io : new IOException(cause);
+    } catch (TimeoutException e) {
+      throw new IOException("WAL fsync did not complete within " + DURABILITY_WAIT_MS + " ms", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for the WAL fsync", e);
+    }
+  }
+
+  private StrataException walFailed(IOException e) {
+    turnReadOnly("WAL failed: " + e.getMessage());
+    return StrataException.of(
+        StrataException.Kind.IO_ERROR, "fork '" + entry.name() + "': WAL write failed: " + e.getMessage(), e);
+  }
+
+  private static void applyTo(L0Buffer buffer, long lsn, String collection, List<Mutation> mutations) {
+    for (Mutation m : WalEntries.collapse(mutations)) {
+      DocumentVersion v =
+          new DocumentVersion(lsn, m instanceof Mutation.Put p ? p.document() : null);
+      buffer.apply(new L0Key(collection, m.id()), v);
+    }
+  }
+
+  /**
+   * Write stall: while the active buffer is at {@code l0.max_bytes}, rotate — which waits up to
+   * {@code write_stall_timeout} for a permit outside any lock, then fails with RESOURCE_EXHAUSTED.
+   */
+  private void stallWhileL0Full() {
+    while (readState.active().sizeBytes() >= options.l0MaxBytes()) {
+      try {
+        if (rotate(options.writeStallTimeoutMs(), true) == null) {
+          return;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw StrataException.of(StrataException.Kind.UNAVAILABLE, "interrupted during a write stall");
+      }
+    }
+  }
+
+  /**
+   * Rotates if there is something to flush.
+   *
+   * @param onlyIfFull rotate only if the active buffer is still at {@code l0.max_bytes} once the
+   *     permit is in hand (many stalled writers wake up; only one should rotate)
+   */
+  private FlushCoordinator.Rotation rotate(long permitWaitMs, boolean onlyIfFull) throws InterruptedException {
+    return flush.rotate(
+        permitWaitMs,
+        seq -> {
+          ReadState s = readState;
+          if (onlyIfFull && s.active().sizeBytes() < options.l0MaxBytes()) {
+            return null;
+          }
+          long covered = wal.lastLsn();
+          if (s.active().isEmpty() && covered <= lastRotatedLsn) {
+            return null;
+          }
+          L0Buffer frozen = s.active();
+          frozen.freeze(covered);
+          readState = s.rotated(new L0Buffer(covered));
+          lastRotatedLsn = covered;
+          return new FlushCoordinator.Swap<>(frozen, covered);
+        });
+  }
+
+  /**
+   * Requests a flush and returns its ticket at once.
+   *
+   * @param permitWaitMs how long to wait for a permit (the write-stall timeout for clients)
+   * @throws StrataException RESOURCE_EXHAUSTED if no permit came in time; FAILED_PRECONDITION if
+   *     read-only
+   */
+  public FlushTicket flush(long permitWaitMs) {
+    if (readOnlyReason != null) {
+      checkWritable();
+    }
+    try {
+      FlushCoordinator.Rotation r = rotate(permitWaitMs, false);
+      if (r != null) {
+        return new FlushTicket(entry.forkId(), entry.name(), r.seq(), r.coveredLsn());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw StrataException.of(StrataException.Kind.UNAVAILABLE, "interrupted");
+    }
+    // Nothing new: the ticket covers what was last rotated (maybe already published).
+    long lsn = lastRotatedLsn;
+    PublishedSnapshot head = readState.head();
+    long seq = head == null ? 0 : head.manifest().getSeq() + flush.pendingFlushes();
+    return new FlushTicket(entry.forkId(), entry.name(), seq, lsn);
+  }
+
+  /**
+   * A future of the first snapshot covering the ticket's LSN. Cancelling it does not affect the
+   * ticket.
+   *
+   * @throws StrataException NOT_FOUND if the ticket is of another (dropped) fork with this name;
+   *     INVALID_ARGUMENT if its LSN is beyond this fork's WAL
+   */
+  public CompletableFuture<Manifest> awaitTicket(FlushTicket ticket) {
+    if (!ticket.forkId().equals(entry.forkId())) {
+      throw StrataException.notFound(
+          "ticket is for fork id " + ticket.forkId() + ", which no longer exists (fork '"
+              + entry.name() + "' now has id " + entry.forkId() + ")");
+    }
+    if (ticket.lsn() > wal.lastLsn()) {
+      throw StrataException.invalid(
+          "ticket LSN " + ticket.lsn() + " is beyond the fork's last LSN " + wal.lastLsn());
+    }
+    if (ticket.lsn() == 0) {
+      PublishedSnapshot head = readState.head();
+      if (head != null) {
+        return CompletableFuture.completedFuture(head.manifest());
+      }
+    }
+    return tickets.await(Math.max(1, ticket.lsn()));
+  }
+
+  private Manifest firstSnapshotCovering(long lsn) {
+    try {
+      for (long seq : manifests.list()) {
+        Manifest m = manifests.load(seq);
+        if (m.getCoveredLsn() >= lsn) {
+          return m;
+        }
+      }
+    } catch (IOException e) {
+      throw StrataException.of(StrataException.Kind.IO_ERROR, "cannot list snapshots: " + e.getMessage(), e);
+    }
+    PublishedSnapshot head = readState.head();
+    if (head != null) {
+      return head.manifest();
+    }
+    throw StrataException.notFound("no snapshot of fork '" + entry.name() + "' covers LSN " + lsn);
+  }
+
+  // ---------------------------------------------------------------- flush phases
+
+  /** Stream phase: runs on a stream thread, in parallel with other flushes. */
+  private FlushOutput stream(FlushTask<L0Buffer> task, int attempt) throws Exception {
+    long covered = task.coveredLsn();
+    if (!watermark.awaitAtLeast(covered, options.streamTimeoutMs())) {
+      throw new TimeoutException("writes up to LSN " + covered + " were not applied in time");
+    }
+    if (wal.durableLsn() < covered) {
+      // A snapshot must never cover an LSN the WAL could lose: after a crash the WAL would hand
+      // that LSN out again and replay would skip the new record as already covered.
+      wal.sync();
+    }
+    options.hooks().beforeStream(entry.name(), task.seq(), attempt);
+    List<Map.Entry<L0Key, DocumentVersion>> entries = task.payload().sortedEntries();
+    if (entries.isEmpty()) {
+      return FlushOutput.empty();
+    }
+    List<SegmentEntry> input = new ArrayList<>(entries.size());
+    for (Map.Entry<L0Key, DocumentVersion> e : entries) {
+      input.add(new SegmentEntry(e.getKey().collection(), e.getKey().id(), e.getValue()));
+    }
+    Map<String, CollectionSchema> schemas = new LinkedHashMap<>();
+    for (CollectionRegistry.Collection c : collections.all()) {
+      schemas.put(c.name(), c.schema());
+    }
+    long segmentId = ctx.segmentIds().allocate();
+    try {
+      WrittenSegment written = ctx.segments().write(segmentId, input, schemas);
+      ctx.segments().ingest(written);
+      return new FlushOutput(ctx.segments().acquire(segmentId), written);
+    } catch (Throwable t) {
+      try {
+        ctx.segments().discard(segmentId);
+      } catch (RuntimeException | IOException e) {
+        t.addSuppressed(e);
+      } finally {
+        ctx.segmentIds().settle(segmentId);
+      }
+      throw t;
+    }
+  }
+
+  /** Finalize: runs on this fork's finalizer, one at a time, in seq order. */
+  private void publish(FlushTask<L0Buffer> task, FlushOutput out) throws Exception {
+    PublishedSnapshot head = readState.head();
+    List<Segment> older = head == null ? List.of() : head.segments();
+    LivenessMap liveness = head == null ? LivenessMap.empty() : head.liveness();
+    List<SegmentRef> refs = new ArrayList<>();
+    List<Long> newIds = new ArrayList<>();
+    long docs = head == null ? 0 : head.manifest().getStats().getDocCount();
+    if (out.segment() != null) {
+      liveness = liveness.withNewest(out.segment(), older, ctx.segments());
+      WrittenSegment w = out.written();
+      refs.add(
+          SegmentRef.newBuilder()
+              .setSegmentId(formatSegmentId(w.segmentId()))
+              .setDocCount(w.docCount())
+              .setTombstoneCount(w.tombstoneCount())
+              .setSizeBytes(w.sizeBytes())
+              .setChecksum((int) w.contentChecksum())
+              .setMinLsn(w.minLsn())
+              .setMaxLsn(w.maxLsn())
+              .setOrigin(SegmentOrigin.SEGMENT_ORIGIN_FLUSH)
+              .setOriginForkId(entry.forkId())
+              .build());
+      newIds.add(w.segmentId());
+      docs += w.docCount();
+    }
+    if (head != null) {
+      refs.addAll(head.manifest().getSegmentsList());
+    }
+    long seq = task.seq();
+    Manifest.Builder b =
+        Manifest.newBuilder()
+            .setId(snapshotId(entry.forkId(), seq))
+            .setForkId(entry.forkId())
+            .setForkName(entry.name())
+            .setSeq(seq)
+            .setCoveredLsn(task.coveredLsn())
+            .addAllSegments(refs)
+            .setCreateTimeMs(System.currentTimeMillis())
+            .setBaseSnapshotId(entry.baseSnapshotId())
+            .setStats(ManifestStats.newBuilder().setDocCount(docs).build());
+    if (head != null) {
+      b.setParentId(head.id()).setParentSeq(head.manifest().getSeq());
+    }
+    for (CollectionRegistry.Collection c : collections.asOf(task.coveredLsn())) {
+      b.addCollections(CollectionRegistry.toDef(c));
+    }
+    options.hooks().beforePublish(entry.name(), seq);
+    Manifest m = manifests.publish(b.build());
+    referencedSegments.addAll(newIds);
+    newIds.forEach(ctx.segmentIds()::settle);
+
+    // The new snapshot pins its own references: the new segment's handle moves over from the
+    // stream output, older segments are acquired again (the old head releases its own below).
+    List<Segment> segs = new ArrayList<>();
+    if (out.segment() != null) {
+      segs.add(out.segment());
+    }
+    for (Segment s : older) {
+      segs.add(ctx.segments().acquire(s.segmentId()));
+    }
+    PublishedSnapshot snap = new PublishedSnapshot(m, segs, liveness);
+    flush.withFlushLock(
+        () -> {
+          readState = readState.published(snap, task.payload());
+          return null;
+        });
+    if (head != null) {
+      head.release();
+    }
+    try {
+      wal.truncateBefore(task.coveredLsn() + 1);
+    } catch (IOException e) {
+      // Not a durability problem: the segments stay in the WAL longer than needed.
+      log.warn("fork={} WAL truncation below LSN {} failed: {}", entry.name(), task.coveredLsn() + 1, e.toString());
+    }
+    for (Consumer<Manifest> w : watchers) {
+      try {
+        w.accept(m);
+      } catch (RuntimeException e) {
+        log.warn("fork={} snapshot watcher failed: {}", entry.name(), e.toString());
+      }
+    }
+    tickets.published(task.coveredLsn(), m);
+  }
+
+  private void discard(FlushOutput out) {
+    if (out.segment() != null) {
+      long id = out.segment().segmentId();
+      out.segment().release();
+      try {
+        ctx.segments().discard(id);
+      } catch (IOException | RuntimeException e) {
+        log.warn("fork={} could not discard segment {}: {}", entry.name(), formatSegmentId(id), e.toString());
+      } finally {
+        ctx.segmentIds().settle(id);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * The newest version of a document at the fork's head: active L0, frozen L0s (newest first),
+   * then the head snapshot's segments (newest first). A tombstone means not found.
+   *
+   * @return the version, or null if absent or deleted
+   */
+  public DocumentVersion get(String collection, String id) {
+    collections.require(entry.name(), collection);
+    ReadState s = readState;
+    DocumentVersion v = s.active().get(collection, id);
+    if (v == null) {
+      for (L0Buffer b : s.frozenNewestFirst()) {
+        v = b.get(collection, id);
+        if (v != null) {
+          break;
+        }
+      }
+    }
+    if (v == null) {
+      PublishedSnapshot head = acquireHead();
+      if (head != null) {
+        try {
+          v = head.get(ctx.segments(), collection, id);
+        } finally {
+          head.release();
+        }
+      }
+    }
+    return v == null || v.isTombstone() ? null : v;
+  }
+
+  /**
+   * The head snapshot with a reference taken (the caller releases it), or null before the first
+   * flush.
+   */
+  public PublishedSnapshot acquireHead() {
+    while (true) {
+      PublishedSnapshot head = readState.head();
+      if (head == null || head.tryAcquire()) {
+        return head;
+      }
+    }
+  }
+
+  /**
+   * A retained snapshot of this fork with a reference taken (the caller releases it).
+   *
+   * @throws StrataException NOT_FOUND if this fork has no snapshot {@code snapshotId}
+   */
+  public PublishedSnapshot acquireSnapshot(String snapshotId) {
+    PublishedSnapshot head = acquireHead();
+    if (head != null) {
+      if (head.id().equals(snapshotId)) {
+        return head;
+      }
+      head.release();
+    }
+    long seq = seqOf(snapshotId);
+    while (true) {
+      PublishedSnapshot cached = openedSnapshots.get(snapshotId);
+      if (cached != null) {
+        if (cached.tryAcquire()) {
+          return cached;
+        }
+        openedSnapshots.remove(snapshotId, cached);
+        continue;
+      }
+      Manifest m;
+      try {
+        m = manifests.load(seq);
+      } catch (IOException e) {
+        throw StrataException.notFound("snapshot '" + snapshotId + "' does not exist: " + e.getMessage());
+      }
+      PublishedSnapshot opened = openSnapshot(ctx.segments(), m);
+      PublishedSnapshot raced = openedSnapshots.putIfAbsent(snapshotId, opened);
+      if (raced != null) {
+        opened.release();
+        continue;
+      }
+      opened.tryAcquire();
+      return opened;
+    }
+  }
+
+  private long seqOf(String snapshotId) {
+    String prefix = entry.forkId() + "-";
+    if (!snapshotId.startsWith(prefix)) {
+      throw StrataException.notFound("snapshot '" + snapshotId + "' is not of fork '" + entry.name() + "'");
+    }
+    try {
+      return Long.parseLong(snapshotId.substring(prefix.length()));
+    } catch (NumberFormatException e) {
+      throw StrataException.invalid("malformed snapshot id '" + snapshotId + "'");
+    }
+  }
+
+  /**
+   * Live documents of {@code collection} with id ≥ {@code startId}, in id order, at the head (L0 +
+   * head segments) or at {@code snapshot} (its segments only), at most {@code limit}.
+   */
+  public List<SegmentEntry> scan(String collection, String startId, int limit, PublishedSnapshot snapshot) {
+    List<Iterator<SegmentEntry>> sources = new ArrayList<>();
+    List<AutoCloseable> toClose = new ArrayList<>();
+    PublishedSnapshot snap = snapshot;
+    boolean ownRef = false;
+    if (snap == null) {
+      collections.require(entry.name(), collection);
+      ReadState s = readState;
+      sources.add(l0Source(s.active(), collection, startId));
+      for (L0Buffer b : s.frozenNewestFirst()) {
+        sources.add(l0Source(b, collection, startId));
+      }
+      snap = acquireHead();
+      ownRef = snap != null;
+    }
+    try {
+      if (snap != null) {
+        for (Segment seg : snap.segments()) {
+          var it = ctx.segments().scan(seg.segmentId(), collection, startId);
+          toClose.add(it);
+          sources.add(it);
+        }
+      }
+      return new MergingScan(sources).take(limit);
+    } finally {
+      for (AutoCloseable c : toClose) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          log.warn("closing a segment scan failed: {}", e.toString());
+        }
+      }
+      if (ownRef) {
+        snap.release();
+      }
+    }
+  }
+
+  private static Iterator<SegmentEntry> l0Source(L0Buffer b, String collection, String startId) {
+    Iterator<Map.Entry<L0Key, DocumentVersion>> it = b.scan(collection, startId);
+    return new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        return it.hasNext();
+      }
+
+      @Override
+      public SegmentEntry next() {
+        Map.Entry<L0Key, DocumentVersion> e = it.next();
+        return new SegmentEntry(e.getKey().collection(), e.getKey().id(), e.getValue());
+      }
+    };
+  }
+
+  /**
+   * Full-text search over a published snapshot (the head if {@code snapshot} is null).
+   *
+   * @throws StrataException NOT_FOUND if the collection is not in the snapshot; INVALID_ARGUMENT on
+   *     a bad query
+   */
+  public SearchResult search(String collection, SearchQuery query, PublishedSnapshot snapshot) {
+    PublishedSnapshot snap = snapshot != null ? snapshot : acquireHead();
+    boolean ownRef = snapshot == null && snap != null;
+    try {
+      if (snap == null) {
+        collections.require(entry.name(), collection);
+        return new SearchResult(List.of(), 0);
+      }
+      CollectionRegistry.Collection c =
+          snap.manifest().getCollectionsList().stream()
+              .filter(d -> d.getName().equals(collection))
+              .findFirst()
+              .map(CollectionRegistry::fromDef)
+              .orElse(null);
+      if (c == null) {
+        collections.require(entry.name(), collection);
+        return new SearchResult(List.of(), 0); // created after this snapshot: nothing flushed yet
+      }
+      try {
+        return SegmentSearcher.search(snap.segments(), snap.liveness(), collection, c.schema(), query, ctx.segments());
+      } catch (IllegalArgumentException e) {
+        throw StrataException.invalid(e.getMessage());
+      } catch (IOException e) {
+        throw StrataException.of(StrataException.Kind.IO_ERROR, "search failed: " + e.getMessage(), e);
+      }
+    } finally {
+      if (ownRef) {
+        snap.release();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  /** The head manifest, if any. */
+  public Optional<Manifest> head() {
+    PublishedSnapshot h = readState.head();
+    return h == null ? Optional.empty() : Optional.of(h.manifest());
+  }
+
+  /** Every retained manifest of this fork, oldest first. */
+  public List<Manifest> listSnapshots() {
+    List<Manifest> out = new ArrayList<>();
+    try {
+      for (long seq : manifests.list()) {
+        out.add(manifests.load(seq));
+      }
+    } catch (IOException e) {
+      throw StrataException.of(StrataException.Kind.IO_ERROR, "cannot list snapshots: " + e.getMessage(), e);
+    }
+    return out;
+  }
+
+  /** Loads one retained manifest by id. */
+  public Manifest loadSnapshot(String snapshotId) {
+    try {
+      return manifests.load(seqOf(snapshotId));
+    } catch (IOException e) {
+      throw StrataException.notFound("snapshot '" + snapshotId + "' does not exist");
+    }
+  }
+
+  /** Calls {@code watcher} with every manifest published from now on (on the finalizer). */
+  public Runnable watch(Consumer<Manifest> watcher) {
+    watchers.add(watcher);
+    return () -> watchers.remove(watcher);
+  }
+
+  /** Segment ids referenced by any retained manifest of this fork. */
+  public Set<Long> referencedSegments() {
+    return Set.copyOf(referencedSegments);
+  }
+
+  /** The manifest chain problems (empty = OK). */
+  public List<String> verifyChain() throws IOException {
+    List<String> out = new ArrayList<>();
+    manifests.verifyChain().forEach(p -> out.add(p.toString()));
+    return out;
+  }
+
+  // ---------------------------------------------------------------- stats
+
+  /** A point-in-time view of the fork's counters. */
+  public record Stats(
+      String name,
+      String forkId,
+      long l0Bytes,
+      int frozenBuffers,
+      int pendingFlushes,
+      int segmentCount,
+      long walLastLsn,
+      long coveredLsn,
+      long stallTimeMs,
+      long flushesPublished,
+      long flushRetries,
+      String readOnlyReason) {}
+
+  /** Current statistics. */
+  public Stats stats() {
+    ReadState s = readState;
+    return new Stats(
+        entry.name(),
+        entry.forkId(),
+        s.l0Bytes(),
+        s.frozenNewestFirst().size(),
+        flush.pendingFlushes(),
+        s.head() == null ? 0 : s.head().segments().size(),
+        wal.lastLsn(),
+        s.head() == null ? 0 : s.head().coveredLsn(),
+        flush.stallTimeMs(),
+        flush.publishedCount(),
+        flush.retryCount(),
+        readOnlyReason);
+  }
+
+  // ---------------------------------------------------------------- drop and close
+
+  /** Starts a drop: refuse new writes. */
+  public void beginDrop() {
+    if (dropping) {
+      throw StrataException.failedPrecondition("fork '" + entry.name() + "' is already being dropped");
+    }
+    dropping = true;
+  }
+
+  /** Ends a drop that will not happen (drain timed out): writable again. */
+  public void abortDrop() {
+    dropping = false;
+  }
+
+  /**
+   * Waits for in-flight flushes (a read-only fork has nothing to wait for: its flushes are
+   * abandoned).
+   *
+   * @return flushes still pending
+   */
+  public int drain(long timeoutMs) throws InterruptedException {
+    if (readOnlyReason != null) {
+      return 0;
+    }
+    return flush.drain(timeoutMs);
+  }
+
+  /**
+   * Flushes everything in L0 and waits up to {@code timeoutMs} for it to be published (shutdown).
+   *
+   * @return true if every write is in a published snapshot
+   */
+  public boolean flushAndWait(long timeoutMs) {
+    if (readOnlyReason != null || dropping || closed) {
+      return false;
+    }
+    try {
+      FlushTicket t = flush(timeoutMs);
+      awaitTicket(t).get(timeoutMs, TimeUnit.MILLISECONDS);
+      return true;
+    } catch (Exception e) {
+      log.warn("fork={} final flush did not complete: {}", entry.name(), e.toString());
+      return false;
+    }
+  }
+
+  /**
+   * Stops the timer and the pipeline, fails waiting tickets, releases snapshots, closes WAL and
+   * manifest store. Unflushed data stays in the WAL. Idempotent.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (intervalTimer != null) {
+      intervalTimer.cancel(false);
+    }
+    try {
+      int left = flush.shutdown(Math.max(1000, options.streamTimeoutMs() / 4));
+      if (left > 0) {
+        log.warn("fork={} closed with {} flushes unpublished; the WAL keeps their data", entry.name(), left);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    tickets.failAll(StrataException.of(StrataException.Kind.UNAVAILABLE, "fork '" + entry.name() + "' closed"));
+    PublishedSnapshot head = readState.head();
+    if (head != null) {
+      flush.withFlushLock(
+          () -> {
+            readState = new ReadState(readState.active(), readState.frozenNewestFirst(), null);
+            return null;
+          });
+      head.release();
+    }
+    openedSnapshots.values().forEach(PublishedSnapshot::release);
+    openedSnapshots.clear();
+    try {
+      wal.close();
+    } catch (IOException e) {
+      log.warn("fork={} WAL close failed: {}", entry.name(), e.toString());
+    }
+    manifests.close();
+  }
+
+  /**
+   * Simulated crash, for tests: stops the timer and releases in-memory state without draining,
+   * flushing or syncing anything. Call after the engine's threads are stopped.
+   */
+  public void halt() {
+    closed = true;
+    if (intervalTimer != null) {
+      intervalTimer.cancel(false);
+    }
+    try {
+      wal.close();
+    } catch (IOException | RuntimeException e) {
+      log.debug("fork={} WAL close during halt: {}", entry.name(), e.toString());
+    }
+    manifests.close();
+  }
+
+  /** Fails tickets with NOT_FOUND (the fork is gone), then closes. */
+  public void closeForDrop() {
+    tickets.failAll(StrataException.notFound("fork '" + entry.name() + "' was dropped"));
+    close();
+  }
+}

@@ -1,0 +1,34 @@
+package dev.strata.engine.fork;
+
+import dev.strata.engine.EngineOptions;
+import dev.strata.engine.segment.SegmentStore;
+import dev.strata.vfs.Vfs;
+import java.nio.file.Path;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * What every fork shares, owned by the engine: file system, data directory, options, the segment
+ * store, the thread pools, and the segment id allocator.
+ *
+ * @param streamExecutor bounded pool for stream phases (owner: the engine)
+ * @param finalizerPool pool on which each fork's finalizer runs as a sequential executor
+ * @param scheduler interval flushes, retries, stream timeouts
+ * @param segmentIds allocates segment ids and tracks the ones in flight
+ */
+public record ForkContext(
+    Vfs vfs,
+    Path dataDir,
+    EngineOptions options,
+    SegmentStore segments,
+    ExecutorService streamExecutor,
+    Executor finalizerPool,
+    ScheduledExecutorService scheduler,
+    SegmentIdAllocator segmentIds) {
+
+  /** {@code <data>/forks/<forkId>}. */
+  public Path forkDir(String forkId) {
+    return dataDir.resolve("forks").resolve(forkId);
+  }
+}

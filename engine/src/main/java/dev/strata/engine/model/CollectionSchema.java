@@ -1,0 +1,84 @@
+package dev.strata.engine.model;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The schema of one collection: its indexed fields. Fields not named here are stored only.
+ * Immutable; equality is by the set of field specs, whatever their order.
+ */
+public final class CollectionSchema {
+  private final Map<String, FieldSpec> fields;
+
+  /**
+   * @throws IllegalArgumentException if a field name repeats
+   */
+  public CollectionSchema(List<FieldSpec> specs) {
+    Map<String, FieldSpec> m = new LinkedHashMap<>();
+    List<FieldSpec> sorted = new ArrayList<>(specs);
+    sorted.sort((a, b) -> a.name().compareTo(b.name()));
+    for (FieldSpec s : sorted) {
+      if (m.put(s.name(), s) != null) {
+        throw new IllegalArgumentException("field '" + s.name() + "' is defined twice");
+      }
+    }
+    this.fields = Collections.unmodifiableMap(m);
+  }
+
+  /** The fields, sorted by name. */
+  public List<FieldSpec> fields() {
+    return List.copyOf(fields.values());
+  }
+
+  /** The spec of a field, if the schema names it. */
+  public Optional<FieldSpec> field(String name) {
+    return Optional.ofNullable(fields.get(name));
+  }
+
+  /**
+   * Describes how {@code other} differs from this schema, for a FAILED_PRECONDITION message.
+   *
+   * @return an empty string if equal
+   */
+  public String describeDifference(CollectionSchema other) {
+    List<String> diffs = new ArrayList<>();
+    for (FieldSpec s : fields.values()) {
+      FieldSpec o = other.fields.get(s.name());
+      if (o == null) {
+        diffs.add("field '" + s.name() + "' is missing (existing: " + s.kind() + ")");
+      } else if (!o.equals(s)) {
+        diffs.add(
+            "field '" + s.name() + "' is " + describe(o) + " but the collection has " + describe(s));
+      }
+    }
+    for (FieldSpec o : other.fields.values()) {
+      if (!fields.containsKey(o.name())) {
+        diffs.add("field '" + o.name() + "' (" + o.kind() + ") is not in the collection");
+      }
+    }
+    return String.join("; ", diffs);
+  }
+
+  private static String describe(FieldSpec s) {
+    return s.analyzer().isEmpty() ? s.kind().toString() : s.kind() + "/" + s.analyzer();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof CollectionSchema c && fields.equals(c.fields);
+  }
+
+  @Override
+  public int hashCode() {
+    return fields.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "CollectionSchema" + fields.values();
+  }
+}

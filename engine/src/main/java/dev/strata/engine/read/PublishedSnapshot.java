@@ -1,0 +1,106 @@
+package dev.strata.engine.read;
+
+import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.segment.LivenessMap;
+import dev.strata.engine.segment.Segment;
+import dev.strata.engine.segment.SegmentStore;
+import dev.strata.manifest.proto.Manifest;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A published snapshot opened for reading: its manifest, a pinned handle on each of its segments
+ * (newest first) and its liveness map. Immutable; shared by reference between the fork's head and
+ * any number of readers, and reference counted (like LevelDB's {@code Version} and Pebble's {@code
+ * readState}): the creator holds the first reference; when the last is released, the segment
+ * handles are released, which lets GC delete segments no manifest refers to any more.
+ *
+ * <p>Thread-safe.
+ */
+public final class PublishedSnapshot {
+  private final Manifest manifest;
+  private final List<Segment> segments;
+  private final LivenessMap liveness;
+  private final AtomicInteger refs = new AtomicInteger(1);
+
+  /**
+   * Takes ownership of one reference to each of {@code segmentsNewestFirst}.
+   *
+   * @param manifest the published manifest
+   * @param segmentsNewestFirst acquired handles, in the manifest's order
+   * @param liveness dead documents per segment for this manifest
+   */
+  public PublishedSnapshot(Manifest manifest, List<Segment> segmentsNewestFirst, LivenessMap liveness) {
+    this.manifest = manifest;
+    this.segments = List.copyOf(segmentsNewestFirst);
+    this.liveness = liveness;
+  }
+
+  /** The manifest. */
+  public Manifest manifest() {
+    return manifest;
+  }
+
+  /** Snapshot id. */
+  public String id() {
+    return manifest.getId();
+  }
+
+  /** Every WAL record of the fork with LSN ≤ this is reflected. */
+  public long coveredLsn() {
+    return manifest.getCoveredLsn();
+  }
+
+  /** Segment handles, newest first. Valid while a reference is held. */
+  public List<Segment> segments() {
+    return segments;
+  }
+
+  /** Dead documents per segment. */
+  public LivenessMap liveness() {
+    return liveness;
+  }
+
+  /**
+   * Takes a reference unless the snapshot was already released for good.
+   *
+   * @return false if the count had reached 0 (the caller must re-read the current snapshot)
+   */
+  public boolean tryAcquire() {
+    while (true) {
+      int n = refs.get();
+      if (n == 0) {
+        return false;
+      }
+      if (refs.compareAndSet(n, n + 1)) {
+        return true;
+      }
+    }
+  }
+
+  /** Gives back one reference; the last one releases every segment handle. */
+  public void release() {
+    int n = refs.decrementAndGet();
+    if (n == 0) {
+      for (Segment s : segments) {
+        s.release();
+      }
+    } else if (n < 0) {
+      throw new IllegalStateException("snapshot " + id() + " released more often than acquired");
+    }
+  }
+
+  /**
+   * The newest version of a key in this snapshot's segments (newest first; the first hit wins, a
+   * tombstone included), or null.
+   */
+  public DocumentVersion get(SegmentStore store, String collection, String id) {
+    for (Segment s : segments) {
+      DocumentVersion v = store.get(s.segmentId(), collection, id);
+      if (v != null) {
+        return v;
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,31 @@
+package dev.strata.engine.segment;
+
+import java.util.SortedSet;
+
+/**
+ * What {@link SegmentStore#deleteOrphans} removed, for recovery to report. Immutable.
+ *
+ * @param directoriesRemoved segments whose directory (staging SST and/or Lucene index) was deleted
+ * @param keyRangesRemoved segments whose RocksDB key range was deleted
+ * @param stagingDirsRemoved kept segments whose leftover {@code staging/} directory was deleted
+ *     (a crash between ingest and the staging cleanup)
+ * @param skippedInUse orphans left alone because a handle to them is held
+ */
+public record OrphanCleanup(
+    SortedSet<Long> directoriesRemoved,
+    SortedSet<Long> keyRangesRemoved,
+    SortedSet<Long> stagingDirsRemoved,
+    SortedSet<Long> skippedInUse) {
+
+  public OrphanCleanup {
+    directoriesRemoved = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(directoriesRemoved));
+    keyRangesRemoved = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(keyRangesRemoved));
+    stagingDirsRemoved = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(stagingDirsRemoved));
+    skippedInUse = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(skippedInUse));
+  }
+
+  /** True if nothing was removed. */
+  public boolean isEmpty() {
+    return directoriesRemoved.isEmpty() && keyRangesRemoved.isEmpty() && stagingDirsRemoved.isEmpty();
+  }
+}
