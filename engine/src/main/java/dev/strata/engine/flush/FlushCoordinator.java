@@ -52,6 +52,9 @@ import org.slf4j.LoggerFactory;
  * thousands would mean thousands of idle threads. A sequential executor over a shared pool gives
  * the same ordering with no idle threads.
  *
+ * <p>A timed-out attempt is reported failed but not interrupted (see {@code runAttempt}); its
+ * output, if it ever comes, is discarded.
+ *
  * <p>Thread-safe. Lock order: {@code flushLock} then {@code idleLock}; neither is held across I/O
  * or across a call into the stream or finalize phases.
  *
@@ -305,7 +308,9 @@ public final class FlushCoordinator<T, O> {
                               + " took longer than "
                               + streamTimeoutMs
                               + " ms"));
-                  future.cancel(true);
+                  // Not cancel(true): an interrupt inside FileChannel I/O closes the channel
+                  // (a WAL fsync would fail the WAL for good; Lucene's files likewise). The
+                  // stuck attempt runs on and its late result is discarded.
                 }
               },
               streamTimeoutMs,

@@ -250,7 +250,7 @@ public final class Fork implements AutoCloseable {
   }
 
   static String formatSegmentId(long id) {
-    return String.format("%016x", id);
+    return SegmentStore.hex(id);
   }
 
   /** Opens a published manifest for reading: pins its segments and rebuilds its liveness. */

@@ -37,6 +37,15 @@ public record Document(String id, Map<String, FieldValue> fields) {
     if (id.indexOf('\0') >= 0) {
       throw new IllegalArgumentException("document id must not contain NUL");
     }
+    for (int i = 0; i < id.length(); i++) {
+      char c = id.charAt(i);
+      // An unpaired surrogate would encode as '?' and collide with another id on disk.
+      if (Character.isHighSurrogate(c)
+          ? i + 1 >= id.length() || !Character.isLowSurrogate(id.charAt(++i))
+          : Character.isLowSurrogate(c)) {
+        throw new IllegalArgumentException("document id is not well-formed UTF-16 (unpaired surrogate)");
+      }
+    }
   }
 
   /** Approximate size in bytes (id + field names + values), used for L0 accounting. */

@@ -18,9 +18,9 @@ import org.apache.lucene.analysis.standard.StandardAnalyzer;
 /**
  * The Lucene analyzers a TEXT field may name ({@link FieldSpec#analyzer()}), from lucene-core and
  * lucene-analysis-common: {@code standard} (the default, also for ""), {@code english}, {@code
- * whitespace}, {@code keyword}, {@code simple}. Thread-safe: Lucene analyzers keep per-thread
- * token streams, so one instance per name is shared by every writer and searcher of the process
- * (they are never closed; they hold no files).
+ * whitespace}, {@code keyword}, {@code simple}. Thread-safe: Lucene analyzers keep per-thread token
+ * streams, so one instance per name is shared by every writer and searcher of the process (they are
+ * never closed; they hold no files).
  */
 public final class Analyzers {
   /** The analyzer of TEXT fields that name none. */
@@ -34,7 +34,8 @@ public final class Analyzers {
           "keyword", KeywordAnalyzer::new,
           "simple", SimpleAnalyzer::new);
 
-  private static final Map<String, Analyzer> SHARED = new java.util.concurrent.ConcurrentHashMap<>();
+  private static final Map<String, Analyzer> SHARED =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   private Analyzers() {}
 

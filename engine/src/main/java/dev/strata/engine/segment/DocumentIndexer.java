@@ -78,7 +78,11 @@ public final class DocumentIndexer {
         }
       } else if (!spec.analyzer().isEmpty()) {
         throw new IllegalArgumentException(
-            "field '" + spec.name() + "' is " + spec.kind() + ": only TEXT fields take an analyzer");
+            "field '"
+                + spec.name()
+                + "' is "
+                + spec.kind()
+                + ": only TEXT fields take an analyzer");
       }
     }
   }

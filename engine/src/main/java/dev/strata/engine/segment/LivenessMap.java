@@ -140,8 +140,8 @@ public final class LivenessMap {
   }
 
   /**
-   * Accumulates shadowing; each bitset of the base map is cloned at most once (on first change),
-   * so a rebuild over many segments does not copy per step.
+   * Accumulates shadowing; each bitset of the base map is cloned at most once (on first change), so
+   * a rebuild over many segments does not copy per step.
    */
   private static final class Builder {
     private final Map<Long, Entry> base;

@@ -3,12 +3,12 @@ package dev.strata.engine.segment;
 /**
  * Names of the Lucene fields of a segment index. Stateless.
  *
- * <p>One Lucene index holds the documents of every collection in the segment, and Lucene requires
- * a field name to have one schema (index options, doc-values type, point dimensions) across the
- * whole index. Two collections may use the same field name with different kinds, so schema fields
- * are namespaced: {@code <collection>/<field>}. Neither collection names ({@code [a-z0-9._-]}) nor
- * field names ({@code [A-Za-z0-9_.-]}) contain '/', and schema field names never start with '_',
- * so the internal fields below cannot collide with them.
+ * <p>One Lucene index holds the documents of every collection in the segment, and Lucene requires a
+ * field name to have one schema (index options, doc-values type, point dimensions) across the whole
+ * index. Two collections may use the same field name with different kinds, so schema fields are
+ * namespaced: {@code <collection>/<field>}. Neither collection names ({@code [a-z0-9._-]}) nor
+ * field names ({@code [A-Za-z0-9_.-]}) contain '/', and schema field names never start with '_', so
+ * the internal fields below cannot collide with them.
  */
 final class LuceneFields {
   /** StringField, term = key suffix (collection UTF-8 | 0x00 | id UTF-8): liveness lookups. */

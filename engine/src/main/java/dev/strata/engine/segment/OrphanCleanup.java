@@ -7,8 +7,8 @@ import java.util.SortedSet;
  *
  * @param directoriesRemoved segments whose directory (staging SST and/or Lucene index) was deleted
  * @param keyRangesRemoved segments whose RocksDB key range was deleted
- * @param stagingDirsRemoved kept segments whose leftover {@code staging/} directory was deleted
- *     (a crash between ingest and the staging cleanup)
+ * @param stagingDirsRemoved kept segments whose leftover {@code staging/} directory was deleted (a
+ *     crash between ingest and the staging cleanup)
  * @param skippedInUse orphans left alone because a handle to them is held
  */
 public record OrphanCleanup(
@@ -17,15 +17,22 @@ public record OrphanCleanup(
     SortedSet<Long> stagingDirsRemoved,
     SortedSet<Long> skippedInUse) {
 
+  /** Copies the sets (sorted, unmodifiable). */
   public OrphanCleanup {
-    directoriesRemoved = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(directoriesRemoved));
-    keyRangesRemoved = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(keyRangesRemoved));
-    stagingDirsRemoved = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(stagingDirsRemoved));
-    skippedInUse = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(skippedInUse));
+    directoriesRemoved =
+        java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(directoriesRemoved));
+    keyRangesRemoved =
+        java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(keyRangesRemoved));
+    stagingDirsRemoved =
+        java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(stagingDirsRemoved));
+    skippedInUse =
+        java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(skippedInUse));
   }
 
   /** True if nothing was removed. */
   public boolean isEmpty() {
-    return directoriesRemoved.isEmpty() && keyRangesRemoved.isEmpty() && stagingDirsRemoved.isEmpty();
+    return directoriesRemoved.isEmpty()
+        && keyRangesRemoved.isEmpty()
+        && stagingDirsRemoved.isEmpty();
   }
 }

@@ -11,8 +11,8 @@ import org.rocksdb.Slice;
  * A forward cursor over the RocksDB keys in {@code [lower, upper)}, bounded natively with {@code
  * iterate_lower_bound}/{@code iterate_upper_bound} so the iterator never reads past the range
  * (RocksDB wiki, "Iterator"). Confined to one thread. Registered with its store, which closes it if
- * the store closes first; every native call runs under the store's read lock so a concurrent
- * {@link SegmentStore#close()} cannot free the iterator under it.
+ * the store closes first; every native call runs under the store's read lock so a concurrent {@link
+ * SegmentStore#close()} cannot free the iterator under it.
  */
 final class RangeCursor implements AutoCloseable {
   private final SegmentStore store;
@@ -29,7 +29,12 @@ final class RangeCursor implements AutoCloseable {
 
   /** Called by the store under its read lock. */
   RangeCursor(
-      SegmentStore store, RocksDB db, byte[] lower, byte[] upper, boolean fillCache, boolean wantValues) {
+      SegmentStore store,
+      RocksDB db,
+      byte[] lower,
+      byte[] upper,
+      boolean fillCache,
+      boolean wantValues) {
     this.store = store;
     this.lower = lower;
     this.wantValues = wantValues;

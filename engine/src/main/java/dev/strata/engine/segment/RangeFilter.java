@@ -3,8 +3,8 @@ package dev.strata.engine.segment;
 import java.util.Objects;
 
 /**
- * A range filter on a LONG or DOUBLE field, applied as a non-scoring FILTER clause over the
- * field's points. Immutable.
+ * A range filter on a LONG or DOUBLE field, applied as a non-scoring FILTER clause over the field's
+ * points. Immutable.
  *
  * @param field a LONG or DOUBLE field of the collection's schema
  * @param lower lower bound, or null for none; a {@link Long} (or other integral type) for a LONG
@@ -15,6 +15,10 @@ import java.util.Objects;
  */
 public record RangeFilter(
     String field, Number lower, Number upper, boolean lowerInclusive, boolean upperInclusive) {
+  /**
+   * @throws NullPointerException if {@code field} is null (the kind of the bounds is checked
+   *     against the schema at search time)
+   */
   public RangeFilter {
     Objects.requireNonNull(field, "field");
   }

@@ -201,7 +201,9 @@ final class SchemaQueryParser extends MultiFieldQueryParser {
     return LongPoint.newRangeQuery(luceneName, lo, hi);
   }
 
-  /** A point range on a DOUBLE field; null bounds are open; exclusive bounds use nextUp/nextDown. */
+  /**
+   * A point range on a DOUBLE field; null bounds are open; exclusive bounds use nextUp/nextDown.
+   */
   static Query doubleRange(
       String luceneName,
       Double lower,

@@ -6,10 +6,10 @@ import java.util.Objects;
 /**
  * A search over one collection. Immutable.
  *
- * @param queryString Lucene classic query-parser syntax over all TEXT fields of the schema
- *     (default operator OR); {@code field:term} names a TEXT or KEYWORD field, {@code field:[a TO
- *     b]} and {@code field:n} also work on LONG/DOUBLE fields; null, empty or {@code *} matches
- *     every document
+ * @param queryString Lucene classic query-parser syntax over all TEXT fields of the schema (default
+ *     operator OR); {@code field:term} names a TEXT or KEYWORD field, {@code field:[a TO b]} and
+ *     {@code field:n} also work on LONG/DOUBLE fields; null, empty or {@code *} matches every
+ *     document
  * @param termFilters exact-match filters on KEYWORD fields (all must match)
  * @param rangeFilters range filters on LONG/DOUBLE fields (all must match)
  * @param limit number of hits to return, 1..{@value #MAX_LIMIT}
@@ -57,7 +57,8 @@ public record SearchQuery(
 
   /** A copy sorted by {@code field}. */
   public SearchQuery sortedBy(String field, boolean descending) {
-    return new SearchQuery(queryString, termFilters, rangeFilters, limit, new SortSpec(field, descending));
+    return new SearchQuery(
+        queryString, termFilters, rangeFilters, limit, new SortSpec(field, descending));
   }
 
   /** True if the query string matches everything. */

@@ -9,6 +9,7 @@ import java.util.List;
  * @param totalHits exact number of live matching documents
  */
 public record SearchResult(List<SearchHit> hits, long totalHits) {
+  /** Copies the hits. */
   public SearchResult {
     hits = List.copyOf(hits);
   }

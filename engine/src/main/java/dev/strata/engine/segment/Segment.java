@@ -114,6 +114,8 @@ public final class Segment implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "Segment[" + SegmentFormat.hex(shared.segmentId) + (released.get() ? ", released]" : "]");
+    return "Segment["
+        + SegmentFormat.hex(shared.segmentId)
+        + (released.get() ? ", released]" : "]");
   }
 }

@@ -1,10 +1,10 @@
 package dev.strata.engine.segment;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.strata.engine.model.Document;
 import dev.strata.engine.model.DocumentCodec;
 import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.proto.StoredDocument;
-import com.google.protobuf.InvalidProtocolBufferException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -20,17 +20,17 @@ import java.util.zip.CRC32C;
  *         | StoredDocument protobuf ({@link DocumentCodec#encode}, puts only)
  * </pre>
  *
- * <p>Collection names never contain NUL ({@link dev.strata.engine.model.Names}) and neither do
- * ids ({@link Document#validateId}), so the 0x00 separator is unambiguous and RocksDB's bytewise
- * order sorts a segment's keys by collection, then by id in unsigned UTF-8 byte order (which
- * differs from {@link String#compareTo} for characters above U+FFFF versus U+E000..U+FFFF).
- * Segment ids are non-negative, so the big-endian prefix sorts segments by id and the range of
- * segment {@code s} is {@code [be(s), be(s + 1))} in unsigned byte order, even for {@code
- * Long.MAX_VALUE} (whose successor {@code 0x80...0} is still larger unsigned).
+ * <p>Collection names never contain NUL ({@link dev.strata.engine.model.Names}) and neither do ids
+ * ({@link Document#validateId}), so the 0x00 separator is unambiguous and RocksDB's bytewise order
+ * sorts a segment's keys by collection, then by id in unsigned UTF-8 byte order (which differs from
+ * {@link String#compareTo} for characters above U+FFFF versus U+E000..U+FFFF). Segment ids are
+ * non-negative, so the big-endian prefix sorts segments by id and the range of segment {@code s} is
+ * {@code [be(s), be(s + 1))} in unsigned byte order, even for {@code Long.MAX_VALUE} (whose
+ * successor {@code 0x80...0} is still larger unsigned).
  *
  * <p>The <b>content checksum</b> of a segment is CRC32C over, for every key in key order: the key
- * length (4 bytes, big-endian), the key, the value length (4 bytes, big-endian), the value.
- * It is a logical checksum: recomputable from RocksDB whatever the SST layout.
+ * length (4 bytes, big-endian), the key, the value length (4 bytes, big-endian), the value. It is a
+ * logical checksum: recomputable from RocksDB whatever the SST layout.
  */
 final class SegmentFormat {
   /** Value kind byte of a put. */

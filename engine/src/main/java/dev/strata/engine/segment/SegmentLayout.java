@@ -5,12 +5,12 @@ import java.nio.file.Path;
 /**
  * Where a data directory keeps segment files. Immutable and thread-safe.
  *
- * <pre>
- * &lt;dataDir&gt;/rocksdb/                          the shared RocksDB instance (all segments' documents)
- * &lt;dataDir&gt;/segments/&lt;hex id&gt;/                one directory per segment (16 lowercase hex digits)
- * &lt;dataDir&gt;/segments/&lt;hex id&gt;/staging/docs.sst  the SST between write and ingest
- * &lt;dataDir&gt;/segments/&lt;hex id&gt;/lucene/         the segment's Lucene index (one Lucene segment)
- * </pre>
+ * <pre>{@code
+ * <dataDir>/rocksdb/                      the shared RocksDB (all segments' documents)
+ * <dataDir>/segments/<hex>/               one directory per segment (16 lowercase hex digits)
+ * <dataDir>/segments/<hex>/staging/docs.sst   the SST between write and ingest
+ * <dataDir>/segments/<hex>/lucene/        the Lucene index (one Lucene segment)
+ * }</pre>
  */
 record SegmentLayout(Path dataDir) {
   static final String ROCKSDB_DIR = "rocksdb";

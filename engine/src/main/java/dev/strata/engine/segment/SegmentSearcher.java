@@ -8,6 +8,7 @@ import dev.strata.engine.model.Names;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.index.CodecReader;
 import org.apache.lucene.index.DocValues;
 import org.apache.lucene.index.IndexReader;
@@ -39,12 +40,12 @@ import org.apache.lucene.search.TopScoreDocCollectorManager;
  * Full-text search over the segments of one manifest. Stateless and thread-safe.
  *
  * <p>One {@link IndexSearcher} runs over a {@link MultiReader} of the segments' Lucene segments,
- * each wrapped in a {@link LivenessFilteredReader} that applies the manifest's {@link
- * LivenessMap}: a document shadowed by a newer segment (updated or deleted) neither matches nor
- * counts. BM25 statistics are those of the manifest's segments (shadowed documents included, as
- * Lucene does for deleted documents until a merge). The {@code _collection} filter is always
- * applied. Hits map back to ids through the {@code _id} doc values; each hit's document is read
- * from its own segment with {@link SegmentStore#get} (it is live there by construction).
+ * each wrapped in a {@link LivenessFilteredReader} that applies the manifest's {@link LivenessMap}:
+ * a document shadowed by a newer segment (updated or deleted) neither matches nor counts. BM25
+ * statistics are those of the manifest's segments (shadowed documents included, as Lucene does for
+ * deleted documents until a merge). The {@code _collection} filter is always applied. Hits map back
+ * to ids through the {@code _id} doc values; each hit's document is read from its own segment with
+ * {@link SegmentStore#get} (it is live there by construction).
  */
 public final class SegmentSearcher {
 
@@ -101,7 +102,8 @@ public final class SegmentSearcher {
       TopDocs top;
       try {
         if (sort == null) {
-          top = searcher.search(q, new TopScoreDocCollectorManager(query.limit(), Integer.MAX_VALUE));
+          top =
+              searcher.search(q, new TopScoreDocCollectorManager(query.limit(), Integer.MAX_VALUE));
         } else {
           top =
               searcher.search(
@@ -158,7 +160,8 @@ public final class SegmentSearcher {
     }
     for (RangeFilter f : query.rangeFilters()) {
       FieldSpec s =
-          require(collection, schema, f.field(), "a range filter", FieldKind.LONG, FieldKind.DOUBLE);
+          require(
+              collection, schema, f.field(), "a range filter", FieldKind.LONG, FieldKind.DOUBLE);
       String name = LuceneFields.field(collection, s.name());
       Query range =
           s.kind() == FieldKind.LONG
@@ -183,11 +186,10 @@ public final class SegmentSearcher {
     if (query.matchesAll()) {
       return MatchAllDocsQuery.INSTANCE;
     }
-    SchemaQueryParser parser =
-        new SchemaQueryParser(
-            collection, schema, Analyzers.forCollections(java.util.Map.of(collection, schema)));
-    try {
-      return parser.parse(query.queryString());
+    // The wrapper is per search; the analyzers it delegates to (and their reusable token
+    // streams) are shared, so closing it releases nothing shared.
+    try (Analyzer analyzer = Analyzers.forCollections(java.util.Map.of(collection, schema))) {
+      return new SchemaQueryParser(collection, schema, analyzer).parse(query.queryString());
     } catch (ParseException e) {
       throw new IllegalArgumentException("bad query string: " + e.getMessage(), e);
     } catch (IndexSearcher.TooManyClauses e) {
@@ -216,7 +218,12 @@ public final class SegmentSearcher {
     }
     FieldSpec s =
         require(
-            collection, schema, spec.field(), "sorting", FieldKind.LONG, FieldKind.DOUBLE,
+            collection,
+            schema,
+            spec.field(),
+            "sorting",
+            FieldKind.LONG,
+            FieldKind.DOUBLE,
             FieldKind.KEYWORD);
     String name = LuceneFields.field(collection, s.name());
     boolean rev = spec.descending();
@@ -225,15 +232,23 @@ public final class SegmentSearcher {
         switch (s.kind()) {
           case LONG ->
               new SortedNumericSortField(
-                  name, SortField.Type.LONG, rev, SortedNumericSelector.Type.MIN,
+                  name,
+                  SortField.Type.LONG,
+                  rev,
+                  SortedNumericSelector.Type.MIN,
                   rev ? Long.MIN_VALUE : Long.MAX_VALUE);
           case DOUBLE ->
               new SortedNumericSortField(
-                  name, SortField.Type.DOUBLE, rev, SortedNumericSelector.Type.MIN,
+                  name,
+                  SortField.Type.DOUBLE,
+                  rev,
+                  SortedNumericSelector.Type.MIN,
                   rev ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY);
           default ->
               new SortedSetSortField(
-                  name, rev, SortedSetSelector.Type.MIN,
+                  name,
+                  rev,
+                  SortedSetSelector.Type.MIN,
                   rev ? SortField.STRING_FIRST : SortField.STRING_LAST);
         };
     return new Sort(primary, new SortField(LuceneFields.ID, SortField.Type.STRING));

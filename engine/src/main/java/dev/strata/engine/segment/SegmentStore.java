@@ -13,33 +13,27 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.zip.CRC32C;
 import org.apache.lucene.codecs.CodecUtil;
-import org.apache.lucene.index.DirectoryReader;
-import org.apache.lucene.index.LeafReaderContext;
-import org.apache.lucene.index.SegmentInfos;
-import org.apache.lucene.store.Directory;
-import org.apache.lucene.store.FSDirectory;
-import org.apache.lucene.store.IOContext;
-import org.apache.lucene.store.IndexInput;
-import org.apache.lucene.store.NoLockFactory;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.BloomFilter;
+import org.rocksdb.CompactRangeOptions;
 import org.rocksdb.CompressionType;
 import org.rocksdb.EnvOptions;
+import org.rocksdb.FlushOptions;
 import org.rocksdb.IngestExternalFileOptions;
 import org.rocksdb.LRUCache;
 import org.rocksdb.Options;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Slice;
 import org.rocksdb.WriteOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,18 +61,19 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>RocksDB configuration and durability</h2>
  *
- * Block-based tables with a 10-bit bloom filter (whole-key filtering, so {@link #get} skips the
- * SST of a segment lacking the key) and one shared LRU block cache of {@link
+ * Block-based tables with a 10-bit bloom filter (whole-key filtering, so {@link #get} skips the SST
+ * of a segment lacking the key) and one shared LRU block cache of {@link
  * SegmentStoreOptions#blockCacheBytes()}; LZ4 compression. The same {@code Options} build the
  * staged SSTs, so their filters and format match (RocksDB wiki, "Creating and Ingesting SST
- * files"). Ingested data never passes through RocksDB's WAL or memtable. The only other writes are
- * the range deletions of garbage collection ({@code DeleteRange}, RocksDB wiki "DeleteRange"),
- * written <b>without the WAL</b>: each is immediately followed by {@code DeleteFilesInRanges}
- * (wiki "Delete A Range Of Keys"), which drops the segment's SST files through a MANIFEST edit
- * that is durable on its own. The range tombstone only hides keys in files that straddle the
- * range (none in normal operation, since every segment is its own SST), and if a crash loses it,
- * those keys reappear as an orphan range that recovery's {@link #deleteOrphans} deletes again:
- * redoing a GC delete at open is cheap, logging each one is not needed.
+ * files"). Ingested data never passes through RocksDB's WAL or memtable, so the RocksDB WAL carries
+ * nothing we need. Garbage collection removes a segment's keys with {@code DeleteFilesInRanges}
+ * (wiki "Delete A Range Of Keys"): it drops the segment's SST through a MANIFEST edit that is
+ * durable on its own and writes no tombstone. Only when keys remain outside such whole files (files
+ * shared between segments, not produced by this store's normal operation) is a {@code DeleteRange}
+ * tombstone written (wiki "DeleteRange"), <b>without the WAL</b>, and the memtable flushed without
+ * waiting. If a crash loses that tombstone, the keys reappear as a range no manifest names and
+ * {@link #deleteOrphans} at open deletes them again: redoing a GC delete at open is cheap and needs
+ * no log.
  *
  * <h2>Thread-safety</h2>
  *
@@ -236,10 +231,11 @@ public final class SegmentStore implements AutoCloseable {
   /**
    * Ingests a written segment's SST into RocksDB (moving it: hard link, fsync of the file and the
    * DB directory, then a MANIFEST edit; RocksDB wiki "Creating and Ingesting SST files"); durable
-   * when it returns. Then removes the staging directory. Ingestion is all-or-nothing: on failure
-   * the staged SST stays, to be ingested again or discarded.
+   * when it returns. Then removes the staging directory (a failure there is only logged: the
+   * segment is ingested, and {@link #deleteOrphans} removes the leftover). Ingestion is
+   * all-or-nothing: on failure the staged SST stays, to be ingested again or discarded.
    *
-   * @throws IOException if RocksDB refuses the file or the staging directory cannot be removed
+   * @throws IOException if RocksDB refuses the file
    */
   public void ingest(WrittenSegment segment) throws IOException {
     long id = SegmentFormat.requireValidSegmentId(segment.segmentId());
@@ -250,7 +246,11 @@ public final class SegmentStore implements AutoCloseable {
           db.ingestExternalFile(List.of(segment.stagedSst().toString()), ingestOptions);
         } catch (RocksDBException e) {
           throw new IOException(
-              "ingesting segment " + hex(id) + " from " + segment.stagedSst() + " failed: "
+              "ingesting segment "
+                  + hex(id)
+                  + " from "
+                  + segment.stagedSst()
+                  + " failed: "
                   + e.getMessage(),
               e);
         }
@@ -258,14 +258,19 @@ public final class SegmentStore implements AutoCloseable {
     } finally {
       unlockForRead();
     }
-    // A leftover empty staging directory after a crash is harmless; deleteOrphans removes it.
-    vfs.deleteRecursively(layout.stagingDir(id));
+    try {
+      vfs.deleteRecursively(layout.stagingDir(id));
+    } catch (IOException e) {
+      // The segment is ingested and durable; a leftover staging directory is harmless and
+      // deleteOrphans removes it at the next open.
+      log.warn("segment {} ingested, but its staging directory remains: {}", hex(id), e.toString());
+    }
   }
 
   /**
    * Removes a written-but-unpublished segment: staged SST, Lucene directory and, if it was
-   * ingested, its key range. If handles to it are held, the deletion waits for the last release
-   * (as with {@link #markObsolete}). Idempotent; a segment that does not exist is a no-op.
+   * ingested, its key range. If handles to it are held, the deletion waits for the last release (as
+   * with {@link #markObsolete}). Idempotent; a segment that does not exist is a no-op.
    *
    * @throws IOException if the files cannot be deleted now (recovery will retry)
    */
@@ -295,7 +300,13 @@ public final class SegmentStore implements AutoCloseable {
     } catch (RocksDBException e) {
       throw new UncheckedIOException(
           new IOException(
-              "get " + collection + "/" + id + " in segment " + hex(segmentId) + " failed: "
+              "get "
+                  + collection
+                  + "/"
+                  + id
+                  + " in segment "
+                  + hex(segmentId)
+                  + " failed: "
                   + e.getMessage(),
               e));
     } finally {
@@ -332,73 +343,25 @@ public final class SegmentStore implements AutoCloseable {
     return new EntryIterator(segmentId, collection, cursor);
   }
 
-  /** Adapts a cursor over one collection's keys to decoded entries. */
-  private static final class EntryIterator implements CloseableIterator<SegmentEntry> {
-    private final long segmentId;
-    private final String collection;
-    private final RangeCursor cursor;
-    private SegmentEntry next;
-    private boolean done;
-
-    EntryIterator(long segmentId, String collection, RangeCursor cursor) {
-      this.segmentId = segmentId;
-      this.collection = collection;
-      this.cursor = cursor;
-    }
-
-    @Override
-    public boolean hasNext() {
-      if (next != null) {
-        return true;
-      }
-      if (done) {
-        return false;
-      }
-      try {
-        if (!cursor.next()) {
-          done = true;
-          cursor.close();
-          return false;
-        }
-        byte[] key = cursor.key();
-        int sep = SegmentFormat.separatorIndex(key);
-        if (sep < 0) {
-          throw new SegmentCorruptionException(segmentId, "key without separator");
-        }
-        String id =
-            new String(key, sep + 1, key.length - sep - 1, java.nio.charset.StandardCharsets.UTF_8);
-        DocumentVersion v = SegmentFormat.decodeValue(segmentId, id, cursor.value());
-        next = new SegmentEntry(collection, id, v);
-        return true;
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
-
-    @Override
-    public SegmentEntry next() {
-      if (!hasNext()) {
-        throw new NoSuchElementException();
-      }
-      SegmentEntry e = next;
-      next = null;
-      return e;
-    }
-
-    @Override
-    public void close() {
-      done = true;
-      cursor.close();
-    }
-  }
-
   /**
-   * A cursor over every key of a segment (all collections), without values and without filling
-   * the block cache. For liveness computation. The caller closes it.
+   * A cursor over every key of a segment (all collections), without values and without filling the
+   * block cache. For liveness computation. The caller closes it.
    */
   RangeCursor segmentKeys(long segmentId) {
     return openCursor(
-        SegmentFormat.segmentPrefix(segmentId), SegmentFormat.segmentRangeEnd(segmentId), false, false);
+        SegmentFormat.segmentPrefix(segmentId),
+        SegmentFormat.segmentRangeEnd(segmentId),
+        false,
+        false);
+  }
+
+  /** A cursor over every key and value of a segment, without filling the block cache. */
+  RangeCursor segmentEntries(long segmentId) {
+    return openCursor(
+        SegmentFormat.segmentPrefix(segmentId),
+        SegmentFormat.segmentRangeEnd(segmentId),
+        false,
+        true);
   }
 
   private RangeCursor openCursor(byte[] lower, byte[] upper, boolean fillCache, boolean values) {
@@ -419,9 +382,9 @@ public final class SegmentStore implements AutoCloseable {
   // ---------------------------------------------------------------- handles and GC
 
   /**
-   * A counted handle to segment {@code segmentId}; its Lucene reader is opened on the first
-   * acquire and shared by all handles. While any handle is held the segment's files stay, even
-   * after {@link #markObsolete}. Thread-safe.
+   * A counted handle to segment {@code segmentId}; its Lucene reader is opened on the first acquire
+   * and shared by all handles. While any handle is held the segment's files stay, even after {@link
+   * #markObsolete}. Thread-safe.
    *
    * @throws IllegalStateException if the segment was marked obsolete or the store is closed
    * @throws IOException if its Lucene index cannot be opened (e.g. the segment does not exist)
@@ -532,8 +495,8 @@ public final class SegmentStore implements AutoCloseable {
   }
 
   /**
-   * Deletes the key range first, then the directory: a crash in between leaves a directory
-   * without keys, which the directory listing of {@link #deleteOrphans} finds.
+   * Deletes the key range first, then the directory: a crash in between leaves a directory without
+   * keys, which the directory listing of {@link #deleteOrphans} finds.
    */
   private void deleteFiles(long segmentId) throws IOException {
     deleteKeyRange(segmentId);
@@ -542,16 +505,62 @@ public final class SegmentStore implements AutoCloseable {
     log.debug("deleted segment {}", hex(segmentId));
   }
 
+  /**
+   * Removes a segment's key range. {@code DeleteFilesInRanges} first: it drops every SST lying
+   * wholly inside the range through a MANIFEST edit (durable, no tombstone), which is every file in
+   * normal operation since each segment is ingested as its own SST. Only if keys remain (an SST
+   * shared with neighbouring segments, e.g. after a forced compaction) is a {@code DeleteRange}
+   * tombstone written — without the WAL, then flushed without waiting, so range tombstones do not
+   * pile up in the memtable and slow every read (RocksDB wiki "DeleteRange": tombstones are checked
+   * on reads until compacted away). A crash before that flush loses the tombstone; the keys then
+   * reappear as an orphan range and {@link #deleteOrphans} deletes them again.
+   */
   private void deleteKeyRange(long segmentId) throws IOException {
     byte[] begin = SegmentFormat.segmentPrefix(segmentId);
     byte[] end = SegmentFormat.segmentRangeEnd(segmentId);
     lockForRead();
     try {
-      db.deleteRange(gcWriteOptions, begin, end);
       db.deleteFilesInRanges(null, List.of(begin, end), false);
+      if (hasKeyInLocked(begin, end)) {
+        db.deleteRange(gcWriteOptions, begin, end);
+        try (FlushOptions flush = new FlushOptions().setWaitForFlush(false)) {
+          db.flush(flush);
+        }
+      }
     } catch (RocksDBException e) {
       throw new IOException(
           "deleting the key range of segment " + hex(segmentId) + " failed: " + e.getMessage(), e);
+    } finally {
+      unlockForRead();
+    }
+  }
+
+  /** True if RocksDB has a key in {@code [begin, end)}. Caller holds the read lock. */
+  private boolean hasKeyInLocked(byte[] begin, byte[] end) throws RocksDBException {
+    try (Slice upper = new Slice(end);
+        ReadOptions ro = new ReadOptions().setIterateUpperBound(upper).setFillCache(false);
+        RocksIterator it = db.newIterator(ro)) {
+      it.seek(begin);
+      if (it.isValid()) {
+        return true;
+      }
+      it.status();
+      return false;
+    }
+  }
+
+  /**
+   * Rewrites every SST, bottommost level included, so that neighbouring segments share files: a
+   * test hook for the {@code DeleteRange} fallback of {@link #deleteKeyRange}.
+   */
+  void compactAllForTest() throws IOException {
+    lockForRead();
+    try (CompactRangeOptions o =
+        new CompactRangeOptions()
+            .setBottommostLevelCompaction(CompactRangeOptions.BottommostLevelCompaction.kForce)) {
+      db.compactRange(null, null, null, o);
+    } catch (RocksDBException e) {
+      throw new IOException(e.getMessage(), e);
     } finally {
       unlockForRead();
     }
@@ -618,9 +627,9 @@ public final class SegmentStore implements AutoCloseable {
   }
 
   /**
-   * Segment ids that have at least one key in RocksDB. Reads one key per segment: after each
-   * prefix found it seeks straight to the next prefix, so the cost is one seek per segment, not
-   * one step per key. Sorted.
+   * Segment ids that have at least one key in RocksDB. Reads one key per segment: after each prefix
+   * found it seeks straight to the next prefix, so the cost is one seek per segment, not one step
+   * per key. Sorted.
    *
    * @throws IOException if RocksDB reports an error
    */
@@ -649,8 +658,8 @@ public final class SegmentStore implements AutoCloseable {
 
   /**
    * Deletes every segment not in {@code keep}: for recovery, after the manifests are loaded and
-   * before any flush runs (a segment being written or ingested but not yet published is not in
-   * any manifest and would be deleted). Covers every state a crash can leave:
+   * before any flush runs (a segment being written or ingested but not yet published is not in any
+   * manifest and would be deleted). Covers every state a crash can leave:
    *
    * <ul>
    *   <li>crash during {@link #write}: a partial directory (staging SST and/or Lucene files), no
@@ -665,8 +674,8 @@ public final class SegmentStore implements AutoCloseable {
    * </ul>
    *
    * Segments with a held handle are never touched (reported in {@link
-   * OrphanCleanup#skippedInUse()}); an orphan that was acquired and released is retired like
-   * {@link #markObsolete} would.
+   * OrphanCleanup#skippedInUse()}); an orphan that was acquired and released is retired like {@link
+   * #markObsolete} would.
    *
    * @throws IOException if a listing or a deletion fails
    */
@@ -726,7 +735,8 @@ public final class SegmentStore implements AutoCloseable {
     OrphanCleanup result = new OrphanCleanup(dirsRemoved, rangesRemoved, stagingRemoved, skipped);
     if (!result.isEmpty() || !skipped.isEmpty()) {
       log.info(
-          "orphan segments removed: directories {}, key ranges {}, staging dirs {}, skipped in use {}",
+          "orphan segments removed: directories {}, key ranges {}, staging dirs {}, skipped in use"
+              + " {}",
           hexAll(dirsRemoved),
           hexAll(rangesRemoved),
           hexAll(stagingRemoved),
@@ -755,84 +765,17 @@ public final class SegmentStore implements AutoCloseable {
   /**
    * Checks a segment end to end: recomputes the content checksum from the RocksDB key range
    * (decoding every value) and compares it with the manifest's (the low 32 bits: a manifest may
-   * store the CRC32C as an int); opens the Lucene index (the
-   * {@code segments_N} checksum is verified on read), verifies the CRC footer of every file of the
-   * commit with {@link CodecUtil#checksumEntireFile}, checks there is at most one Lucene segment
-   * and that its document count equals the number of puts. Safe while the segment is in use.
+   * store the CRC32C as an int); opens the Lucene index (the {@code segments_N} checksum is
+   * verified on read), verifies the CRC footer of every file of the commit with {@link
+   * CodecUtil#checksumEntireFile}, checks there is at most one Lucene segment and that its document
+   * count equals the number of puts. Safe while the segment is in use.
    *
    * @return a description of every problem found, or empty if the segment is sound
    * @throws IOException if RocksDB cannot be read at all
    */
   public Optional<String> check(long segmentId, long expectedContentChecksum) throws IOException {
-    List<String> problems = new ArrayList<>();
-    CRC32C crc = new CRC32C();
-    long puts = 0;
-    long keys = 0;
-    try (RangeCursor c =
-        openCursor(
-            SegmentFormat.segmentPrefix(segmentId),
-            SegmentFormat.segmentRangeEnd(segmentId),
-            false,
-            true)) {
-      while (c.next()) {
-        byte[] key = c.key();
-        byte[] value = c.value();
-        keys++;
-        SegmentFormat.updateChecksum(crc, key, value);
-        int sep = SegmentFormat.separatorIndex(key);
-        String id =
-            sep < 0
-                ? "?"
-                : new String(key, sep + 1, key.length - sep - 1, java.nio.charset.StandardCharsets.UTF_8);
-        if (sep < 0) {
-          problems.add("key #" + keys + " has no collection/id separator");
-        }
-        try {
-          if (!SegmentFormat.decodeValue(segmentId, id, value).isTombstone()) {
-            puts++;
-          }
-        } catch (SegmentCorruptionException e) {
-          problems.add(e.getMessage());
-        }
-      }
-    }
-    // CRC32C is 32 bits; manifests may keep it in an int (sign-extended when widened).
-    if ((int) crc.getValue() != (int) expectedContentChecksum) {
-      problems.add(
-          String.format(
-              "content checksum mismatch: manifest says %08x, RocksDB holds %08x over %d keys",
-              (int) expectedContentChecksum, (int) crc.getValue(), keys));
-    }
-    Path luceneDir = layout.luceneDir(segmentId);
-    if (!vfs.exists(luceneDir)) {
-      problems.add("Lucene index directory " + luceneDir + " is missing");
-    } else {
-      try (Directory dir = FSDirectory.open(luceneDir, NoLockFactory.INSTANCE)) {
-        SegmentInfos infos = SegmentInfos.readLatestCommit(dir);
-        if (infos.size() > 1) {
-          problems.add("Lucene index has " + infos.size() + " segments, expected at most 1");
-        }
-        for (String file : infos.files(true)) {
-          try (IndexInput in = dir.openInput(file, IOContext.READONCE)) {
-            CodecUtil.checksumEntireFile(in);
-          } catch (IOException e) {
-            problems.add("Lucene file " + file + ": " + e.getMessage());
-          }
-        }
-        try (DirectoryReader r = DirectoryReader.open(dir)) {
-          if (r.maxDoc() != puts) {
-            problems.add(
-                "Lucene index has " + r.maxDoc() + " documents but RocksDB has " + puts + " puts");
-          }
-          for (LeafReaderContext leaf : r.leaves()) {
-            leaf.reader().checkIntegrity();
-          }
-        }
-      } catch (IOException | RuntimeException e) {
-        problems.add("Lucene index does not open: " + e);
-      }
-    }
-    return problems.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", problems));
+    return SegmentChecker.check(
+        this, layout.luceneDir(segmentId), vfs, segmentId, expectedContentChecksum);
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -8,9 +8,9 @@ import java.util.Objects;
  * Settings of a {@link SegmentStore}. Immutable.
  *
  * @param blockCacheBytes size of RocksDB's shared LRU block cache in bytes (default 128 MiB)
- * @param luceneRamBufferMb Lucene {@code IndexWriter} RAM buffer per segment write, in MiB
- *     (default 256). A write that fits flushes one Lucene segment directly; a larger one is merged
- *     down with {@code forceMerge(1)}. The buffer is a ceiling, not an allocation.
+ * @param luceneRamBufferMb Lucene {@code IndexWriter} RAM buffer per segment write, in MiB (default
+ *     256). A write that fits flushes one Lucene segment directly; a larger one is merged down with
+ *     {@code forceMerge(1)}. The buffer is a ceiling, not an allocation.
  * @param vfs the file-system seam for the directories the store manages itself (create, list,
  *     delete, directory fsync); RocksDB and Lucene write their own files through their own I/O
  *     layers
@@ -30,8 +30,7 @@ public record SegmentStoreOptions(long blockCacheBytes, double luceneRamBufferMb
       throw new IllegalArgumentException("blockCacheBytes must be > 0, got " + blockCacheBytes);
     }
     if (!(luceneRamBufferMb > 0)) {
-      throw new IllegalArgumentException(
-          "luceneRamBufferMb must be > 0, got " + luceneRamBufferMb);
+      throw new IllegalArgumentException("luceneRamBufferMb must be > 0, got " + luceneRamBufferMb);
     }
     Objects.requireNonNull(vfs, "vfs");
   }

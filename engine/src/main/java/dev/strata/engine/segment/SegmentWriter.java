@@ -3,6 +3,7 @@ package dev.strata.engine.segment;
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.Document;
 import dev.strata.engine.model.DocumentCodec;
+import dev.strata.engine.model.Names;
 import dev.strata.vfs.Vfs;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
@@ -12,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32C;
+import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.index.IndexWriter;
 import org.apache.lucene.index.IndexWriterConfig;
 import org.apache.lucene.index.SegmentInfos;
@@ -52,7 +54,11 @@ final class SegmentWriter {
    *     and comparator match the DB it is ingested into; owned by the store
    */
   SegmentWriter(
-      SegmentLayout layout, Vfs vfs, EnvOptions envOptions, Options sstOptions, double ramBufferMb) {
+      SegmentLayout layout,
+      Vfs vfs,
+      EnvOptions envOptions,
+      Options sstOptions,
+      double ramBufferMb) {
     this.layout = layout;
     this.vfs = vfs;
     this.envOptions = envOptions;
@@ -135,11 +141,19 @@ final class SegmentWriter {
     }
   }
 
-  /** Checks every put against its schema before anything is written; returns the schemas used. */
+  /**
+   * Checks collection names, ids and every put against its schema before anything is written;
+   * returns the schemas used.
+   */
   private static Map<String, CollectionSchema> validate(
       List<SegmentEntry> entries, Map<String, CollectionSchema> schemas) {
     Map<String, CollectionSchema> used = new HashMap<>();
+    java.util.Set<String> collections = new java.util.HashSet<>();
     for (SegmentEntry e : entries) {
+      if (collections.add(e.collection())) {
+        Names.requireValidCollection(e.collection());
+      }
+      Document.validateId(e.id());
       Document doc = e.version().document();
       if (doc == null) {
         continue;
@@ -195,7 +209,8 @@ final class SegmentWriter {
       for (Keyed k : sorted) {
         Document doc = k.entry.version().document();
         byte[] value =
-            SegmentFormat.value(k.entry.version().lsn(), doc == null ? null : DocumentCodec.encode(doc));
+            SegmentFormat.value(
+                k.entry.version().lsn(), doc == null ? null : DocumentCodec.encode(doc));
         SegmentFormat.updateChecksum(crc, k.key, value);
         w.put(k.key, value);
       }
@@ -212,8 +227,9 @@ final class SegmentWriter {
     Path luceneDir = layout.luceneDir(segmentId);
     TieredMergePolicy mergePolicy = new TieredMergePolicy();
     mergePolicy.setNoCFSRatio(1.0); // a merged-down segment stays one compound file
+    Analyzer analyzer = Analyzers.forCollections(schemas); // closed below; delegates are shared
     IndexWriterConfig config =
-        new IndexWriterConfig(Analyzers.forCollections(schemas))
+        new IndexWriterConfig(analyzer)
             .setOpenMode(IndexWriterConfig.OpenMode.CREATE)
             .setRAMBufferSizeMB(ramBufferMb)
             .setUseCompoundFile(true)
@@ -223,15 +239,16 @@ final class SegmentWriter {
             .setCommitOnClose(false);
     // No lock file: segment ids are unique and write() refuses an existing segment directory, so
     // no second writer can open this directory.
-    try (Directory dir = FSDirectory.open(luceneDir, NoLockFactory.INSTANCE)) {
+    try (analyzer;
+        Directory dir = FSDirectory.open(luceneDir, NoLockFactory.INSTANCE)) {
       try (IndexWriter w = new IndexWriter(dir, config)) {
         for (Keyed k : sorted) {
           SegmentEntry e = k.entry;
           Document doc = e.version().document();
           if (doc != null) {
-            byte[] suffix =
-                Arrays.copyOfRange(k.key, SegmentFormat.PREFIX_BYTES, k.key.length);
-            w.addDocument(DocumentIndexer.toLucene(e.collection(), doc, schemas.get(e.collection()), suffix));
+            byte[] suffix = Arrays.copyOfRange(k.key, SegmentFormat.PREFIX_BYTES, k.key.length);
+            w.addDocument(
+                DocumentIndexer.toLucene(e.collection(), doc, schemas.get(e.collection()), suffix));
           }
         }
         w.commit();

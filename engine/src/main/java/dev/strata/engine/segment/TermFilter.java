@@ -10,6 +10,9 @@ import java.util.Objects;
  * @param value the exact value (no analysis)
  */
 public record TermFilter(String field, String value) {
+  /**
+   * @throws NullPointerException if an argument is null
+   */
   public TermFilter {
     Objects.requireNonNull(field, "field");
     Objects.requireNonNull(value, "value");

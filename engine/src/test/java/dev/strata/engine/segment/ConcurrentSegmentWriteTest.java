@@ -4,7 +4,6 @@ import static dev.strata.engine.segment.TestData.BOOKS;
 import static dev.strata.engine.segment.TestData.doc;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +27,8 @@ class ConcurrentSegmentWriteTest {
   @Test
   void fourThreadsWriteAndIngestDifferentSegments(@TempDir Path dir) throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(THREADS + 1);
-    try (SegmentStore store = SegmentStore.open(dir, SegmentStoreOptions.defaults().withBlockCacheBytes(16 << 20))) {
+    try (SegmentStore store =
+        SegmentStore.open(dir, SegmentStoreOptions.defaults().withBlockCacheBytes(16 << 20))) {
       CountDownLatch start = new CountDownLatch(1);
       Map<Long, WrittenSegment> written = new ConcurrentHashMap<>();
       List<Future<?>> futures = new ArrayList<>();
@@ -50,7 +50,14 @@ class ConcurrentSegmentWriteTest {
                                   : SegmentEntry.put(
                                       "c",
                                       segmentId * 10_000 + i,
-                                      doc(id, "title", "seg" + segmentId + " doc " + i, "n", (long) i, "tag", "t" + thread)));
+                                      doc(
+                                          id,
+                                          "title",
+                                          "seg" + segmentId + " doc " + i,
+                                          "n",
+                                          (long) i,
+                                          "tag",
+                                          "t" + thread)));
                         }
                         WrittenSegment w = store.write(segmentId, entries, Map.of("c", BOOKS));
                         store.ingest(w);
@@ -98,8 +105,12 @@ class ConcurrentSegmentWriteTest {
           assertThat(s.maxDoc()).isEqualTo((int) w.docCount());
           SearchResult r =
               SegmentSearcher.search(
-                  List.of(s), LivenessMap.empty(), "c", BOOKS,
-                  SearchQuery.of("seg" + w.segmentId(), 1), store);
+                  List.of(s),
+                  LivenessMap.empty(),
+                  "c",
+                  BOOKS,
+                  SearchQuery.of("seg" + w.segmentId(), 1),
+                  store);
           assertThat(r.totalHits()).isEqualTo(w.docCount());
         }
       }
@@ -109,11 +120,17 @@ class ConcurrentSegmentWriteTest {
   }
 
   @Test
-  void concurrentAcquireReleaseAndObsoleteNeverLoseFilesUnderAReader(@TempDir Path dir) throws Exception {
+  void concurrentAcquireReleaseAndObsoleteNeverLoseFilesUnderAReader(@TempDir Path dir)
+      throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(THREADS);
-    try (SegmentStore store = SegmentStore.open(dir, SegmentStoreOptions.defaults().withBlockCacheBytes(8 << 20))) {
+    try (SegmentStore store =
+        SegmentStore.open(dir, SegmentStoreOptions.defaults().withBlockCacheBytes(8 << 20))) {
       for (long id = 1; id <= 20; id++) {
-        TestData.writeAndIngest(store, id, List.of(SegmentEntry.put("c", 1, doc("k", "title", "word"))), Map.of("c", BOOKS));
+        TestData.writeAndIngest(
+            store,
+            id,
+            List.of(SegmentEntry.put("c", 1, doc("k", "title", "word"))),
+            Map.of("c", BOOKS));
       }
       List<Future<?>> fs = new ArrayList<>();
       for (int t = 0; t < THREADS; t++) {
@@ -133,7 +150,13 @@ class ConcurrentSegmentWriteTest {
                           assertThat(store.get(id, "c", "k")).isNotNull();
                           assertThat(s.docIdOf("c", "k")).isZero();
                           assertThat(
-                                  SegmentSearcher.search(List.of(s), LivenessMap.empty(), "c", BOOKS, SearchQuery.of("word", 1), store)
+                                  SegmentSearcher.search(
+                                          List.of(s),
+                                          LivenessMap.empty(),
+                                          "c",
+                                          BOOKS,
+                                          SearchQuery.of("word", 1),
+                                          store)
                                       .totalHits())
                               .isEqualTo(1);
                           if ((id + Thread.currentThread().threadId()) % 3 == 0) {

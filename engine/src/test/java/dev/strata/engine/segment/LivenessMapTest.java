@@ -29,19 +29,31 @@ class LivenessMapTest {
 
   @Test
   void publishedMapsNeverChange(@TempDir Path dir) throws IOException {
-    try (SegmentStore store = SegmentStore.open(dir, SegmentStoreOptions.defaults().withBlockCacheBytes(1 << 20))) {
+    try (SegmentStore store =
+        SegmentStore.open(dir, SegmentStoreOptions.defaults().withBlockCacheBytes(1 << 20))) {
       // segment 1: a b c d (docs 0..3 in key order); 2 shadows a (put) and b (tombstone);
       // 3 shadows c, and a again, plus an id of another collection with the same name
       TestData.writeAndIngest(
-          store, 1,
-          List.of(SegmentEntry.put("c", 1, doc("a")), SegmentEntry.put("c", 2, doc("b")),
-              SegmentEntry.put("c", 3, doc("c")), SegmentEntry.put("c", 4, doc("d"))),
+          store,
+          1,
+          List.of(
+              SegmentEntry.put("c", 1, doc("a")),
+              SegmentEntry.put("c", 2, doc("b")),
+              SegmentEntry.put("c", 3, doc("c")),
+              SegmentEntry.put("c", 4, doc("d"))),
           Map.of("c", EMPTY));
       TestData.writeAndIngest(
-          store, 2, List.of(SegmentEntry.put("c", 5, doc("a")), SegmentEntry.tombstone("c", 6, "b")), Map.of("c", EMPTY));
+          store,
+          2,
+          List.of(SegmentEntry.put("c", 5, doc("a")), SegmentEntry.tombstone("c", 6, "b")),
+          Map.of("c", EMPTY));
       TestData.writeAndIngest(
-          store, 3,
-          List.of(SegmentEntry.put("c", 7, doc("a")), SegmentEntry.put("c", 8, doc("c")), SegmentEntry.put("x", 9, doc("d"))),
+          store,
+          3,
+          List.of(
+              SegmentEntry.put("c", 7, doc("a")),
+              SegmentEntry.put("c", 8, doc("c")),
+              SegmentEntry.put("x", 9, doc("d"))),
           Map.of("c", EMPTY, "x", EMPTY));
       try (Segment s1 = store.acquire(1);
           Segment s2 = store.acquire(2);

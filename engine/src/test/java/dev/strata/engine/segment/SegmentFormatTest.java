@@ -34,8 +34,15 @@ class SegmentFormatTest {
     byte[] k = SegmentFormat.key(1, "a", "zz");
     assertThat(SegmentFormat.compareKeys(SegmentFormat.collectionStart(1, "a"), k)).isNegative();
     assertThat(SegmentFormat.compareKeys(k, SegmentFormat.collectionEnd(1, "a"))).isNegative();
-    assertThat(SegmentFormat.compareKeys(SegmentFormat.collectionEnd(1, "a"), SegmentFormat.key(1, "a.b", ""+"x"))).isNegative();
-    assertThat(SegmentFormat.compareKeys(SegmentFormat.key(Long.MAX_VALUE, "z", "z"), SegmentFormat.segmentRangeEnd(Long.MAX_VALUE))).isNegative();
+    assertThat(
+            SegmentFormat.compareKeys(
+                SegmentFormat.collectionEnd(1, "a"), SegmentFormat.key(1, "a.b", "" + "x")))
+        .isNegative();
+    assertThat(
+            SegmentFormat.compareKeys(
+                SegmentFormat.key(Long.MAX_VALUE, "z", "z"),
+                SegmentFormat.segmentRangeEnd(Long.MAX_VALUE)))
+        .isNegative();
     assertThat(SegmentFormat.segmentIdOf(k)).isEqualTo(1);
   }
 
@@ -44,7 +51,8 @@ class SegmentFormatTest {
     assertThat(SegmentFormat.hex(0xABCL)).isEqualTo("0000000000000abc");
     assertThat(SegmentFormat.parseHex("0000000000000abc")).isEqualTo(0xABC);
     assertThat(SegmentFormat.parseHex("0000000000000ABC")).isEqualTo(-1);
-    assertThat(SegmentFormat.parseHex("ffffffffffffffff")).isEqualTo(-1); // negative ids are invalid
+    assertThat(SegmentFormat.parseHex("ffffffffffffffff"))
+        .isEqualTo(-1); // negative ids are invalid
     assertThat(SegmentFormat.parseHex("abc")).isEqualTo(-1);
     assertThat(SegmentFormat.parseHex("000000000000000g")).isEqualTo(-1);
   }

@@ -128,7 +128,11 @@ class SegmentModelProperties {
       for (Map<String, SegmentEntry> seg : segmentsOldestFirst) {
         long id = nextSegmentId.getAndIncrement();
         List<SegmentEntry> entries = new ArrayList<>(seg.values());
-        entries.add(SegmentEntry.put(noise, 0, doc("a", "text", "alpha bravo charlie delta echo foxtrot", "tag", "red")));
+        entries.add(
+            SegmentEntry.put(
+                noise,
+                0,
+                doc("a", "text", "alpha bravo charlie delta echo foxtrot", "tag", "red")));
         WrittenSegment w = store.write(id, entries, Map.of(coll, SCHEMA, noise, SCHEMA));
         store.ingest(w);
         ids.add(id);
@@ -174,14 +178,21 @@ class SegmentModelProperties {
       for (LivenessMap liveness : List.of(rebuilt, incremental)) {
         SearchResult all =
             SegmentSearcher.search(
-                newestFirst, liveness, coll, SCHEMA, SearchQuery.of("*", SearchQuery.MAX_LIMIT), store);
+                newestFirst,
+                liveness,
+                coll,
+                SCHEMA,
+                SearchQuery.of("*", SearchQuery.MAX_LIMIT),
+                store);
         assertThat(all.totalHits()).isEqualTo(live.size());
         assertThat(asMap(all)).isEqualTo(live);
 
         String word = WORDS.get(wordIndex);
         SearchResult byWord =
-            SegmentSearcher.search(newestFirst, liveness, coll, SCHEMA, SearchQuery.of(word, 100), store);
-        assertThat(byWord.hits()).extracting(SearchHit::id)
+            SegmentSearcher.search(
+                newestFirst, liveness, coll, SCHEMA, SearchQuery.of(word, 100), store);
+        assertThat(byWord.hits())
+            .extracting(SearchHit::id)
             .containsExactlyInAnyOrderElementsOf(
                 live.entrySet().stream()
                     .filter(e -> model.get(e.getKey()).words.contains(word))
@@ -194,16 +205,18 @@ class SegmentModelProperties {
                 liveness,
                 coll,
                 SCHEMA,
-                SearchQuery.of("*", 100).withTerm("tag", "red").withRange(RangeFilter.longs("n", 0L, null)).sortedBy("n", false),
+                SearchQuery.of("*", 100)
+                    .withTerm("tag", "red")
+                    .withRange(RangeFilter.longs("n", 0L, null))
+                    .sortedBy("n", false),
                 store);
         List<Op> expected =
             model.values().stream()
                 .filter(op -> !op.delete && op.tag.equals("red") && op.n >= 0)
-                .sorted(
-                    (x, y) ->
-                        x.n != y.n ? Long.compare(x.n, y.n) : utf8Compare(x.id, y.id))
+                .sorted((x, y) -> x.n != y.n ? Long.compare(x.n, y.n) : utf8Compare(x.id, y.id))
                 .toList();
-        assertThat(filtered.hits()).extracting(SearchHit::id)
+        assertThat(filtered.hits())
+            .extracting(SearchHit::id)
             .containsExactlyElementsOf(expected.stream().map(Op::id).toList());
       }
     } finally {

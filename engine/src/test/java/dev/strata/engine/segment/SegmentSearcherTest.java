@@ -55,10 +55,33 @@ class SegmentSearcherTest {
         store,
         1,
         List.of(
-            put("books", 1, doc("b1", "title", "The quick brown fox", "body", "foxes are running quickly", "tag", List.of("animal", "classic"), "n", 10L, "x", 1.5)),
-            put("books", 2, doc("b2", "title", "Lazy dog sleeps", "tag", "animal", "n", 20L, "x", -3.25)),
-            put("books", 3, doc("b3", "title", "Gone soon fox", "tag", "doomed", "n", 30L, "x", 0.0)),
-            put("books", 4, doc("b4", "title", "Old title four", "tag", "misc", "n", 40L, "x", 100.0)),
+            put(
+                "books",
+                1,
+                doc(
+                    "b1",
+                    "title",
+                    "The quick brown fox",
+                    "body",
+                    "foxes are running quickly",
+                    "tag",
+                    List.of("animal", "classic"),
+                    "n",
+                    10L,
+                    "x",
+                    1.5)),
+            put(
+                "books",
+                2,
+                doc("b2", "title", "Lazy dog sleeps", "tag", "animal", "n", 20L, "x", -3.25)),
+            put(
+                "books",
+                3,
+                doc("b3", "title", "Gone soon fox", "tag", "doomed", "n", 30L, "x", 0.0)),
+            put(
+                "books",
+                4,
+                doc("b4", "title", "Old title four", "tag", "misc", "n", 40L, "x", 100.0)),
             put("books", 5, doc("b5", "title", "Fox five", "tag", "misc", "n", 50L, "x", 7.0)),
             put("books", 6, doc("b6", "title", "No numbers here", "note", "stored only")),
             put("other", 7, doc("b1", "title", "fox", "n", 99.0)),
@@ -68,15 +91,24 @@ class SegmentSearcherTest {
         store,
         2,
         List.of(
-            put("books", 9, doc("b2", "title", "Energetic dog runs", "tag", "animal", "n", 21L, "x", 2.0)),
+            put(
+                "books",
+                9,
+                doc("b2", "title", "Energetic dog runs", "tag", "animal", "n", 21L, "x", 2.0)),
             del("books", 10, "b3"),
-            put("books", 11, doc("b7", "title", "A seventh fox", "tag", "classic", "n", 70L, "x", 70.5))),
+            put(
+                "books",
+                11,
+                doc("b7", "title", "A seventh fox", "tag", "classic", "n", 70L, "x", 70.5))),
         schemas);
     writeAndIngest(
         store,
         3,
         List.of(
-            put("books", 12, doc("b4", "title", "New title four fox", "tag", "misc", "n", 41L, "x", 41.0)),
+            put(
+                "books",
+                12,
+                doc("b4", "title", "New title four fox", "tag", "misc", "n", 41L, "x", 41.0)),
             del("books", 13, "b5"),
             put("books", 14, doc("b8", "title", "Eighth", "tag", "classic", "n", -5L, "x", 1e300))),
         schemas);
@@ -133,7 +165,8 @@ class SegmentSearcherTest {
     assertThat(ids(r)).containsExactlyInAnyOrder("b1", "b2", "b4", "b6", "b7", "b8");
     SearchHit b2 = r.hits().stream().filter(h -> h.id().equals("b2")).findFirst().orElseThrow();
     assertThat(b2.segmentId()).isEqualTo(2);
-    assertThat(b2.document().fields().get("title")).isEqualTo(new FieldValue.Str("Energetic dog runs"));
+    assertThat(b2.document().fields().get("title"))
+        .isEqualTo(new FieldValue.Str("Energetic dog runs"));
     SearchHit b4 = r.hits().stream().filter(h -> h.id().equals("b4")).findFirst().orElseThrow();
     assertThat(b4.segmentId()).isEqualTo(3);
     SearchHit b6 = r.hits().stream().filter(h -> h.id().equals("b6")).findFirst().orElseThrow();
@@ -156,17 +189,21 @@ class SegmentSearcherTest {
     assertThat(ids(search(SearchQuery.of("energetic", 10)))).containsExactly("b2");
     assertThat(ids(search(SearchQuery.of("gone", 10)))).isEmpty();
     // OR is the default operator; AND works; fields can be named
-    assertThat(ids(search(SearchQuery.of("eighth energetic", 10)))).containsExactlyInAnyOrder("b2", "b8");
+    assertThat(ids(search(SearchQuery.of("eighth energetic", 10))))
+        .containsExactlyInAnyOrder("b2", "b8");
     assertThat(ids(search(SearchQuery.of("fox AND quick", 10)))).containsExactly("b1");
     assertThat(ids(search(SearchQuery.of("title:\"new title\"", 10)))).containsExactly("b4");
     // english analyzer stems the body: "run" matches "running"
     assertThat(ids(search(SearchQuery.of("body:run", 10)))).containsExactly("b1");
     assertThat(ids(search(SearchQuery.of("title:run", 10)))).isEmpty(); // standard: "runs" != "run"
     // KEYWORD and numeric fields in the query string
-    assertThat(ids(search(SearchQuery.of("tag:classic", 10)))).containsExactlyInAnyOrder("b1", "b7", "b8");
-    assertThat(ids(search(SearchQuery.of("n:[20 TO 45]", 10)))).containsExactlyInAnyOrder("b2", "b4");
+    assertThat(ids(search(SearchQuery.of("tag:classic", 10))))
+        .containsExactlyInAnyOrder("b1", "b7", "b8");
+    assertThat(ids(search(SearchQuery.of("n:[20 TO 45]", 10))))
+        .containsExactlyInAnyOrder("b2", "b4");
     assertThat(ids(search(SearchQuery.of("n:41", 10)))).containsExactly("b4");
-    assertThat(ids(search(SearchQuery.of("x:{1.5 TO *]", 10)))).containsExactlyInAnyOrder("b2", "b4", "b7", "b8");
+    assertThat(ids(search(SearchQuery.of("x:{1.5 TO *]", 10))))
+        .containsExactlyInAnyOrder("b2", "b4", "b7", "b8");
   }
 
   @Test
@@ -178,7 +215,9 @@ class SegmentSearcherTest {
     assertThat(ids(search(SearchQuery.of("*", 10).withTerm("tag", "doomed")))).isEmpty();
     assertThat(ids(search(SearchQuery.of("*", 10).withTerm("tag", "Animal")))).isEmpty();
     assertThat(
-            ids(search(SearchQuery.of("*", 10).withTerm("tag", "animal").withTerm("tag", "classic"))))
+            ids(
+                search(
+                    SearchQuery.of("*", 10).withTerm("tag", "animal").withTerm("tag", "classic"))))
         .containsExactly("b1");
   }
 
@@ -186,17 +225,31 @@ class SegmentSearcherTest {
   void rangeFilters() throws IOException {
     assertThat(ids(search(SearchQuery.of("*", 10).withRange(RangeFilter.longs("n", 20L, 41L)))))
         .containsExactlyInAnyOrder("b2", "b4");
-    assertThat(ids(search(SearchQuery.of("*", 10).withRange(new RangeFilter("n", 21, 41, false, false)))))
+    assertThat(
+            ids(
+                search(
+                    SearchQuery.of("*", 10).withRange(new RangeFilter("n", 21, 41, false, false)))))
         .isEmpty();
     assertThat(ids(search(SearchQuery.of("*", 10).withRange(RangeFilter.longs("n", null, 10L)))))
         .containsExactlyInAnyOrder("b1", "b8");
     assertThat(ids(search(SearchQuery.of("*", 10).withRange(RangeFilter.doubles("x", -1.0, 2.0)))))
         .containsExactlyInAnyOrder("b1", "b2");
-    assertThat(ids(search(SearchQuery.of("*", 10).withRange(new RangeFilter("x", 2.0, null, false, true)))))
+    assertThat(
+            ids(
+                search(
+                    SearchQuery.of("*", 10)
+                        .withRange(new RangeFilter("x", 2.0, null, false, true)))))
         .containsExactlyInAnyOrder("b4", "b7", "b8");
-    assertThat(ids(search(SearchQuery.of("*", 10).withRange(new RangeFilter("n", Long.MAX_VALUE, null, false, true)))))
+    assertThat(
+            ids(
+                search(
+                    SearchQuery.of("*", 10)
+                        .withRange(new RangeFilter("n", Long.MAX_VALUE, null, false, true)))))
         .isEmpty();
-    assertThatThrownBy(() -> search(SearchQuery.of("*", 10).withRange(new RangeFilter("n", 1.5, null, true, true))))
+    assertThatThrownBy(
+            () ->
+                search(
+                    SearchQuery.of("*", 10).withRange(new RangeFilter("n", 1.5, null, true, true))))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("integer");
   }
@@ -230,7 +283,8 @@ class SegmentSearcherTest {
     assertThat(ids(scored)).containsExactly("b1");
     assertThat(scored.totalHits()).isEqualTo(3);
     assertThatThrownBy(() -> SearchQuery.of("*", 0)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> SearchQuery.of("*", 10_001)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> SearchQuery.of("*", 10_001))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
@@ -241,12 +295,18 @@ class SegmentSearcherTest {
             liveness,
             "other",
             OTHER,
-            SearchQuery.of("*", 10).withTerm("title", "fox").withRange(RangeFilter.doubles("n", 50.0, null)),
+            SearchQuery.of("*", 10)
+                .withTerm("title", "fox")
+                .withRange(RangeFilter.doubles("n", 50.0, null)),
             store);
     assertThat(ids(r)).containsExactly("b1");
-    assertThat(r.hits().get(0).document().fields().get("n")).isEqualTo(new FieldValue.Float64(99.0));
+    assertThat(r.hits().get(0).document().fields().get("n"))
+        .isEqualTo(new FieldValue.Float64(99.0));
     // OTHER has no TEXT field: unqualified terms match nothing
-    assertThat(SegmentSearcher.search(newestFirst, liveness, "other", OTHER, SearchQuery.of("fox", 10), store).hits())
+    assertThat(
+            SegmentSearcher.search(
+                    newestFirst, liveness, "other", OTHER, SearchQuery.of("fox", 10), store)
+                .hits())
         .isEmpty();
   }
 
@@ -271,7 +331,8 @@ class SegmentSearcherTest {
     assertThatThrownBy(() -> search(SearchQuery.of("*", 10).withTerm("nosuch", "x")))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("'nosuch'");
-    assertThatThrownBy(() -> search(SearchQuery.of("*", 10).withRange(RangeFilter.longs("tag", 1L, 2L))))
+    assertThatThrownBy(
+            () -> search(SearchQuery.of("*", 10).withRange(RangeFilter.longs("tag", 1L, 2L))))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("'tag'");
     assertThatThrownBy(() -> search(SearchQuery.of("*", 10).sortedBy("title", false)))
@@ -285,7 +346,8 @@ class SegmentSearcherTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("document 'd1': field 'n' is LONG and needs an integer, got a string");
     assertThatThrownBy(() -> SegmentStore.validate(doc("d1", "x", true), BOOKS))
-        .hasMessage("document 'd1': field 'x' is DOUBLE and needs a double or an integer, got a boolean");
+        .hasMessage(
+            "document 'd1': field 'x' is DOUBLE and needs a double or an integer, got a boolean");
     assertThatThrownBy(() -> SegmentStore.validate(doc("d1", "title", 5L), BOOKS))
         .hasMessageContaining("field 'title' is TEXT");
     assertThatThrownBy(() -> SegmentStore.validate(doc("d1", "tag", 1.0), BOOKS))
@@ -294,7 +356,18 @@ class SegmentSearcherTest {
         .hasMessageContaining("40000 UTF-8 bytes");
     // accepted: integer in a DOUBLE field, lists in TEXT/KEYWORD, anything in STORED/unknown
     SegmentStore.validate(
-        doc("d1", "x", 3L, "title", List.of("a", "b"), "tag", List.of(), "note", new byte[] {1}, "free", true),
+        doc(
+            "d1",
+            "x",
+            3L,
+            "title",
+            List.of("a", "b"),
+            "tag",
+            List.of(),
+            "note",
+            new byte[] {1},
+            "free",
+            true),
         BOOKS);
     assertThatThrownBy(
             () ->
@@ -305,13 +378,18 @@ class SegmentSearcherTest {
 
   @Test
   void integerInADoubleFieldIsIndexedAsDouble(@TempDir Path dir) throws IOException {
-    try (SegmentStore s = SegmentStore.open(dir, SegmentStoreOptions.defaults().withBlockCacheBytes(1 << 20))) {
+    try (SegmentStore s =
+        SegmentStore.open(dir, SegmentStoreOptions.defaults().withBlockCacheBytes(1 << 20))) {
       writeAndIngest(s, 1, List.of(put("books", 1, doc("i", "x", 3L))), Map.of("books", BOOKS));
       try (Segment seg = s.acquire(1)) {
         SearchResult r =
             SegmentSearcher.search(
-                List.of(seg), LivenessMap.empty(), "books", BOOKS,
-                SearchQuery.of("*", 5).withRange(RangeFilter.doubles("x", 2.5, 3.5)), s);
+                List.of(seg),
+                LivenessMap.empty(),
+                "books",
+                BOOKS,
+                SearchQuery.of("*", 5).withRange(RangeFilter.doubles("x", 2.5, 3.5)),
+                s);
         assertThat(ids(r)).containsExactly("i");
         assertThat(r.hits().get(0).document().fields().get("x")).isEqualTo(new FieldValue.Int64(3));
       }
@@ -331,13 +409,15 @@ class SegmentSearcherTest {
       kv[2 * i] = specs.get(i).name();
       kv[2 * i + 1] = text;
     }
-    try (SegmentStore s = SegmentStore.open(dir, SegmentStoreOptions.defaults().withBlockCacheBytes(1 << 20))) {
+    try (SegmentStore s =
+        SegmentStore.open(dir, SegmentStoreOptions.defaults().withBlockCacheBytes(1 << 20))) {
       writeAndIngest(s, 1, List.of(put("c", 1, doc("d", kv))), Map.of("c", schema));
       try (Segment seg = s.acquire(1)) {
         java.util.function.Function<String, Long> hits =
             q -> {
               try {
-                return SegmentSearcher.search(List.of(seg), LivenessMap.empty(), "c", schema, SearchQuery.of(q, 5), s)
+                return SegmentSearcher.search(
+                        List.of(seg), LivenessMap.empty(), "c", schema, SearchQuery.of(q, 5), s)
                     .totalHits();
               } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);

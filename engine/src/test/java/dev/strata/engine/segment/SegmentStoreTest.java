@@ -115,7 +115,10 @@ class SegmentStoreTest {
         .containsExactly("é", "日本語", "\uE000", "😀");
 
     assertThat(store.verify(7, w.contentChecksum())).isTrue();
-    assertThat(store.check(7, w.contentChecksum() ^ 1)).get().asString().contains("checksum mismatch");
+    assertThat(store.check(7, w.contentChecksum() ^ 1))
+        .get()
+        .asString()
+        .contains("checksum mismatch");
   }
 
   @Test
@@ -143,6 +146,29 @@ class SegmentStoreTest {
   }
 
   @Test
+  void obsoleteSegmentSharingAnSstWithNeighboursFallsBackToDeleteRange() throws IOException {
+    for (long id = 1; id <= 3; id++) {
+      writeAndIngest(
+          store,
+          id,
+          List.of(put("c", id, doc("a", "title", "seg " + id)), put("c", id, doc("b"))),
+          Map.of("c", BOOKS));
+    }
+    store.compactAllForTest(); // one SST now holds all three segments' keys
+    assertThat(store.tableFilterPolicies()).hasSize(1);
+    store.markObsolete(2);
+    assertThat(store.get(2, "c", "a")).isNull();
+    assertThat(scanAll(store, 2, "c", null)).isEmpty();
+    assertThat(store.get(1, "c", "a")).isNotNull();
+    assertThat(store.get(3, "c", "b")).isNotNull();
+    assertThat(store.segmentIdsInRocksDb()).containsExactly(1L, 3L);
+    // and stays deleted across a reopen
+    store.close();
+    store = SegmentStore.open(dataDir, SegmentStoreOptions.defaults());
+    assertThat(store.segmentIdsInRocksDb()).containsExactly(1L, 3L);
+  }
+
+  @Test
   void largeSegmentIdsAndTheLastPrefix() throws IOException {
     long big = Long.MAX_VALUE;
     writeAndIngest(store, big, List.of(put("c", 1, doc("k"))), Map.of("c", EMPTY));
@@ -157,7 +183,8 @@ class SegmentStoreTest {
   }
 
   @Test
-  void writeRejectsDuplicatesExistingSegmentsAndBadDocumentsBeforeWritingAnything() throws IOException {
+  void writeRejectsDuplicatesExistingSegmentsAndBadDocumentsBeforeWritingAnything()
+      throws IOException {
     assertThatThrownBy(
             () ->
                 store.write(
@@ -165,12 +192,23 @@ class SegmentStoreTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("duplicate");
     assertThatThrownBy(
-            () -> store.write(3, List.of(put("c", 1, doc("a", "n", "not a number"))), Map.of("c", BOOKS)))
+            () ->
+                store.write(
+                    3, List.of(put("c", 1, doc("a", "n", "not a number"))), Map.of("c", BOOKS)))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("field 'n' is LONG");
     assertThatThrownBy(() -> store.write(3, List.of(put("c", 1, doc("a"))), Map.of()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("no schema");
+    assertThatThrownBy(
+            () -> store.write(3, List.of(SegmentEntry.tombstone("Bad/Name", 1, "a")), Map.of()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("collection name");
+    assertThatThrownBy(
+            () ->
+                store.write(3, List.of(SegmentEntry.tombstone("c", 1, "x".repeat(513))), Map.of()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("512");
     assertThat(store.segmentIdsOnDisk()).isEmpty();
 
     store.write(3, List.of(put("c", 1, doc("a"))), Map.of("c", EMPTY));
@@ -220,7 +258,10 @@ class SegmentStoreTest {
   void markObsoleteDeletesOnlyAfterTheLastHandleIsReleased() throws IOException {
     WrittenSegment w =
         writeAndIngest(
-            store, 10, List.of(put("c", 1, doc("a", "title", "kept while read"))), Map.of("c", BOOKS));
+            store,
+            10,
+            List.of(put("c", 1, doc("a", "title", "kept while read"))),
+            Map.of("c", BOOKS));
     writeAndIngest(store, 11, List.of(put("c", 2, doc("b"))), Map.of("c", BOOKS));
     Segment reader1 = store.acquire(10);
     Segment reader2 = store.acquire(10);
@@ -286,7 +327,8 @@ class SegmentStoreTest {
   @Test
   void deleteOrphansCoversEveryCrashState() throws IOException {
     // published and clean
-    WrittenSegment kept = writeAndIngest(store, 30, List.of(put("c", 1, doc("a"))), Map.of("c", EMPTY));
+    WrittenSegment kept =
+        writeAndIngest(store, 30, List.of(put("c", 1, doc("a"))), Map.of("c", EMPTY));
     // published, crash between ingest and the staging cleanup
     WrittenSegment keptStaging =
         writeAndIngest(store, 31, List.of(put("c", 1, doc("b"))), Map.of("c", EMPTY));
@@ -358,10 +400,12 @@ class SegmentStoreTest {
 
   @Test
   void verifyDetectsAMissingKeyRangeAndMissingLuceneDir() throws IOException {
-    WrittenSegment w = writeAndIngest(store, 41, List.of(put("c", 1, doc("a"))), Map.of("c", EMPTY));
+    WrittenSegment w =
+        writeAndIngest(store, 41, List.of(put("c", 1, doc("a"))), Map.of("c", EMPTY));
     deleteTree(store.segmentDir(41).resolve("lucene"));
     assertThat(store.check(41, w.contentChecksum())).get().asString().contains("missing");
-    WrittenSegment notIngested = store.write(42, List.of(put("c", 1, doc("a"))), Map.of("c", EMPTY));
+    WrittenSegment notIngested =
+        store.write(42, List.of(put("c", 1, doc("a"))), Map.of("c", EMPTY));
     assertThat(store.check(42, notIngested.contentChecksum()))
         .get()
         .asString()
@@ -373,7 +417,10 @@ class SegmentStoreTest {
   void dataSurvivesReopen() throws IOException {
     WrittenSegment w =
         writeAndIngest(
-            store, 50, List.of(put("c", 1, doc("a", "title", "persisted")), del("c", 2, "b")), Map.of("c", BOOKS));
+            store,
+            50,
+            List.of(put("c", 1, doc("a", "title", "persisted")), del("c", 2, "b")),
+            Map.of("c", BOOKS));
     store.close();
     store = SegmentStore.open(dataDir, SegmentStoreOptions.defaults());
     assertThat(store.get(50, "c", "a").document().fields()).containsKey("title");
@@ -386,7 +433,8 @@ class SegmentStoreTest {
 
   @Test
   void closedStoreRejectsCallsAndClosesOpenIterators() throws IOException {
-    writeAndIngest(store, 60, List.of(put("c", 1, doc("a")), put("c", 2, doc("b"))), Map.of("c", EMPTY));
+    writeAndIngest(
+        store, 60, List.of(put("c", 1, doc("a")), put("c", 2, doc("b"))), Map.of("c", EMPTY));
     CloseableIterator<SegmentEntry> it = store.scan(60, "c", null);
     assertThat(it.next().id()).isEqualTo("a");
     store.close();

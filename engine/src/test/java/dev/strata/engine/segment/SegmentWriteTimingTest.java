@@ -39,8 +39,18 @@ class SegmentWriteTimingTest {
           SegmentEntry.put(
               "books",
               i + 1,
-              doc(String.format("doc-%08d", i), "title", title.toString(), "tag", "t" + (i % 50),
-                  "n", (long) rnd.nextInt(1_000_000), "x", rnd.nextDouble(), "note", "x".repeat(100))));
+              doc(
+                  String.format("doc-%08d", i),
+                  "title",
+                  title.toString(),
+                  "tag",
+                  "t" + (i % 50),
+                  "n",
+                  (long) rnd.nextInt(1_000_000),
+                  "x",
+                  rnd.nextDouble(),
+                  "note",
+                  "x".repeat(100))));
     }
     try (SegmentStore store = SegmentStore.open(dir, SegmentStoreOptions.defaults())) {
       long c0 = System.nanoTime();
@@ -56,7 +66,9 @@ class SegmentWriteTimingTest {
       // a second, overlapping flush: 10k updates of existing ids
       List<SegmentEntry> updates = new ArrayList<>();
       for (int i = 0; i < DOCS; i += 5) {
-        updates.add(SegmentEntry.put("books", DOCS + i + 1, doc(String.format("doc-%08d", i), "title", "updated")));
+        updates.add(
+            SegmentEntry.put(
+                "books", DOCS + i + 1, doc(String.format("doc-%08d", i), "title", "updated")));
       }
       WrittenSegment w2 = store.write(2, updates, Map.of("books", BOOKS));
       store.ingest(w2);
@@ -90,17 +102,21 @@ class SegmentWriteTimingTest {
         long t8 = System.nanoTime();
         SearchResult sorted =
             SegmentSearcher.search(
-                List.of(s2, s1), live, "books", BOOKS,
-                SearchQuery.of("*", 100).withTerm("tag", "t3").sortedBy("n", true), store);
+                List.of(s2, s1),
+                live,
+                "books",
+                BOOKS,
+                SearchQuery.of("*", 100).withTerm("tag", "t3").sortedBy("n", true),
+                store);
         long t9 = System.nanoTime();
         assertThat(r.hits()).isNotEmpty();
         assertThat(sorted.totalHits()).isEqualTo(DOCS / 50);
 
         System.out.printf(
-            "50k-doc segment: write %d ms warm / %d ms cold (SST + Lucene, %.1f MiB on disk), ingest %d ms; "
-                + "liveness of a 10k-key segment over it %d ms; "
-                + "%d newest-first gets over 2 segments %.1f us/get (50%% misses); "
-                + "text search top-10 %.1f ms (%d total hits); keyword filter + sort top-100 %.1f ms%n",
+            "50k-doc segment: write %d ms warm / %d ms cold (SST + Lucene, %.1f MiB on disk),"
+                + " ingest %d ms; liveness of a 10k-key segment over it %d ms; %d newest-first gets"
+                + " over 2 segments %.1f us/get (50%% misses); text search top-10 %.1f ms (%d total"
+                + " hits); keyword filter + sort top-100 %.1f ms%n",
             (t1 - t0) / 1_000_000,
             coldMs,
             w.sizeBytes() / 1048576.0,

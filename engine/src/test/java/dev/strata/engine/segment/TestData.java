@@ -58,7 +58,10 @@ final class TestData {
 
   /** Writes and ingests a segment. */
   static WrittenSegment writeAndIngest(
-      SegmentStore store, long id, List<SegmentEntry> entries, Map<String, CollectionSchema> schemas)
+      SegmentStore store,
+      long id,
+      List<SegmentEntry> entries,
+      Map<String, CollectionSchema> schemas)
       throws java.io.IOException {
     WrittenSegment w = store.write(id, entries, schemas);
     store.ingest(w);
