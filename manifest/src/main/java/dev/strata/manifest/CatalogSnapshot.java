@@ -1,5 +1,8 @@
 package dev.strata.manifest;
 
+import java.util.Collections;
+import java.util.TreeMap;
+
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -16,18 +19,20 @@ import java.util.Optional;
 public final class CatalogSnapshot {
 
   /** The catalog before its first change: version 0, no forks. */
-  public static final CatalogSnapshot EMPTY = new CatalogSnapshot(0, List.of());
+  public static final CatalogSnapshot EMPTY = new CatalogSnapshot(0, List.of(), Map.of());
 
   private final long version;
   private final List<ForkEntry> forks;
   private final Map<String, ForkEntry> byId;
   private final Map<String, ForkEntry> byName;
+  private final Map<String, String> tags;
 
   /**
    * @throws IllegalArgumentException if two entries share an id or a name
    */
-  CatalogSnapshot(long version, Collection<ForkEntry> entries) {
+  CatalogSnapshot(long version, Collection<ForkEntry> entries, Map<String, String> tags) {
     this.version = version;
+    this.tags = Collections.unmodifiableMap(new TreeMap<>(tags));
     Map<String, ForkEntry> ids = new HashMap<>();
     Map<String, ForkEntry> names = new HashMap<>();
     for (ForkEntry e : entries) {
@@ -75,28 +80,48 @@ public final class CatalogSnapshot {
     List<ForkEntry> next = new ArrayList<>(forks);
     next.removeIf(e -> e.forkId().equals(entry.forkId()));
     next.add(entry);
-    return new CatalogSnapshot(version + 1, next);
+    return new CatalogSnapshot(version + 1, next, tags);
   }
 
   /** The next version without the entry with id {@code forkId}. */
   CatalogSnapshot without(String forkId) {
     List<ForkEntry> next = new ArrayList<>(forks);
     next.removeIf(e -> e.forkId().equals(forkId));
-    return new CatalogSnapshot(version + 1, next);
+    return new CatalogSnapshot(version + 1, next, tags);
+  }
+
+  /** Snapshot tags, tag name to snapshot id, sorted by tag. */
+  public Map<String, String> tags() {
+    return tags;
+  }
+
+  /** The next version with {@code tag} pointing at {@code snapshotId}. */
+  CatalogSnapshot withTag(String tag, String snapshotId) {
+    Map<String, String> next = new TreeMap<>(tags);
+    next.put(tag, snapshotId);
+    return new CatalogSnapshot(version + 1, forks, next);
+  }
+
+  /** The next version without {@code tag}. */
+  CatalogSnapshot withoutTag(String tag) {
+    Map<String, String> next = new TreeMap<>(tags);
+    next.remove(tag);
+    return new CatalogSnapshot(version + 1, forks, next);
   }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof CatalogSnapshot other && version == other.version && forks.equals(other.forks);
+    return o instanceof CatalogSnapshot other && version == other.version && forks.equals(other.forks)
+        && tags.equals(other.tags);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(version, forks);
+    return Objects.hash(version, forks, tags);
   }
 
   @Override
   public String toString() {
-    return "CatalogSnapshot{version=" + version + ", forks=" + forks + "}";
+    return "CatalogSnapshot{version=" + version + ", forks=" + forks + ", tags=" + tags + "}";
   }
 }

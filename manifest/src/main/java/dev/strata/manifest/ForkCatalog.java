@@ -245,6 +245,35 @@ public final class ForkCatalog implements Closeable {
     });
   }
 
+  /**
+   * Points {@code tag} at {@code snapshotId} (replacing an earlier target), durably. Two fsyncs.
+   * The caller checks the snapshot exists.
+   *
+   * @return the new catalog
+   * @throws StoreClosedException if the catalog was closed or failed
+   * @throws IOException on an I/O failure
+   */
+  public CatalogSnapshot putTag(String tag, String snapshotId) throws IOException, CatalogConflictException {
+    Objects.requireNonNull(tag, "tag");
+    Objects.requireNonNull(snapshotId, "snapshotId");
+    return change(cat -> cat.withTag(tag, snapshotId));
+  }
+
+  /**
+   * Removes {@code tag}, durably. Two fsyncs.
+   *
+   * @throws CatalogConflictException NOT_FOUND if there is no such tag
+   */
+  public CatalogSnapshot removeTag(String tag) throws IOException, CatalogConflictException {
+    Objects.requireNonNull(tag, "tag");
+    return change(cat -> {
+      if (!cat.tags().containsKey(tag)) {
+        throw new CatalogConflictException(Reason.NOT_FOUND, "no tag '" + tag + "'");
+      }
+      return cat.withoutTag(tag);
+    });
+  }
+
   /** A change computed from the current catalog; pure, no I/O. */
   @FunctionalInterface
   private interface Change {

@@ -39,6 +39,7 @@ final class ForkCatalogCodec {
           })
           .setCreateTimeMs(e.createTimeMs()));
     }
+    b.putAllTags(snapshot.tags());
     return Envelope.wrap(MAGIC, b.build().toByteArray());
   }
 
@@ -69,7 +70,7 @@ final class ForkCatalogCodec {
       if (file.getVersion() < 0) {
         throw new IllegalArgumentException("version " + Long.toUnsignedString(file.getVersion()) + " >= 2^63");
       }
-      return new CatalogSnapshot(file.getVersion(), entries);
+      return new CatalogSnapshot(file.getVersion(), entries, file.getTagsMap());
     } catch (IllegalArgumentException | NullPointerException e) {
       throw new ManifestCorruptionException(source, Kind.INCONSISTENT, e.getMessage(), e);
     }

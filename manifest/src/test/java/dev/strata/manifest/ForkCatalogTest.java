@@ -42,6 +42,29 @@ class ForkCatalogTest {
   }
 
   @Test
+  void tagsAreVersionedWithTheCatalogAndSurviveReopen() throws Exception {
+    ForkEntry main = ForkEntry.create("main", "", 1000);
+    try (ForkCatalog cat = open()) {
+      cat.put(main);
+      CatalogSnapshot tagged = cat.putTag("release-1", "main-aaaa-000000000001");
+      cat.putTag("latest", "main-aaaa-000000000001");
+      cat.putTag("latest", "main-aaaa-000000000002");
+      assertThat(tagged.tags()).containsOnlyKeys("release-1");
+      assertThat(cat.current().tags())
+          .containsEntry("latest", "main-aaaa-000000000002")
+          .containsEntry("release-1", "main-aaaa-000000000001");
+      cat.removeTag("release-1");
+      assertThatThrownBy(() -> cat.removeTag("release-1"))
+          .isInstanceOf(CatalogConflictException.class)
+          .hasMessageContaining("no tag");
+    }
+    try (ForkCatalog cat = open()) {
+      assertThat(cat.current().tags()).containsExactly(java.util.Map.entry("latest", "main-aaaa-000000000002"));
+      assertThat(cat.current().forks()).containsExactly(main);
+    }
+  }
+
+  @Test
   void entriesAreFoundByNameAndIdAndSurviveReopen() throws Exception {
     ForkEntry main = ForkEntry.create("main", "", 1000);
     ForkEntry dev = ForkEntry.create("dev", "s42", 2000);

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A {@link Vfs} for tests that wraps another one (normally {@link LocalVfs} over a temporary
@@ -31,7 +32,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * are not undone (a limitation: a deleted file stays deleted). After a crash every handle opened
  * before it fails, and the instance is ready for the reopen that a test then performs.
  *
- * <p>Thread-safe: bookkeeping is guarded by {@code this}; I/O runs outside the lock.
+ * <p>A crash is atomic with respect to every other call: a call that is running when {@link
+ * #crash()} starts completes (and its effect is modelled) before the crash, and a call that starts
+ * later sees the post-crash state. Without this, a {@code sync()} whose fsync finished just as the
+ * crash cut its file would report success for bytes the crash dropped, and a file created during
+ * the crash would escape the bookkeeping and survive as if durable.
+ *
+ * <p>{@link Vfs#truncate} syncs the file it cuts, so after a truncate the remaining bytes count as
+ * synced. A rename that replaced a durable file and is undone by a crash brings that file back cut to
+ * its own last sync.
+ *
+ * <p>Thread-safe: bookkeeping is guarded by {@code this}; I/O runs outside that monitor. Lock order:
+ * {@code crashGate} before {@code this}.
  */
 public final class FaultInjectingVfs implements Vfs {
 
@@ -72,6 +84,12 @@ public final class FaultInjectingVfs implements Vfs {
 
   private final Vfs delegate;
   private final AtomicLong opCounter = new AtomicLong();
+  private final AtomicLong backupCounter = new AtomicLong();
+  /**
+   * Read-held by every call for its whole duration (fault check, delegate I/O, bookkeeping),
+   * write-held by {@link #crash()}: this is what makes a crash atomic with respect to other calls.
+   */
+  private final ReentrantReadWriteLock crashGate = new ReentrantReadWriteLock();
 
   // All guarded by this.
   private final Map<Long, Fault> faultsByOrdinal = new HashMap<>();
@@ -122,6 +140,15 @@ public final class FaultInjectingVfs implements Vfs {
    * invalidates every open handle. See the class comment for the exact model.
    */
   public void crash() throws IOException {
+    crashGate.writeLock().lock();
+    try {
+      crashLocked();
+    } finally {
+      crashGate.writeLock().unlock();
+    }
+  }
+
+  private void crashLocked() throws IOException {
     List<TrackedFile> toClose;
     Map<Path, Long> synced;
     Set<Path> creates;
@@ -160,8 +187,12 @@ public final class FaultInjectingVfs implements Vfs {
         }
       }
       if (undo.replacedBackup() != null) {
-        // The rename had replaced a durable file: the crash brings it back.
+        // The rename had replaced a durable file: the crash brings it back, cut to its own last
+        // sync (the backup copied every byte it had, synced or not).
         delegate.rename(undo.replacedBackup(), target);
+        if (undo.replacedSyncedBytes() != null) {
+          synced.put(target, undo.replacedSyncedBytes());
+        }
       }
     }
     for (Path p : creates) {
@@ -200,60 +231,100 @@ public final class FaultInjectingVfs implements Vfs {
 
   @Override
   public WritableFile create(Path path) throws IOException {
-    maybeFail(Op.CREATE, path);
-    WritableFile inner = delegate.create(path);
-    synchronized (this) {
-      syncedBytes.put(path, 0L);
-      unsyncedCreates.add(path);
-      TrackedFile t = new TrackedFile(inner, epoch);
-      openFiles.add(t);
-      return t;
+    crashGate.readLock().lock();
+    try {
+      maybeFail(Op.CREATE, path);
+      WritableFile inner = delegate.create(path);
+      synchronized (this) {
+        syncedBytes.put(path, 0L);
+        unsyncedCreates.add(path);
+        TrackedFile t = new TrackedFile(inner, epoch);
+        openFiles.add(t);
+        return t;
+      }
+    } finally {
+      crashGate.readLock().unlock();
     }
   }
 
   @Override
   public WritableFile openForAppend(Path path) throws IOException {
-    maybeFail(Op.OPEN_APPEND, path);
-    WritableFile inner = delegate.openForAppend(path);
-    synchronized (this) {
-      // What is on disk at open is taken as durable: the previous owner synced it or a crash cut it.
-      syncedBytes.putIfAbsent(path, inner.size());
-      TrackedFile t = new TrackedFile(inner, epoch);
-      openFiles.add(t);
-      return t;
+    crashGate.readLock().lock();
+    try {
+      maybeFail(Op.OPEN_APPEND, path);
+      WritableFile inner = delegate.openForAppend(path);
+      synchronized (this) {
+        // What is on disk at open is taken as durable: the previous owner synced it or a crash cut
+        // it.
+        syncedBytes.putIfAbsent(path, inner.size());
+        TrackedFile t = new TrackedFile(inner, epoch);
+        openFiles.add(t);
+        return t;
+      }
+    } finally {
+      crashGate.readLock().unlock();
     }
   }
 
   @Override
   public SeekableByteChannel openForRead(Path path) throws IOException {
-    maybeFail(Op.READ, path);
-    return delegate.openForRead(path);
+    crashGate.readLock().lock();
+    try {
+      maybeFail(Op.READ, path);
+      return delegate.openForRead(path);
+    } finally {
+      crashGate.readLock().unlock();
+    }
   }
 
   @Override
   public byte[] readAllBytes(Path path) throws IOException {
-    maybeFail(Op.READ, path);
-    return delegate.readAllBytes(path);
+    crashGate.readLock().lock();
+    try {
+      maybeFail(Op.READ, path);
+      return delegate.readAllBytes(path);
+    } finally {
+      crashGate.readLock().unlock();
+    }
   }
 
   @Override
   public void truncate(Path path, long sizeBytes) throws IOException {
-    maybeFail(Op.TRUNCATE, path);
-    delegate.truncate(path, sizeBytes);
-    synchronized (this) {
-      syncedBytes.computeIfPresent(path, (p, s) -> Math.min(s, sizeBytes));
+    crashGate.readLock().lock();
+    try {
+      maybeFail(Op.TRUNCATE, path);
+      delegate.truncate(path, sizeBytes);
+      synchronized (this) {
+        // The contract syncs the file it cuts: every byte left in it is durable now.
+        syncedBytes.computeIfPresent(path, (p, s) -> sizeBytes);
+      }
+    } finally {
+      crashGate.readLock().unlock();
     }
   }
 
   @Override
   public void rename(Path source, Path target) throws IOException {
+    crashGate.readLock().lock();
+    try {
+      renameGated(source, target);
+    } finally {
+      crashGate.readLock().unlock();
+    }
+  }
+
+  private void renameGated(Path source, Path target) throws IOException {
     maybeFail(Op.RENAME, path(source, target));
     Path backup = null;
+    Long replacedSynced = null;
     synchronized (this) {
       if (unsyncedRenames.containsKey(target) || unsyncedCreates.contains(target)) {
         backup = null; // the replaced entry was not durable itself: nothing to bring back
       } else if (delegate.exists(target)) {
-        backup = target.resolveSibling(target.getFileName() + BACKUP_MARK + epoch + "-" + opCounter.get());
+        backup =
+            target.resolveSibling(
+                target.getFileName() + BACKUP_MARK + epoch + "-" + backupCounter.incrementAndGet());
+        replacedSynced = syncedBytes.get(target);
       }
     }
     if (backup != null) {
@@ -267,12 +338,25 @@ public final class FaultInjectingVfs implements Vfs {
       Long s = syncedBytes.remove(source);
       if (s != null) {
         syncedBytes.put(target, s);
+      } else {
+        syncedBytes.remove(target);
       }
       UndoRename earlier = unsyncedRenames.remove(source);
       UndoRename previousForTarget = unsyncedRenames.remove(target);
-      Path keptBackup = backup != null ? backup : previousForTarget != null ? previousForTarget.replacedBackup() : null;
-      unsyncedRenames.put(
-          target, new UndoRename(earlier != null ? earlier.source() : source, keptBackup));
+      UndoRename undo;
+      Path undoSource = earlier != null ? earlier.source() : source;
+      if (backup != null) {
+        undo = new UndoRename(undoSource, backup, replacedSynced);
+      } else if (previousForTarget != null) {
+        undo =
+            new UndoRename(
+                undoSource,
+                previousForTarget.replacedBackup(),
+                previousForTarget.replacedSyncedBytes());
+      } else {
+        undo = new UndoRename(undoSource, null, null);
+      }
+      unsyncedRenames.put(target, undo);
       if (unsyncedCreates.remove(source)) {
         unsyncedCreates.add(target);
       }
@@ -290,17 +374,27 @@ public final class FaultInjectingVfs implements Vfs {
 
   @Override
   public boolean deleteIfExists(Path path) throws IOException {
-    maybeFail(Op.DELETE, path);
-    boolean deleted = delegate.deleteIfExists(path);
-    forget(path);
-    return deleted;
+    crashGate.readLock().lock();
+    try {
+      maybeFail(Op.DELETE, path);
+      boolean deleted = delegate.deleteIfExists(path);
+      forget(path);
+      return deleted;
+    } finally {
+      crashGate.readLock().unlock();
+    }
   }
 
   @Override
   public void deleteRecursively(Path dir) throws IOException {
-    maybeFail(Op.DELETE, dir);
-    delegate.deleteRecursively(dir);
-    forget(dir);
+    crashGate.readLock().lock();
+    try {
+      maybeFail(Op.DELETE, dir);
+      delegate.deleteRecursively(dir);
+      forget(dir);
+    } finally {
+      crashGate.readLock().unlock();
+    }
   }
 
   private synchronized void forget(Path path) {
@@ -311,40 +405,56 @@ public final class FaultInjectingVfs implements Vfs {
 
   @Override
   public void syncDirectory(Path dir) throws IOException {
-    maybeFail(Op.SYNC_DIR, dir);
-    delegate.syncDirectory(dir);
-    synchronized (this) {
-      unsyncedCreates.removeIf(p -> dir.equals(p.getParent()));
-      List<Path> durableBackups = new ArrayList<>();
-      unsyncedRenames
-          .entrySet()
-          .removeIf(
-              e -> {
-                boolean durable =
-                    dir.equals(e.getKey().getParent()) && dir.equals(e.getValue().source().getParent());
-                if (durable && e.getValue().replacedBackup() != null) {
-                  durableBackups.add(e.getValue().replacedBackup());
-                }
-                return durable;
-              });
-      backupsToDelete.addAll(durableBackups);
+    crashGate.readLock().lock();
+    try {
+      maybeFail(Op.SYNC_DIR, dir);
+      delegate.syncDirectory(dir);
+      synchronized (this) {
+        unsyncedCreates.removeIf(p -> dir.equals(p.getParent()));
+        List<Path> durableBackups = new ArrayList<>();
+        unsyncedRenames
+            .entrySet()
+            .removeIf(
+                e -> {
+                  boolean durable =
+                      dir.equals(e.getKey().getParent())
+                          && dir.equals(e.getValue().source().getParent());
+                  if (durable && e.getValue().replacedBackup() != null) {
+                    durableBackups.add(e.getValue().replacedBackup());
+                  }
+                  return durable;
+                });
+        backupsToDelete.addAll(durableBackups);
+      }
+      deleteBackups();
+    } finally {
+      crashGate.readLock().unlock();
     }
-    deleteBackups();
   }
 
   @Override
   public void createDirectories(Path dir) throws IOException {
-    maybeFail(Op.CREATE_DIRS, dir);
-    // Directories are created durable: their entries are what the tests exercise, not mkdir.
-    delegate.createDirectories(dir);
+    crashGate.readLock().lock();
+    try {
+      maybeFail(Op.CREATE_DIRS, dir);
+      // Directories are created durable: their entries are what the tests exercise, not mkdir.
+      delegate.createDirectories(dir);
+    } finally {
+      crashGate.readLock().unlock();
+    }
   }
 
   @Override
   public List<Path> list(Path dir) throws IOException {
-    // Backups kept to undo renames are this class's own bookkeeping: hide them.
-    List<Path> out = new ArrayList<>(delegate.list(dir));
-    out.removeIf(p -> p.getFileName().toString().contains(BACKUP_MARK));
-    return out;
+    crashGate.readLock().lock();
+    try {
+      // Backups kept to undo renames are this class's own bookkeeping: hide them.
+      List<Path> out = new ArrayList<>(delegate.list(dir));
+      out.removeIf(p -> p.getFileName().toString().contains(BACKUP_MARK));
+      return out;
+    } finally {
+      crashGate.readLock().unlock();
+    }
   }
 
   @Override
@@ -368,14 +478,18 @@ public final class FaultInjectingVfs implements Vfs {
     }
   }
 
-  /** How to undo a rename: the old name, and where the entry it replaced was kept (or null). */
-  private record UndoRename(Path source, Path replacedBackup) {}
+  /**
+   * How to undo a rename: the old name, where the entry it replaced was kept (or null), and the
+   * bytes of that replaced file its last sync covered (null: all of them).
+   */
+  private record UndoRename(Path source, Path replacedBackup, Long replacedSyncedBytes) {}
 
   /** A handle that counts its calls, honours faults and dies with a crash. */
   private final class TrackedFile implements WritableFile {
     private final WritableFile inner;
     private final long openedInEpoch;
-    private Path path;
+    /** Changed by a rename under the outer monitor; read by I/O calls without it. */
+    private volatile Path path;
 
     TrackedFile(WritableFile inner, long epoch) {
       this.inner = inner;
@@ -398,33 +512,41 @@ public final class FaultInjectingVfs implements Vfs {
 
     @Override
     public void write(ByteBuffer src) throws IOException {
-      checkAlive();
-      Fault fault = takeFault(Op.WRITE);
-      if (fault == Fault.SHORT_WRITE && src.remaining() > 1) {
-        ByteBuffer half = src.duplicate();
-        half.limit(src.position() + src.remaining() / 2);
-        inner.write(half);
-        src.position(half.position());
-        throw injected(fault, Op.WRITE, path);
-      } else if (fault != null) {
-        throw injected(fault, Op.WRITE, path);
+      crashGate.readLock().lock();
+      try {
+        checkAlive();
+        Fault fault = takeFault(Op.WRITE);
+        if (fault == Fault.SHORT_WRITE && src.remaining() > 1) {
+          ByteBuffer half = src.duplicate();
+          half.limit(src.position() + src.remaining() / 2);
+          inner.write(half);
+          src.position(half.position());
+          throw injected(fault, Op.WRITE, path);
+        } else if (fault != null) {
+          throw injected(fault, Op.WRITE, path);
+        }
+        inner.write(src);
+      } finally {
+        crashGate.readLock().unlock();
       }
-      inner.write(src);
     }
 
     @Override
     public void sync() throws IOException {
-      checkAlive();
-      Fault fault = takeFault(Op.SYNC);
-      if (fault != null) {
-        throw injected(fault, Op.SYNC, path);
-      }
-      inner.sync();
-      long size = inner.size();
-      synchronized (FaultInjectingVfs.this) {
-        if (openedInEpoch == epoch) {
+      crashGate.readLock().lock();
+      try {
+        checkAlive();
+        Fault fault = takeFault(Op.SYNC);
+        if (fault != null) {
+          throw injected(fault, Op.SYNC, path);
+        }
+        inner.sync();
+        long size = inner.size();
+        synchronized (FaultInjectingVfs.this) {
           syncedBytes.put(path, size);
         }
+      } finally {
+        crashGate.readLock().unlock();
       }
     }
 

@@ -432,9 +432,9 @@ public final class Fork implements AutoCloseable {
       throw walFailed(e);
     }
     try {
-      if (durability == Durability.SYNC) {
-        awaitDurable(a);
-      }
+      // SYNC: the fsync covering the record. ASYNC: the record handed to the OS (survives
+      // kill -9; the WAL syncer fsyncs it within wal.sync_interval).
+      awaitDurable(a);
       applyTo(readState.bufferFor(a.lsn()), a.lsn(), collection, mutations);
     } catch (IOException e) {
       throw walFailed(e);

@@ -1,0 +1,148 @@
+package dev.strata.wal;
+
+import dev.strata.vfs.Vfs;
+import dev.strata.wal.SegmentName.Segment;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Checks every segment of a WAL directory and repairs what its {@link WalRecoveryMode} allows,
+ * before a {@link WalWriter} appends to it. Works like Kafka's {@code LogSegment.recover}: read
+ * every record, verify its checksum, cut a torn tail, report how many bytes were cut.
+ *
+ * <p>Repairs are made durable before this returns: {@link Vfs#truncate} syncs the file it cuts, and
+ * the directory is synced after each deletion. Later segments are deleted newest first, so a crash
+ * in the middle of a repair leaves a gap-free prefix that the next recovery handles the same way.
+ * A mode that refuses to open throws before touching anything.
+ */
+final class WalRecovery {
+
+  /**
+   * The outcome.
+   *
+   * @param report what was found and done
+   * @param segments the remaining segments, ascending by first LSN; the last one is where appending
+   *     continues
+   * @param lastLsn the LSN the log ends at: the next append gets {@code lastLsn + 1}
+   */
+  record Result(WalRecoveryReport report, List<Segment> segments, long lastLsn) {}
+
+  /** What scanning one segment found. */
+  private record Scan(long records, long validBytes, long fileBytes, SegmentScanner.Bad bad, boolean badAtTail) {}
+
+  private WalRecovery() {}
+
+  static Result run(Vfs vfs, Path dir, WalRecoveryMode mode) throws IOException {
+    List<Segment> all = SegmentName.list(vfs, dir);
+    List<Segment> kept = new ArrayList<>();
+    long records = 0;
+    long expectedFirst = -1;
+    long lastLsn = 0;
+    long bytesTruncated = 0;
+    Path truncatedFile = null;
+    int deleted = 0;
+    String problem = null;
+    int scanned = 0;
+
+    for (int i = 0; i < all.size(); i++) {
+      Segment seg = all.get(i);
+      boolean last = i == all.size() - 1;
+      if (expectedFirst >= 0 && seg.firstLsn() != expectedFirst) {
+        String gap =
+            "segment starts at LSN "
+                + seg.firstLsn()
+                + " but the previous segment ends at LSN "
+                + (expectedFirst - 1)
+                + (seg.firstLsn() > expectedFirst ? " (records are missing)" : " (segments overlap)");
+        if (mode != WalRecoveryMode.POINT_IN_TIME) {
+          throw new WalCorruptionException(seg.path(), 0, gap);
+        }
+        problem = new WalCorruptionException(seg.path(), 0, gap).getMessage();
+        deleted = deleteNewestFirst(vfs, dir, all.subList(i, all.size()));
+        break;
+      }
+      Scan scan = scan(vfs, seg);
+      scanned++;
+      kept.add(seg);
+      records += scan.records();
+      lastLsn = seg.firstLsn() + scan.records() - 1;
+      expectedFirst = seg.firstLsn() + scan.records();
+      if (scan.bad() == null) {
+        continue;
+      }
+      WalCorruptionException corruption =
+          new WalCorruptionException(seg.path(), scan.bad().offset(), scan.bad().problem());
+      switch (mode) {
+        case ABSOLUTE_CONSISTENCY -> throw corruption;
+        case TOLERATE_CORRUPTED_TAIL -> {
+          if (!last) {
+            throw new WalCorruptionException(
+                seg.path(),
+                scan.bad().offset(),
+                scan.bad().problem() + "; not in the last segment, so not a torn tail");
+          }
+          if (!scan.badAtTail()) {
+            throw new WalCorruptionException(
+                seg.path(),
+                scan.bad().offset(),
+                scan.bad().problem() + "; data follows it, so it is not a torn tail");
+          }
+        }
+        case POINT_IN_TIME -> deleted = deleteNewestFirst(vfs, dir, all.subList(i + 1, all.size()));
+      }
+      problem = corruption.getMessage();
+      vfs.truncate(seg.path(), scan.validBytes());
+      bytesTruncated = scan.fileBytes() - scan.validBytes();
+      truncatedFile = seg.path();
+      break;
+    }
+    // Only the last segment can be empty (a roll never leaves one behind), so the first kept
+    // segment holds the oldest record whenever there is one.
+    long firstLsn = records == 0 ? 0 : kept.get(0).firstLsn();
+    WalRecoveryReport report =
+        new WalRecoveryReport(
+            mode,
+            scanned,
+            records,
+            firstLsn,
+            lastLsn,
+            bytesTruncated,
+            truncatedFile,
+            deleted,
+            problem);
+    return new Result(report, List.copyOf(kept), lastLsn);
+  }
+
+  private static Scan scan(Vfs vfs, Segment seg) throws IOException {
+    try (SegmentScanner s = new SegmentScanner(seg.path(), vfs.openForRead(seg.path()))) {
+      long n = 0;
+      while (true) {
+        SegmentScanner.Step step = s.next(false);
+        switch (step) {
+          case SegmentScanner.Good g -> n++;
+          case SegmentScanner.End e -> {
+            return new Scan(n, e.offset(), e.offset(), null, false);
+          }
+          case SegmentScanner.Bad b -> {
+            boolean atTail = b.torn() || s.restIsZero();
+            long fileBytes = vfs.size(seg.path());
+            return new Scan(n, b.offset(), fileBytes, b, atTail);
+          }
+        }
+      }
+    }
+  }
+
+  /** Deletes {@code victims} newest first, syncing the directory after each. */
+  private static int deleteNewestFirst(Vfs vfs, Path dir, List<Segment> victims) throws IOException {
+    int n = 0;
+    for (int i = victims.size() - 1; i >= 0; i--) {
+      vfs.deleteIfExists(victims.get(i).path());
+      vfs.syncDirectory(dir);
+      n++;
+    }
+    return n;
+  }
+}
