@@ -238,6 +238,154 @@ public final class StrataEngine implements AutoCloseable {
     return Optional.empty();
   }
 
+  /** Tag names: {@code [A-Za-z0-9][A-Za-z0-9._-]{0,127}}. */
+  private static final java.util.regex.Pattern TAG = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+  /**
+   * The snapshot id a reference names: a tag, or a snapshot id as it is.
+   *
+   * @throws StrataException INVALID_ARGUMENT if empty
+   */
+  public String resolveSnapshotRef(String idOrTag) {
+    if (idOrTag == null || idOrTag.isEmpty()) {
+      throw StrataException.invalid("a snapshot id or tag is required");
+    }
+    String target = catalog.current().tags().get(idOrTag);
+    return target != null ? target : idOrTag;
+  }
+
+  /** The open fork that owns snapshot {@code snapshotId}. */
+  public Fork forkOfSnapshot(String snapshotId) {
+    for (Fork f : openForks()) {
+      if (snapshotId.startsWith(f.id() + "-")) {
+        return f;
+      }
+    }
+    throw StrataException.notFound("snapshot '" + snapshotId + "' does not exist (no open fork owns it)");
+  }
+
+  /**
+   * Opens a retained snapshot of any fork for reading, by id or tag; the caller releases it.
+   *
+   * @throws StrataException NOT_FOUND if no retained snapshot has that id
+   */
+  public dev.strata.engine.read.PublishedSnapshot acquireSnapshot(String idOrTag) {
+    String id = resolveSnapshotRef(idOrTag);
+    return forkOfSnapshot(id).acquireSnapshot(id);
+  }
+
+  /**
+   * Pins tag {@code tag} on a snapshot (moving it if it exists). Tagged snapshots are never
+   * expired.
+   *
+   * @throws StrataException INVALID_ARGUMENT (bad tag name), NOT_FOUND (no such snapshot)
+   */
+  public void tagSnapshot(String snapshotId, String tag) {
+    checkOpen();
+    if (tag == null || !TAG.matcher(tag).matches()) {
+      throw StrataException.invalid("tag must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}, got '" + tag + "'");
+    }
+    String id = resolveSnapshotRef(snapshotId);
+    findManifest(id).orElseThrow(() -> StrataException.notFound("snapshot '" + snapshotId + "' does not exist"));
+    try {
+      catalog.putTag(tag, id);
+    } catch (IOException | CatalogConflictException e) {
+      throw StrataException.of(StrataException.Kind.IO_ERROR, "cannot save tag '" + tag + "': " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Removes a tag.
+   *
+   * @throws StrataException NOT_FOUND if there is no such tag
+   */
+  public void deleteTag(String tag) {
+    checkOpen();
+    try {
+      catalog.removeTag(tag);
+    } catch (CatalogConflictException e) {
+      throw StrataException.notFound("tag '" + tag + "' does not exist");
+    } catch (IOException e) {
+      throw StrataException.of(StrataException.Kind.IO_ERROR, "cannot delete tag '" + tag + "': " + e.getMessage(), e);
+    }
+  }
+
+  /** Every tag, tag name to snapshot id. */
+  public Map<String, String> tags() {
+    return catalog.current().tags();
+  }
+
+  /** The tags pinned on {@code snapshotId}, sorted. */
+  public List<String> tagsOf(String snapshotId) {
+    List<String> out = new ArrayList<>();
+    catalog.current().tags().forEach((t, id) -> {
+      if (id.equals(snapshotId)) {
+        out.add(t);
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Streams the keys added, changed and deleted from snapshot {@code from} to {@code to} (ids or
+   * tags, of one fork or of a fork and its base).
+   *
+   * @return entries delivered
+   * @throws StrataException NOT_FOUND if either snapshot does not exist
+   */
+  public long diff(String from, String to, dev.strata.engine.read.SnapshotDiff.Sink sink) {
+    checkOpen();
+    var a = acquireSnapshot(from);
+    try {
+      var b = acquireSnapshot(to);
+      try {
+        return dev.strata.engine.read.SnapshotDiff.diff(a, b, segments, sink);
+      } finally {
+        b.release();
+      }
+    } finally {
+      a.release();
+    }
+  }
+
+  /**
+   * Walks every fork's manifest chain and checks every segment its head refers to exists with its
+   * checksum (SPEC §7 verify).
+   *
+   * @return problems, each naming the fork, snapshot or segment; empty if all is well
+   */
+  public List<String> verify() {
+    checkOpen();
+    List<String> problems = new ArrayList<>();
+    Set<Long> checked = new HashSet<>();
+    for (Fork f : openForks()) {
+      try {
+        f.verifyChain().forEach(p -> problems.add("fork " + f.name() + ": " + p));
+      } catch (IOException e) {
+        problems.add("fork " + f.name() + ": manifest chain unreadable: " + e.getMessage());
+      }
+      if (f.readOnlyReason() != null) {
+        problems.add("fork " + f.name() + ": read-only: " + f.readOnlyReason());
+      }
+      for (Manifest m : f.listSnapshots()) {
+        for (var ref : m.getSegmentsList()) {
+          long id = Long.parseUnsignedLong(ref.getSegmentId(), 16);
+          if (!checked.add(id)) {
+            continue;
+          }
+          try {
+            segments
+                .check(id, Integer.toUnsignedLong(ref.getChecksum()))
+                .ifPresent(p -> problems.add("segment " + ref.getSegmentId() + " (snapshot " + m.getId() + "): " + p));
+          } catch (IOException | RuntimeException e) {
+            problems.add("segment " + ref.getSegmentId() + " (snapshot " + m.getId() + "): " + e.getMessage());
+          }
+        }
+      }
+    }
+    return problems;
+  }
+
   /**
    * Creates fork {@code name} from a snapshot (O(1): one manifest that refers to the same
    * segments; no data is copied).
@@ -265,7 +413,7 @@ public final class StrataEngine implements AutoCloseable {
       Manifest base;
       if (fromSnapshotId != null && !fromSnapshotId.isEmpty()) {
         base =
-            findManifest(fromSnapshotId)
+            findManifest(resolveSnapshotRef(fromSnapshotId))
                 .orElseThrow(() -> StrataException.notFound("snapshot '" + fromSnapshotId + "' does not exist"));
       } else {
         Fork source = fork(fromFork == null || fromFork.isEmpty() ? MAIN : fromFork);
@@ -347,6 +495,11 @@ public final class StrataEngine implements AutoCloseable {
     }
     try {
       catalog.update(fork.entry().withState(ForkState.DROPPING));
+      for (Map.Entry<String, String> t : catalog.current().tags().entrySet()) {
+        if (t.getValue().startsWith(fork.id() + "-")) {
+          catalog.removeTag(t.getKey());
+        }
+      }
       forks.remove(name, fork);
       fork.closeForDrop();
       vfs.deleteRecursively(ctx.forkDir(fork.id()));
