@@ -11,6 +11,8 @@ import dev.strata.engine.flush.FlushHooks;
 import dev.strata.engine.flush.FlushTicket;
 import dev.strata.engine.fork.CollectionRegistry;
 import dev.strata.engine.fork.Fork;
+import dev.strata.engine.segment.SearchHit;
+import dev.strata.engine.segment.SearchQuery;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.wal.Durability;
 import java.nio.file.Path;
@@ -95,7 +97,7 @@ class FlushPipelineTest {
 
     List<FlushTicket> tickets = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      main.write("docs", put(doc("d" + i, "round " + i, "t", i)), Durability.SYNC);
+      main.write("docs", put(doc("d" + i, "round " + i, "t", i), doc("shared", "version" + i, "t", i)), Durability.SYNC);
       tickets.add(main.flush(1000));
     }
     List<CompletableFuture<Manifest>> futures = new ArrayList<>();
@@ -121,6 +123,13 @@ class FlushPipelineTest {
     for (int i = 0; i < 3; i++) {
       assertThat(body(main.get("docs", "d" + i).document())).isEqualTo("round " + i);
     }
+    // Seqs 2 and 3 computed their liveness before seq 1 was published; the finalizer's patch
+    // must still hide the older versions of "shared" from search.
+    assertThat(main.search("docs", SearchQuery.of("version0 OR version1", 10), null).hits()).isEmpty();
+    assertThat(main.search("docs", SearchQuery.of("version2", 10), null).hits())
+        .extracting(SearchHit::id)
+        .containsExactly("shared");
+    assertThat(main.search("docs", SearchQuery.of("round", 10), null).totalHits()).isEqualTo(3);
   }
 
   @Test

@@ -616,7 +616,25 @@ public final class Fork implements AutoCloseable {
     try {
       WrittenSegment written = ctx.segments().write(segmentId, input, schemas);
       ctx.segments().ingest(written);
-      return new FlushOutput(ctx.segments().acquire(segmentId), written);
+      Segment segment = ctx.segments().acquire(segmentId);
+      // The heavy half of the liveness, here in parallel rather than in the serial finalizer.
+      PublishedSnapshot base = acquireHead();
+      try {
+        if (base == null) {
+          return new FlushOutput(segment, written, LivenessMap.empty(), Set.of());
+        }
+        Set<Long> baseIds = new java.util.HashSet<>();
+        base.segments().forEach(s -> baseIds.add(s.segmentId()));
+        LivenessMap live = base.liveness().withNewest(segment, base.segments(), ctx.segments());
+        return new FlushOutput(segment, written, live, baseIds);
+      } catch (IOException | RuntimeException e) {
+        segment.release();
+        throw e;
+      } finally {
+        if (base != null) {
+          base.release();
+        }
+      }
     } catch (Throwable t) {
       try {
         ctx.segments().discard(segmentId);
@@ -638,7 +656,19 @@ public final class Fork implements AutoCloseable {
     List<Long> newIds = new ArrayList<>();
     long docs = head == null ? 0 : head.manifest().getStats().getDocCount();
     if (out.segment() != null) {
-      liveness = liveness.withNewest(out.segment(), older, ctx.segments());
+      // Patch the stream phase's liveness for segments published since it looked at the head.
+      Set<Long> headIds = new java.util.HashSet<>();
+      List<Segment> newcomers = new ArrayList<>();
+      for (Segment s : older) {
+        headIds.add(s.segmentId());
+        if (!out.baseSegmentIds().contains(s.segmentId())) {
+          newcomers.add(s);
+        }
+      }
+      liveness = liveness.and(out.liveness()).retainOnly(headIds);
+      if (!newcomers.isEmpty()) {
+        liveness = liveness.withNewest(out.segment(), newcomers, ctx.segments());
+      }
       WrittenSegment w = out.written();
       refs.add(
           SegmentRef.newBuilder()

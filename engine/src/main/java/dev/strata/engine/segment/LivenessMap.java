@@ -109,6 +109,32 @@ public final class LivenessMap {
   }
 
   /**
+   * A map in which a document is dead if it is dead in this map or in {@code other} (live docs
+   * AND-ed per segment). Used by the finalizer to combine the liveness a flush's stream phase
+   * computed against an older head with the current head's. Neither map changes.
+   */
+  public LivenessMap and(LivenessMap other) {
+    if (other.entries.isEmpty()) {
+      return this;
+    }
+    if (entries.isEmpty()) {
+      return other;
+    }
+    Map<Long, Entry> m = new HashMap<>(entries);
+    for (Map.Entry<Long, Entry> e : other.entries.entrySet()) {
+      Entry mine = m.get(e.getKey());
+      if (mine == null) {
+        m.put(e.getKey(), e.getValue());
+      } else if (mine != e.getValue()) {
+        FixedBitSet live = mine.live.clone();
+        live.and(e.getValue().live);
+        m.put(e.getKey(), new Entry(live, live.cardinality()));
+      }
+    }
+    return new LivenessMap(Map.copyOf(m));
+  }
+
+  /**
    * A map with only the entries of {@code segmentIds}: after a compaction or expiry removed
    * segments from the manifest. Shares the remaining bitsets.
    */

@@ -1,0 +1,520 @@
+package dev.strata.engine;
+
+import static dev.strata.engine.EngineFixture.SCHEMA;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.strata.engine.flush.FlushTicket;
+import dev.strata.engine.fork.Fork;
+import dev.strata.engine.model.Document;
+import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.Mutation;
+import dev.strata.engine.read.PublishedSnapshot;
+import dev.strata.engine.segment.SearchHit;
+import dev.strata.engine.segment.SearchQuery;
+import dev.strata.engine.segment.SearchResult;
+import dev.strata.engine.segment.SegmentEntry;
+import dev.strata.manifest.proto.Manifest;
+import dev.strata.wal.Durability;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.ShrinkingMode;
+import net.jqwik.api.Tuple;
+
+/**
+ * Model-based property of the whole engine (issue #3, test 7): random sequences of put, delete,
+ * multi-mutation writes (the same id twice: last wins), flush + await, createFork (from a retained
+ * snapshot or from a fork's head, with or without flush-first), dropFork, clean reopen and
+ * simulated crash + reopen run against a real engine (RocksDB + Lucene) and against an in-memory
+ * model: per fork, the state after every acknowledged write keyed by its WAL LSN (SPEC §5.3: a
+ * snapshot sees exactly the writes with LSN ≤ its covered LSN), plus the model copy recorded for
+ * every snapshot a flush ticket resolved to.
+ *
+ * <p>After every op: each live fork's head agrees with the model (Get of every id, Scan), its
+ * manifest chain verifies, its head never goes back, and every retained snapshot not yet checked
+ * since the last reopen/crash/fork/drop agrees with its model copy (Get of every id through {@link
+ * PublishedSnapshot#get}, Scan at the snapshot, and Search for every vocabulary word: exactly the
+ * ids whose body holds that word). After reopen, crash, createFork, dropFork and at the end every
+ * retained snapshot is checked again (segments are shared between forks; a snapshot never
+ * changes). All writes are SYNC, so even after a crash the model is exact.
+ *
+ * <p>All randomness comes from jqwik's samples (picks are indexes taken modulo the current
+ * choices), so the printed seed and shrunk sample replay a failure.
+ */
+class EngineModelPropertyTest {
+  static final String COLL = "docs";
+  /** A small id space so overwrites are common; UTF-8 byte order differs from UTF-16 for the last two. */
+  static final List<String> IDS =
+      List.of("a", "b", "c", "d", "e", "f", "g", "h", "k k", "é", "\uE000", "😀");
+  static final List<String> WORDS = List.of("apple", "birch", "cedar", "delta", "ember", "fjord");
+  static final List<String> TAGS = List.of("red", "green");
+  static final List<String> FORK_NAMES = List.of("f1", "f2", "f3");
+  static final long AWAIT_S = 30;
+
+  // ------------------------------------------------------------------------------------- ops
+
+  /** One step; fork and snapshot choices are picks modulo what exists at that moment. */
+  sealed interface Op {}
+
+  /** A mutation inside a write. */
+  record Mut(String id, boolean delete, List<String> words, String tag, long n) {
+    Mutation toMutation() {
+      return delete ? new Mutation.Delete(id) : new Mutation.Put(document());
+    }
+
+    Document document() {
+      return EngineFixture.doc(id, String.join(" ", words), tag, n);
+    }
+
+    Mut withId(String other) {
+      return new Mut(other, delete, words, tag, n);
+    }
+
+    @Override
+    public String toString() {
+      return delete ? "del(" + id + ")" : "put(" + id + "," + words + "," + tag + "," + n + ")";
+    }
+  }
+
+  /** One write of one or more mutations (a put, a delete, or a batch). */
+  record Write(int fork, List<Mut> muts) implements Op {}
+
+  record Flush(int fork) implements Op {}
+
+  record CreateFork(int name, boolean fromHead, int source, boolean flushFirst) implements Op {}
+
+  record DropFork(int fork) implements Op {}
+
+  record Reopen() implements Op {}
+
+  record CrashReopen() implements Op {}
+
+  /** Engine options of one try. */
+  record Config(long l0MaxBytes, int maxPendingFlushes) {}
+
+  @Provide
+  Arbitrary<Config> configs() {
+    return Combinators.combine(
+            Arbitraries.of(1024L, 2048L, 16L << 10, 64L << 20), Arbitraries.integers().between(1, 3))
+        .as(Config::new);
+  }
+
+  @Provide
+  Arbitrary<List<Op>> ops() {
+    Arbitrary<Integer> pick = Arbitraries.integers().between(0, 63);
+    Arbitrary<String> id = Arbitraries.of(IDS);
+    Arbitrary<List<String>> words = Arbitraries.of(WORDS).list().ofMinSize(1).ofMaxSize(4);
+    Arbitrary<String> tag = Arbitraries.of(TAGS);
+    Arbitrary<Long> n = Arbitraries.longs().between(0, 999);
+    Arbitrary<Mut> put = Combinators.combine(id, words, tag, n).as((i, w, t, x) -> new Mut(i, false, w, t, x));
+    Arbitrary<Mut> del = id.map(i -> new Mut(i, true, List.of(), "", 0));
+    Arbitrary<Mut> mut = Arbitraries.frequencyOf(Tuple.of(3, put), Tuple.of(1, del));
+    Arbitrary<Op> single = Combinators.combine(pick, put).as((f, m) -> new Write(f, List.of(m)));
+    Arbitrary<Op> delete = Combinators.combine(pick, del).as((f, m) -> new Write(f, List.of(m)));
+    Arbitrary<Op> batch =
+        Combinators.combine(pick, mut.list().ofMinSize(1).ofMaxSize(4), mut)
+            .as(
+                (f, ms, dup) -> {
+                  // The same id twice in one write: the later mutation wins.
+                  List<Mut> all = new ArrayList<>(ms);
+                  all.add(dup.withId(ms.get(0).id()));
+                  return new Write(f, all);
+                });
+    Arbitrary<Op> flush = pick.map(Flush::new);
+    Arbitrary<Op> createFork =
+        Combinators.combine(pick, Arbitraries.of(true, false), pick, Arbitraries.of(false, true))
+            .as(CreateFork::new);
+    Arbitrary<Op> dropFork = pick.map(DropFork::new);
+    Arbitrary<Op> reopen = Arbitraries.just(new Reopen());
+    Arbitrary<Op> crash = Arbitraries.just(new CrashReopen());
+    return Arbitraries.frequencyOf(
+            Tuple.of(28, single),
+            Tuple.of(8, delete),
+            Tuple.of(10, batch),
+            Tuple.of(12, flush),
+            Tuple.of(6, createFork),
+            Tuple.of(3, dropFork),
+            Tuple.of(2, reopen),
+            Tuple.of(2, crash))
+        .list()
+        .ofMinSize(1)
+        .ofMaxSize(60);
+  }
+
+  // ------------------------------------------------------------------------------------- model
+
+  /** Ids ordered by their UTF-8 bytes, the engine's key order. */
+  static final Comparator<String> UTF8_ORDER =
+      (a, b) -> Arrays.compareUnsigned(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
+
+  static TreeMap<String, Document> copy(Map<String, Document> m) {
+    TreeMap<String, Document> c = new TreeMap<>(UTF8_ORDER);
+    c.putAll(m);
+    return c;
+  }
+
+  /** The model of one fork: its state after every acknowledged write, by LSN. */
+  static final class ModelFork {
+    final String name;
+    final String forkId;
+    /** LSN → state after the write with that LSN; key 0 = the base (empty for main). */
+    final TreeMap<Long, TreeMap<String, Document>> history = new TreeMap<>();
+    TreeMap<String, Document> head;
+    long lastLsn;
+    /** Covered LSN of the newest snapshot a ticket resolved to (or that was seen as head). */
+    long publishedLsn;
+
+    ModelFork(String name, String forkId, Map<String, Document> base) {
+      this.name = name;
+      this.forkId = forkId;
+      this.head = copy(base);
+      history.put(0L, copy(base));
+    }
+
+    void apply(long lsn, List<Mut> muts) {
+      assertThat(lsn).as("LSNs of fork %s strictly increase", name).isGreaterThan(lastLsn);
+      TreeMap<String, Document> next = copy(head);
+      for (Mut m : muts) {
+        if (m.delete()) {
+          next.remove(m.id());
+        } else {
+          next.put(m.id(), m.document());
+        }
+      }
+      head = next;
+      lastLsn = lsn;
+      history.put(lsn, copy(next));
+    }
+
+    /** The state a snapshot covering {@code coveredLsn} must show. */
+    TreeMap<String, Document> at(long coveredLsn) {
+      return history.floorEntry(coveredLsn).getValue();
+    }
+  }
+
+  /** A snapshot a flush ticket resolved to, with the model copy taken then. */
+  record Recorded(String forkName, String forkId, TreeMap<String, Document> state) {}
+
+  static final class Model {
+    final Map<String, ModelFork> forks = new TreeMap<>();
+    final Map<String, Recorded> snapshots = new LinkedHashMap<>();
+    /** Snapshot ids checked since the last event that could change them. */
+    final Set<String> verified = new HashSet<>();
+  }
+
+  // ------------------------------------------------------------------------------------- property
+
+  @Property(tries = 300, shrinking = ShrinkingMode.BOUNDED, maxDiscardRatio = 1)
+  void engineAgreesWithModel(@ForAll("configs") Config config, @ForAll("ops") List<Op> ops) throws Exception {
+    Path dir = Files.createTempDirectory("strata-model");
+    EngineOptions options =
+        EngineFixture.testOptions()
+            .l0MaxBytes(config.l0MaxBytes())
+            .maxPendingFlushes(config.maxPendingFlushes())
+            .build();
+    try (EngineFixture fx = new EngineFixture(dir, options)) {
+      Model model = new Model();
+      Fork main = fx.engine.fork(StrataEngine.MAIN);
+      main.createOrGetCollection(COLL, SCHEMA);
+      model.forks.put(StrataEngine.MAIN, new ModelFork(StrataEngine.MAIN, main.id(), Map.of()));
+      model.forks.get(StrataEngine.MAIN).lastLsn = fx.engine.fork(StrataEngine.MAIN).stats().walLastLsn();
+      int step = 0;
+      for (Op op : ops) {
+        step++;
+        String where = "step " + step + " " + op;
+        apply(fx, model, op, where);
+        check(fx, model, where);
+      }
+      model.verified.clear();
+      check(fx, model, "final check");
+      fx.reopen();
+      model.verified.clear();
+      check(fx, model, "after final reopen");
+    } finally {
+      deleteTree(dir);
+    }
+  }
+
+  private static List<ModelFork> live(Model model) {
+    return new ArrayList<>(model.forks.values());
+  }
+
+  private static void apply(EngineFixture fx, Model model, Op op, String where) throws Exception {
+    StrataEngine engine = fx.engine;
+    switch (op) {
+      case Write w -> {
+        List<ModelFork> forks = live(model);
+        ModelFork mf = forks.get(w.fork() % forks.size());
+        Fork f = engine.fork(mf.name);
+        long lsn = f.write(COLL, w.muts().stream().map(Mut::toMutation).toList(), Durability.SYNC);
+        mf.apply(lsn, w.muts());
+      }
+      case Flush fl -> {
+        List<ModelFork> forks = live(model);
+        ModelFork mf = forks.get(fl.fork() % forks.size());
+        Fork f = engine.fork(mf.name);
+        FlushTicket t = f.flush(10_000);
+        Manifest m = f.awaitTicket(t).get(AWAIT_S, TimeUnit.SECONDS);
+        assertThat(m.getForkId()).as(where).isEqualTo(mf.forkId);
+        assertThat(m.getCoveredLsn()).as("%s: the flushed snapshot covers every acknowledged write", where)
+            .isGreaterThanOrEqualTo(mf.lastLsn);
+        mf.publishedLsn = Math.max(mf.publishedLsn, m.getCoveredLsn());
+        Recorded prev = model.snapshots.putIfAbsent(m.getId(), new Recorded(mf.name, mf.forkId, copy(mf.head)));
+        if (prev != null) {
+          assertThat(prev.state()).as("%s: snapshot %s resolved again with other contents", where, m.getId())
+              .isEqualTo(mf.head);
+        }
+      }
+      case CreateFork c -> createFork(engine, model, c, where);
+      case DropFork d -> {
+        List<ModelFork> forks = live(model).stream().filter(x -> !x.name.equals(StrataEngine.MAIN)).toList();
+        if (forks.isEmpty()) {
+          assertThatThrownBy(() -> engine.dropFork(StrataEngine.MAIN, 1000))
+              .isInstanceOf(StrataException.class)
+              .extracting(e -> ((StrataException) e).kind())
+              .isEqualTo(StrataException.Kind.FAILED_PRECONDITION);
+          return;
+        }
+        ModelFork mf = forks.get(d.fork() % forks.size());
+        engine.dropFork(mf.name, 30_000);
+        model.forks.remove(mf.name);
+        assertThatThrownBy(() -> engine.fork(mf.name))
+            .isInstanceOf(StrataException.class)
+            .extracting(e -> ((StrataException) e).kind())
+            .isEqualTo(StrataException.Kind.NOT_FOUND);
+        model.verified.clear();
+      }
+      case Reopen r -> {
+        fx.reopen();
+        model.verified.clear();
+      }
+      case CrashReopen r -> {
+        fx.crashAndReopen();
+        model.verified.clear();
+      }
+    }
+  }
+
+  private static void createFork(StrataEngine engine, Model model, CreateFork c, String where) {
+    String name = FORK_NAMES.get(c.name() % FORK_NAMES.size());
+    if (model.forks.containsKey(name)) {
+      assertThatThrownBy(() -> engine.createFork(name, null, StrataEngine.MAIN, false, 1000))
+          .as(where)
+          .isInstanceOf(StrataException.class)
+          .extracting(e -> ((StrataException) e).kind())
+          .isEqualTo(StrataException.Kind.ALREADY_EXISTS);
+      return;
+    }
+    Fork created;
+    if (c.fromHead()) {
+      List<ModelFork> forks = live(model);
+      ModelFork src = forks.get(c.source() % forks.size());
+      Fork s = engine.fork(src.name);
+      if (!c.flushFirst() && s.head().isEmpty()) {
+        assertThatThrownBy(() -> engine.createFork(name, null, src.name, false, 1000))
+            .as(where)
+            .isInstanceOf(StrataException.class)
+            .extracting(e -> ((StrataException) e).kind())
+            .isEqualTo(StrataException.Kind.FAILED_PRECONDITION);
+        return;
+      }
+      created = engine.createFork(name, null, src.name, c.flushFirst(), AWAIT_S * 1000);
+    } else {
+      List<Manifest> all = new ArrayList<>();
+      for (ModelFork mf : live(model)) {
+        all.addAll(engine.fork(mf.name).listSnapshots());
+      }
+      if (all.isEmpty()) {
+        return;
+      }
+      Manifest from = all.get(c.source() % all.size());
+      created = engine.createFork(name, from.getId(), null, false, 0);
+    }
+    // The base the engine chose (a background flush may have moved a head since we looked).
+    String baseId = created.entry().baseSnapshotId();
+    ModelFork src =
+        model.forks.values().stream()
+            .filter(mf -> baseId.startsWith(mf.forkId + "-"))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError(where + ": base " + baseId + " is of no live fork"));
+    Manifest base = engine.fork(src.name).loadSnapshot(baseId);
+    if (c.fromHead() && c.flushFirst()) {
+      assertThat(base.getCoveredLsn()).as("%s: flush_first base covers every write", where)
+          .isGreaterThanOrEqualTo(src.lastLsn);
+    }
+    TreeMap<String, Document> state = src.at(base.getCoveredLsn());
+    Recorded rec = model.snapshots.get(baseId);
+    if (rec != null) {
+      assertThat(state).as("%s: recorded copy of %s", where, baseId).isEqualTo(rec.state());
+    }
+    model.forks.put(name, new ModelFork(name, created.id(), state));
+    Manifest first = created.head().orElseThrow(() -> new AssertionError(where + ": new fork has no head"));
+    assertThat(first.getBaseSnapshotId()).as(where).isEqualTo(baseId);
+    assertThat(first.getParentId()).as(where).isEqualTo(baseId);
+    model.verified.clear();
+  }
+
+  // ------------------------------------------------------------------------------------- checks
+
+  private static void check(EngineFixture fx, Model model, String where) throws Exception {
+    StrataEngine engine = fx.engine;
+    assertThat(engine.openForks().stream().map(Fork::name).toList())
+        .as("%s: open forks", where)
+        .containsExactlyElementsOf(model.forks.keySet());
+    for (ModelFork mf : model.forks.values()) {
+      Fork f = engine.fork(mf.name);
+      String at = where + ", fork " + mf.name;
+      assertThat(f.id()).as(at).isEqualTo(mf.forkId);
+      assertThat(f.readOnlyReason()).as(at).isNull();
+      assertThat(f.verifyChain()).as("%s: manifest chain", at).isEmpty();
+      // Head: Get of every id and Scan (L0 + frozen + head segments).
+      for (String id : IDS) {
+        assertThat(doc(f.get(COLL, id))).as("%s: Get(%s) at head", at, id).isEqualTo(mf.head.get(id));
+      }
+      assertThat(f.scan(COLL, "", 1000, null).stream().map(SegmentEntry::id).toList())
+          .as("%s: Scan at head", at)
+          .containsExactlyElementsOf(mf.head.keySet());
+      // Published state never goes back (not even after a crash). A size-triggered flush may
+      // publish at any moment, so take one reference on the head and read everything through it.
+      Manifest head = null;
+      PublishedSnapshot h = f.acquireHead();
+      if (h != null) {
+        try {
+          head = h.manifest();
+          checkSearch(f, h, mf.at(head.getCoveredLsn()), at + ", head snapshot " + head.getId());
+          // Search with no snapshot = the head snapshot, never L0; comparable when the head did
+          // not move during the call.
+          Map<String, SearchResult> byDefault = new LinkedHashMap<>();
+          for (String word : WORDS) {
+            byDefault.put(word, f.search(COLL, SearchQuery.of(word, 100), null));
+          }
+          if (f.head().map(Manifest::getId).orElse("").equals(head.getId())) {
+            for (String word : WORDS) {
+              checkSearchResult(
+                  byDefault.get(word), word, mf.at(head.getCoveredLsn()), at + ", default (head) snapshot " + head.getId());
+            }
+          }
+        } finally {
+          h.release();
+        }
+      }
+      long headLsn = head == null ? 0 : head.getCoveredLsn();
+      assertThat(headLsn).as("%s: head covered LSN", at).isGreaterThanOrEqualTo(mf.publishedLsn);
+      mf.publishedLsn = headLsn;
+      List<Manifest> snaps = f.listSnapshots();
+      if (head != null) {
+        assertThat(snaps.stream().map(Manifest::getId).toList()).as(at).contains(head.getId());
+      }
+      long prevSeq = -1;
+      for (Manifest m : snaps) {
+        assertThat(m.getForkId()).as(at).isEqualTo(mf.forkId);
+        assertThat(m.getSeq()).as("%s: seqs increase", at).isGreaterThan(prevSeq);
+        prevSeq = m.getSeq();
+        if (model.verified.add(m.getId())) {
+          checkSnapshot(engine, f, mf, m, model.snapshots.get(m.getId()), at + ", snapshot " + m.getId());
+        }
+      }
+      // Every snapshot a ticket resolved to stays retained (no retention policy is configured).
+      for (Map.Entry<String, Recorded> e : model.snapshots.entrySet()) {
+        if (e.getValue().forkId().equals(mf.forkId)) {
+          assertThat(snaps.stream().map(Manifest::getId).toList())
+              .as("%s: recorded snapshot %s is retained", at, e.getKey())
+              .contains(e.getKey());
+        }
+      }
+    }
+  }
+
+  private static void checkSnapshot(
+      StrataEngine engine, Fork f, ModelFork mf, Manifest m, Recorded rec, String at) {
+    TreeMap<String, Document> expected = mf.at(m.getCoveredLsn());
+    if (rec != null) {
+      assertThat(expected).as("%s: model copy recorded at flush vs. model at covered LSN %d", at, m.getCoveredLsn())
+          .isEqualTo(rec.state());
+    }
+    PublishedSnapshot snap = f.acquireSnapshot(m.getId());
+    try {
+      assertThat(snap.id()).as(at).isEqualTo(m.getId());
+      for (String id : IDS) {
+        assertThat(doc(snap.get(engine.segments(), COLL, id)))
+            .as("%s: Get(%s) at snapshot (covered LSN %d)", at, id, m.getCoveredLsn())
+            .isEqualTo(expected.get(id));
+      }
+      assertThat(f.scan(COLL, "", 1000, snap).stream().map(SegmentEntry::id).toList())
+          .as("%s: Scan at snapshot", at)
+          .containsExactlyElementsOf(expected.keySet());
+      checkSearch(f, snap, expected, at);
+    } finally {
+      snap.release();
+    }
+  }
+
+  private static void checkSearch(Fork f, PublishedSnapshot snap, Map<String, Document> expected, String at) {
+    for (String word : WORDS) {
+      checkSearchResult(f.search(COLL, SearchQuery.of(word, 100), snap), word, expected, at);
+    }
+  }
+
+  private static void checkSearchResult(SearchResult r, String word, Map<String, Document> expected, String at) {
+    Set<String> want = new TreeSet<>();
+    for (Document d : expected.values()) {
+      if (Arrays.asList(EngineFixture.body(d).split(" ")).contains(word)) {
+        want.add(d.id());
+      }
+    }
+    Set<String> got = new TreeSet<>();
+    for (SearchHit h : r.hits()) {
+      assertThat(got.add(h.id())).as("%s: search '%s' returned %s twice", at, word, h.id()).isTrue();
+      assertThat(h.document()).as("%s: search '%s' hit %s", at, word, h.id()).isEqualTo(expected.get(h.id()));
+    }
+    assertThat(got).as("%s: search '%s'", at, word).isEqualTo(want);
+    assertThat(r.totalHits()).as("%s: search '%s' totalHits", at, word).isEqualTo(want.size());
+  }
+
+  private static Document doc(DocumentVersion v) {
+    return v == null || v.isTombstone() ? null : v.document();
+  }
+
+  static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    Files.walkFileTree(
+        root,
+        new SimpleFileVisitor<>() {
+          @Override
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+            Files.deleteIfExists(file);
+            return FileVisitResult.CONTINUE;
+          }
+
+          @Override
+          public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+            Files.deleteIfExists(d);
+            return FileVisitResult.CONTINUE;
+          }
+        });
+  }
+}
