@@ -38,6 +38,8 @@ final class CrashHarness implements AutoCloseable {
   StrataEngine engine;
   /** Why the last {@link #open} failed, or null. */
   Throwable openFailure;
+  /** What the fault injector wraps (e.g. a {@link CrashOpLog} to name each call). */
+  dev.strata.vfs.Vfs base = dev.strata.vfs.LocalVfs.INSTANCE;
 
   CrashHarness(Path dir, EngineOptions options) {
     this.dir = dir;
@@ -49,7 +51,7 @@ final class CrashHarness implements AutoCloseable {
    * remembered in {@link #openFailure} (the engine closed itself) and returns null.
    */
   StrataEngine tryOpen(Consumer<FaultInjectingVfs> arm) {
-    vfs = new FaultInjectingVfs();
+    vfs = new FaultInjectingVfs(base);
     arm.accept(vfs);
     openFailure = null;
     try {
@@ -63,7 +65,7 @@ final class CrashHarness implements AutoCloseable {
 
   /** Opens with no faults; a failure is a test failure. */
   StrataEngine open() throws IOException {
-    vfs = new FaultInjectingVfs();
+    vfs = new FaultInjectingVfs(base);
     openFailure = null;
     engine = StrataEngine.open(dir, vfs, options);
     return engine;

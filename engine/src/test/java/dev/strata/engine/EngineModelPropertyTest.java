@@ -16,6 +16,7 @@ import dev.strata.engine.segment.SearchResult;
 import dev.strata.engine.segment.SegmentEntry;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.wal.Durability;
+import dev.strata.wal.WalOptions;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
@@ -41,7 +42,9 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.ShrinkingMode;
+import net.jqwik.api.RandomDistribution;
 import net.jqwik.api.Tuple;
+import net.jqwik.api.statistics.Statistics;
 
 /**
  * Model-based property of the whole engine (issue #3, test 7): random sequences of put, delete,
@@ -72,6 +75,8 @@ class EngineModelPropertyTest {
   static final List<String> TAGS = List.of("red", "green");
   static final List<String> FORK_NAMES = List.of("f1", "f2", "f3");
   static final long AWAIT_S = 30;
+  static final int MIN_OPS = 20;
+  static final int MAX_OPS = 60;
 
   // ------------------------------------------------------------------------------------- ops
 
@@ -112,12 +117,16 @@ class EngineModelPropertyTest {
   record CrashReopen() implements Op {}
 
   /** Engine options of one try. */
-  record Config(long l0MaxBytes, int maxPendingFlushes) {}
+  record Config(long l0MaxBytes, int maxPendingFlushes, long walSegmentBytes, int streamThreads) {}
 
   @Provide
   Arbitrary<Config> configs() {
     return Combinators.combine(
-            Arbitraries.of(1024L, 2048L, 16L << 10, 64L << 20), Arbitraries.integers().between(1, 3))
+            Arbitraries.of(1024L, 2048L, 16L << 10, 64L << 20),
+            Arbitraries.integers().between(1, 3),
+            // Tiny WAL segments make every published flush delete WAL files (truncation).
+            Arbitraries.of(64L << 20, 300L, 4096L),
+            Arbitraries.of(4, 1))
         .as(Config::new);
   }
 
@@ -153,14 +162,15 @@ class EngineModelPropertyTest {
             Tuple.of(28, single),
             Tuple.of(8, delete),
             Tuple.of(10, batch),
-            Tuple.of(12, flush),
-            Tuple.of(6, createFork),
+            Tuple.of(14, flush),
+            Tuple.of(8, createFork),
             Tuple.of(3, dropFork),
             Tuple.of(2, reopen),
             Tuple.of(2, crash))
         .list()
-        .ofMinSize(1)
-        .ofMaxSize(60);
+        .ofMinSize(MIN_OPS)
+        .ofMaxSize(MAX_OPS)
+        .withSizeDistribution(RandomDistribution.uniform());
   }
 
   // ------------------------------------------------------------------------------------- model
@@ -222,6 +232,13 @@ class EngineModelPropertyTest {
     final Map<String, Recorded> snapshots = new LinkedHashMap<>();
     /** Snapshot ids checked since the last event that could change them. */
     final Set<String> verified = new HashSet<>();
+    /** Every snapshot id ever checked, and how many of them no ticket resolved to (size flushes). */
+    final Set<String> everChecked = new HashSet<>();
+    int maxForks = 1;
+    int forksCreated;
+    int forksDropped;
+    int crashes;
+    int reopens;
   }
 
   // ------------------------------------------------------------------------------------- property
@@ -233,6 +250,8 @@ class EngineModelPropertyTest {
         EngineFixture.testOptions()
             .l0MaxBytes(config.l0MaxBytes())
             .maxPendingFlushes(config.maxPendingFlushes())
+            .streamThreads(config.streamThreads())
+            .wal(WalOptions.builder().segmentBytes(config.walSegmentBytes()).build())
             .build();
     try (EngineFixture fx = new EngineFixture(dir, options)) {
       Model model = new Model();
@@ -252,6 +271,12 @@ class EngineModelPropertyTest {
       fx.reopen();
       model.verified.clear();
       check(fx, model, "after final reopen");
+      long unrecorded = model.everChecked.stream().filter(id -> !model.snapshots.containsKey(id)).count();
+      Statistics.label("snapshots checked").collect(bucket(model.everChecked.size()));
+      Statistics.label("size-triggered snapshots (no ticket)").collect(bucket(unrecorded));
+      Statistics.label("max live forks").collect(model.maxForks);
+      Statistics.label("forks created / dropped").collect(model.forksCreated > 0, model.forksDropped > 0);
+      Statistics.label("crash / clean reopen mid-run").collect(model.crashes > 0, model.reopens > 0);
     } finally {
       deleteTree(dir);
     }
@@ -300,6 +325,7 @@ class EngineModelPropertyTest {
         ModelFork mf = forks.get(d.fork() % forks.size());
         engine.dropFork(mf.name, 30_000);
         model.forks.remove(mf.name);
+        model.forksDropped++;
         assertThatThrownBy(() -> engine.fork(mf.name))
             .isInstanceOf(StrataException.class)
             .extracting(e -> ((StrataException) e).kind())
@@ -307,10 +333,12 @@ class EngineModelPropertyTest {
         model.verified.clear();
       }
       case Reopen r -> {
+        model.reopens++;
         fx.reopen();
         model.verified.clear();
       }
       case CrashReopen r -> {
+        model.crashes++;
         fx.crashAndReopen();
         model.verified.clear();
       }
@@ -370,6 +398,8 @@ class EngineModelPropertyTest {
       assertThat(state).as("%s: recorded copy of %s", where, baseId).isEqualTo(rec.state());
     }
     model.forks.put(name, new ModelFork(name, created.id(), state));
+    model.forksCreated++;
+    model.maxForks = Math.max(model.maxForks, model.forks.size());
     Manifest first = created.head().orElseThrow(() -> new AssertionError(where + ": new fork has no head"));
     assertThat(first.getBaseSnapshotId()).as(where).isEqualTo(baseId);
     assertThat(first.getParentId()).as(where).isEqualTo(baseId);
@@ -396,6 +426,10 @@ class EngineModelPropertyTest {
       assertThat(f.scan(COLL, "", 1000, null).stream().map(SegmentEntry::id).toList())
           .as("%s: Scan at head", at)
           .containsExactlyElementsOf(mf.head.keySet());
+      String start = IDS.get(Math.floorMod(where.hashCode(), IDS.size()));
+      assertThat(f.scan(COLL, start, 3, null).stream().map(SegmentEntry::id).toList())
+          .as("%s: Scan at head from '%s', limit 3", at, start)
+          .containsExactlyElementsOf(mf.head.tailMap(start, true).keySet().stream().limit(3).toList());
       // Published state never goes back (not even after a crash). A size-triggered flush may
       // publish at any moment, so take one reference on the head and read everything through it.
       Manifest head = null;
@@ -432,6 +466,7 @@ class EngineModelPropertyTest {
         assertThat(m.getForkId()).as(at).isEqualTo(mf.forkId);
         assertThat(m.getSeq()).as("%s: seqs increase", at).isGreaterThan(prevSeq);
         prevSeq = m.getSeq();
+        model.everChecked.add(m.getId());
         if (model.verified.add(m.getId())) {
           checkSnapshot(engine, f, mf, m, model.snapshots.get(m.getId()), at + ", snapshot " + m.getId());
         }
@@ -475,12 +510,13 @@ class EngineModelPropertyTest {
     for (String word : WORDS) {
       checkSearchResult(f.search(COLL, SearchQuery.of(word, 100), snap), word, expected, at);
     }
+    checkSearchResult(f.search(COLL, SearchQuery.of("*", 100), snap), "*", expected, at);
   }
 
   private static void checkSearchResult(SearchResult r, String word, Map<String, Document> expected, String at) {
     Set<String> want = new TreeSet<>();
     for (Document d : expected.values()) {
-      if (Arrays.asList(EngineFixture.body(d).split(" ")).contains(word)) {
+      if (word.equals("*") || Arrays.asList(EngineFixture.body(d).split(" ")).contains(word)) {
         want.add(d.id());
       }
     }
@@ -491,6 +527,10 @@ class EngineModelPropertyTest {
     }
     assertThat(got).as("%s: search '%s'", at, word).isEqualTo(want);
     assertThat(r.totalHits()).as("%s: search '%s' totalHits", at, word).isEqualTo(want.size());
+  }
+
+  private static String bucket(long n) {
+    return n == 0 ? "0" : n <= 3 ? "1-3" : n <= 10 ? "4-10" : n <= 30 ? "11-30" : ">30";
   }
 
   private static Document doc(DocumentVersion v) {

@@ -231,6 +231,53 @@ class FlushPipelineTest {
   }
 
   @Test
+  void writersRacingContinuousRotatesAlwaysLandInTheRightL0Buffer() throws Exception {
+    Fork main = open(EngineFixture.testOptions().maxPendingFlushes(4).writeStallTimeoutMs(30_000).build());
+    int writers = 4;
+    int perWriter = 1500;
+    ExecutorService pool = Executors.newFixedThreadPool(writers + 1);
+    CountDownLatch done = new CountDownLatch(writers);
+    List<Future<?>> futures = new ArrayList<>();
+    for (int w = 0; w < writers; w++) {
+      int id = w;
+      futures.add(
+          pool.submit(
+              () -> {
+                try {
+                  for (int i = 0; i < perWriter; i++) {
+                    main.write("docs", put(doc("w" + id + "-" + i, "race", "t", i)), Durability.ASYNC);
+                  }
+                } finally {
+                  done.countDown();
+                }
+                return null;
+              }));
+    }
+    futures.add(
+        pool.submit(
+            () -> {
+              while (done.getCount() > 0) {
+                main.flush(30_000);
+              }
+              return null;
+            }));
+    for (Future<?> f : futures) {
+      f.get(120, TimeUnit.SECONDS); // a misrouted record would surface here as an exception
+    }
+    pool.shutdown();
+    Manifest last = main.awaitTicket(main.flush(30_000)).get(30, TimeUnit.SECONDS);
+    assertThat(main.stats().l0Bytes()).isZero();
+    assertThat(last.getCoveredLsn()).isEqualTo(main.stats().walLastLsn());
+    fx.reopen();
+    Fork again = fx.engine.fork("main");
+    for (int w = 0; w < writers; w++) {
+      for (int i = 0; i < perWriter; i++) {
+        assertThat(again.get("docs", "w" + w + "-" + i)).as("w" + w + "-" + i).isNotNull();
+      }
+    }
+  }
+
+  @Test
   void thirtyTwoThreadsCreatingOneCollectionGetOneCreationAndNoErrors() throws Exception {
     Fork main = open(EngineFixture.testOptions().build());
     ExecutorService pool = Executors.newFixedThreadPool(32);

@@ -435,7 +435,7 @@ public final class Fork implements AutoCloseable {
       // SYNC: the fsync covering the record. ASYNC: the record handed to the OS (survives
       // kill -9; the WAL syncer fsyncs it within wal.sync_interval).
       awaitDurable(a);
-      applyTo(readState.bufferFor(a.lsn()), a.lsn(), collection, mutations);
+      applyTo(bufferFor(a.lsn()), a.lsn(), collection, mutations);
     } catch (IOException e) {
       throw walFailed(e);
     } finally {
@@ -462,6 +462,22 @@ public final class Fork implements AutoCloseable {
     turnReadOnly("WAL failed: " + e.getMessage());
     return StrataException.of(
         StrataException.Kind.IO_ERROR, "fork '" + entry.name() + "': WAL write failed: " + e.getMessage(), e);
+  }
+
+  /**
+   * The L0 buffer that covers {@code lsn}. Lock-free in the common case; if a rotate is between
+   * freezing the active buffer and publishing the new read state (both under the flush lock),
+   * the lookup misses, and re-reading under that lock sees the finished swap.
+   */
+  private L0Buffer bufferFor(long lsn) {
+    L0Buffer b = readState.bufferFor(lsn);
+    if (b == null) {
+      b = flush.withFlushLock(() -> readState.bufferFor(lsn));
+    }
+    if (b == null) {
+      throw new IllegalStateException("no L0 buffer covers LSN " + lsn + " (fork " + entry.name() + ")");
+    }
+    return b;
   }
 
   private static void applyTo(L0Buffer buffer, long lsn, String collection, List<Mutation> mutations) {

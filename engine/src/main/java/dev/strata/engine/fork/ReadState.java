@@ -33,7 +33,11 @@ record ReadState(L0Buffer active, List<L0Buffer> frozenNewestFirst, PublishedSna
     return new ReadState(active, frozen, snapshot);
   }
 
-  /** The buffer whose LSN range holds {@code lsn}. */
+  /**
+   * The buffer whose LSN range holds {@code lsn}, or null if this state has none: a rotate may
+   * have frozen the active buffer below {@code lsn} and not yet published the state with the
+   * fresh one (the caller then re-reads under the flush lock).
+   */
   L0Buffer bufferFor(long lsn) {
     if (active.covers(lsn)) {
       return active;
@@ -43,7 +47,7 @@ record ReadState(L0Buffer active, List<L0Buffer> frozenNewestFirst, PublishedSna
         return b;
       }
     }
-    throw new IllegalStateException("no L0 buffer covers LSN " + lsn + " (already flushed?)");
+    return null;
   }
 
   /** Bytes held by the active and frozen buffers. */
