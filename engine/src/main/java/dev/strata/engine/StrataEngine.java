@@ -86,7 +86,17 @@ public final class StrataEngine implements AutoCloseable {
     this.segments =
         SegmentStore.open(
             dataDir, SegmentStoreOptions.defaults().withBlockCacheBytes(options.blockCacheBytes()));
-    this.catalog = ForkCatalog.open(vfs, ForkCatalog.directoryFor(dataDir));
+    try {
+      this.catalog = ForkCatalog.open(vfs, ForkCatalog.directoryFor(dataDir));
+    } catch (IOException | RuntimeException e) {
+      // Release RocksDB's LOCK so this process can retry the open.
+      try {
+        segments.close();
+      } catch (IOException | RuntimeException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
     this.streamExecutor =
         new ThreadPoolExecutor(
             options.streamThreads(),
@@ -138,8 +148,11 @@ public final class StrataEngine implements AutoCloseable {
       }
     }
     List<ForkEntry> entries = new ArrayList<>(catalog.current().forks());
-    // Bases first: a fork's missing first manifest is made from its base's manifest.
-    entries.sort((a, b) -> Boolean.compare(!a.baseSnapshotId().isEmpty(), !b.baseSnapshotId().isEmpty()));
+    // A fork's base fork opens before it (a fork whose creation was cut short gets its first
+    // manifest from its base's), so order by depth in the base chain.
+    Map<String, ForkEntry> byId = new java.util.HashMap<>();
+    entries.forEach(e -> byId.put(e.forkId(), e));
+    entries.sort(java.util.Comparator.comparingInt(e -> baseDepth(e, byId)));
     for (ForkEntry entry : entries) {
       if (entry.state() == ForkState.DROPPING) {
         log.info("fork={} id={} was being dropped at the crash: finishing the drop", entry.name(), entry.forkId());
@@ -150,6 +163,13 @@ public final class StrataEngine implements AutoCloseable {
       Manifest base = null;
       if (!entry.baseSnapshotId().isEmpty()) {
         base = findManifest(entry.baseSnapshotId()).orElse(null);
+        if (base == null && !Fork.hasManifest(ctx, entry)) {
+          // Its creation never finished and its base is gone: it never existed for anyone.
+          log.warn("fork={} id={} was never completed and its base {} is gone: removing it",
+              entry.name(), entry.forkId(), entry.baseSnapshotId());
+          abandonEntry(entry);
+          continue;
+        }
       }
       forks.put(entry.name(), Fork.open(ctx, entry, base));
     }
@@ -160,6 +180,30 @@ public final class StrataEngine implements AutoCloseable {
     if (!cleanup.isEmpty()) {
       log.info("recovery deleted orphan segments of unpublished flushes: {}", cleanup);
     }
+  }
+
+  /** How many forks lie between {@code e} and a root along base snapshots (cycles cut). */
+  private static int baseDepth(ForkEntry e, Map<String, ForkEntry> byId) {
+    int depth = 0;
+    ForkEntry cur = e;
+    while (cur != null && !cur.baseSnapshotId().isEmpty() && depth <= byId.size()) {
+      String base = cur.baseSnapshotId();
+      int dash = base.lastIndexOf('-');
+      cur = dash > 0 ? byId.get(base.substring(0, dash)) : null;
+      depth++;
+    }
+    return depth;
+  }
+
+  /** Removes a catalog entry whose fork never became usable, and its directory. */
+  private void abandonEntry(ForkEntry entry) throws IOException {
+    try {
+      catalog.update(entry.withState(ForkState.DROPPING));
+    } catch (CatalogConflictException ex) {
+      throw new IOException("cannot abandon fork " + entry.name(), ex);
+    }
+    vfs.deleteRecursively(ctx.forkDir(entry.forkId()));
+    removeFromCatalog(entry.forkId());
   }
 
   private Set<Long> referencedSegments() {
@@ -448,7 +492,17 @@ public final class StrataEngine implements AutoCloseable {
       } catch (CatalogConflictException ex) {
         throw StrataException.of(StrataException.Kind.ALREADY_EXISTS, ex.getMessage());
       }
-      Fork fork = Fork.create(ctx, entry, base);
+      Fork fork;
+      try {
+        fork = Fork.create(ctx, entry, base);
+      } catch (IOException | RuntimeException ex) {
+        try {
+          abandonEntry(entry);
+        } catch (IOException | RuntimeException cleanup) {
+          ex.addSuppressed(cleanup); // the next open finishes it
+        }
+        throw ex;
+      }
       forks.put(name, fork);
       done = true;
       log.info("fork={} id={} created from snapshot {}", name, entry.forkId(), base.getId());
@@ -495,6 +549,14 @@ public final class StrataEngine implements AutoCloseable {
     }
     try {
       catalog.update(fork.entry().withState(ForkState.DROPPING));
+    } catch (IOException | CatalogConflictException ex) {
+      fork.abortDrop();
+      throw StrataException.of(
+          StrataException.Kind.IO_ERROR,
+          "drop of fork '" + name + "' failed before it began (the fork is unchanged): " + ex.getMessage(),
+          ex);
+    }
+    try {
       for (Map.Entry<String, String> t : catalog.current().tags().entrySet()) {
         if (t.getValue().startsWith(fork.id() + "-")) {
           catalog.removeTag(t.getKey());

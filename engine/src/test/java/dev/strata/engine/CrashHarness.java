@@ -34,10 +34,13 @@ final class CrashHarness implements AutoCloseable {
   final Path dir;
   EngineOptions options;
   FaultInjectingVfs vfs;
+
   /** The open engine, or null after a crash or a failed open. */
   StrataEngine engine;
+
   /** Why the last {@link #open} failed, or null. */
   Throwable openFailure;
+
   /** What the fault injector wraps (e.g. a {@link CrashOpLog} to name each call). */
   dev.strata.vfs.Vfs base = dev.strata.vfs.LocalVfs.INSTANCE;
 
@@ -149,7 +152,15 @@ final class CrashHarness implements AutoCloseable {
           long id = Long.parseUnsignedLong(r.getSegmentId(), 16);
           var bad = e.segments().check(id, r.getChecksum());
           if (bad.isPresent()) {
-            problems.add("fork " + f.name() + " head " + head.getId() + " segment " + r.getSegmentId() + ": " + bad.get());
+            problems.add(
+                "fork "
+                    + f.name()
+                    + " head "
+                    + head.getId()
+                    + " segment "
+                    + r.getSegmentId()
+                    + ": "
+                    + bad.get());
           }
         }
       }
@@ -157,7 +168,8 @@ final class CrashHarness implements AutoCloseable {
     Set<Long> onDisk = new HashSet<>(e.segments().segmentIdsOnDisk());
     onDisk.removeAll(refs);
     if (!onDisk.isEmpty()) {
-      problems.add("orphan segment directories " + hex(onDisk) + " (referenced: " + hex(refs) + ")");
+      problems.add(
+          "orphan segment directories " + hex(onDisk) + " (referenced: " + hex(refs) + ")");
     }
     Set<Long> inDb = new HashSet<>(e.segments().segmentIdsInRocksDb());
     inDb.removeAll(refs);

@@ -11,8 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A pass-through {@link Vfs} under a {@link dev.strata.vfs.FaultInjectingVfs} that writes down
- * each call the fault injector counts, so a sweep can say what I/O call ordinal K was ("SYNC_DIR
+ * A pass-through {@link Vfs} under a {@link dev.strata.vfs.FaultInjectingVfs} that writes down each
+ * call the fault injector counts, so a sweep can say what I/O call ordinal K was ("SYNC_DIR
  * .../manifests"). Only for messages: the injector's own bookkeeping calls (rename backups) are
  * logged too, so labels are approximate when a rename replaces a file. Thread-safe.
  */

@@ -20,7 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -100,7 +99,11 @@ class CrashRecoveryTest {
 
   /** Cheap options: no retries (a failed stream turns the fork read-only at once), 2 threads. */
   private static EngineOptions.Builder options() {
-    return EngineFixture.testOptions().flushMaxRetries(0).streamThreads(2).maxPendingFlushes(2).blockCacheBytes(1L << 20);
+    return EngineFixture.testOptions()
+        .flushMaxRetries(0)
+        .streamThreads(2)
+        .maxPendingFlushes(2)
+        .blockCacheBytes(1L << 20);
   }
 
   private static String bodyOf(Fork f, String id) {
@@ -133,6 +136,7 @@ class CrashRecoveryTest {
   static final class FlushOutcome {
     /** Per document id, every body it may have after recovery (ABSENT: none). */
     final ForkModel model = new ForkModel(true);
+
     final Set<String> ids = new TreeSet<>();
     final List<FlushTicket> tickets = new ArrayList<>();
     int acknowledged;
@@ -192,7 +196,8 @@ class CrashRecoveryTest {
       } catch (ExecutionException | RuntimeException e) {
         // the flush failed; the WAL keeps its writes
       } catch (TimeoutException e) {
-        throw new AssertionError("a flush ticket neither resolved nor failed within " + WAIT_S + " s");
+        throw new AssertionError(
+            "a flush ticket neither resolved nor failed within " + WAIT_S + " s");
       }
     }
     return o;
@@ -210,7 +215,9 @@ class CrashRecoveryTest {
       String actual = hasCollection ? bodyOf(main, id) : null;
       actual = actual == null ? ABSENT : actual;
       found.put(id, actual);
-      assertThat(o.model.allowed(id)).as("document " + id + " (acknowledged writes must survive)").contains(actual);
+      assertThat(o.model.allowed(id))
+          .as("document " + id + " (acknowledged writes must survive)")
+          .contains(actual);
     }
     assertThat(CrashHarness.recoveryProblems(e)).as("recovery problems").isEmpty();
     for (FlushTicket t : o.tickets) {
@@ -219,7 +226,9 @@ class CrashRecoveryTest {
         main.flush(1000);
       }
       Manifest m = f.get(WAIT_S, TimeUnit.SECONDS);
-      assertThat(m.getCoveredLsn()).as("ticket issued before the crash").isGreaterThanOrEqualTo(t.lsn());
+      assertThat(m.getCoveredLsn())
+          .as("ticket issued before the crash")
+          .isGreaterThanOrEqualTo(t.lsn());
     }
     main.createOrGetCollection(C, SCHEMA);
     main.write(C, put(doc("after", "written after recovery", "t", 0)), Durability.SYNC);
@@ -228,9 +237,13 @@ class CrashRecoveryTest {
     assertThat(main.verifyChain()).isEmpty();
     for (Map.Entry<String, String> f : found.entrySet()) {
       String now = bodyOf(main, f.getKey());
-      assertThat(now == null ? ABSENT : now).as(f.getKey() + " after the next flush").isEqualTo(f.getValue());
+      assertThat(now == null ? ABSENT : now)
+          .as(f.getKey() + " after the next flush")
+          .isEqualTo(f.getValue());
     }
-    assertThat(CrashHarness.recoveryProblems(e)).as("recovery problems after the next flush").isEmpty();
+    assertThat(CrashHarness.recoveryProblems(e))
+        .as("recovery problems after the next flush")
+        .isEmpty();
   }
 
   /** Ordinals 0..total-1, or a seeded sample of {@code max} of them. */
@@ -259,7 +272,8 @@ class CrashRecoveryTest {
   void aFailedIoCallAtEveryStepOfAFlushThenACrashLosesNoAcknowledgedWriteAndLeavesNoOrphan()
       throws Exception {
     // Tiny WAL segments: a publish deletes the segments it covers (SPEC §2.5).
-    EngineOptions opts = options().wal(dev.strata.wal.WalOptions.builder().segmentBytes(256).build()).build();
+    EngineOptions opts =
+        options().wal(dev.strata.wal.WalOptions.builder().segmentBytes(256).build()).build();
     CrashHarness counting = harness(tmp.resolve("count"), opts);
     CrashOpLog opLog = new CrashOpLog(counting.dir);
     counting.base = opLog;
@@ -267,7 +281,9 @@ class CrashRecoveryTest {
     long total = counting.vfs.operationCount();
     assertThat(clean.acknowledged).isEqualTo(6);
     assertThat(counting.engine.fork(StrataEngine.MAIN).head().orElseThrow().getSeq()).isEqualTo(2);
-    assertThat(opLog.ops().subList(0, (int) total)).as("the WAL is truncated behind a publish").anyMatch(op -> op.startsWith("DELETE") && op.endsWith(".wal"));
+    assertThat(opLog.ops().subList(0, (int) total))
+        .as("the WAL is truncated behind a publish")
+        .anyMatch(op -> op.startsWith("DELETE") && op.endsWith(".wal"));
     counting.close();
 
     long seed = Long.getLong("crash.seed", System.nanoTime());
@@ -379,13 +395,16 @@ class CrashRecoveryTest {
 
   private static void assertContent(Fork f, Map<String, String> expected, String what) {
     for (Map.Entry<String, String> e : expected.entrySet()) {
-      assertThat(bodyOf(f, e.getKey())).as(what + ": " + f.name() + "/" + e.getKey()).isEqualTo(e.getValue());
+      assertThat(bodyOf(f, e.getKey()))
+          .as(what + ": " + f.name() + "/" + e.getKey())
+          .isEqualTo(e.getValue());
     }
   }
 
   @Test
-  void crashWhileAStreamIsBlockedBeforeWritingItsSegmentLosesNothingAndTheTicketResolvesAfterRestart()
-      throws Exception {
+  void
+      crashWhileAStreamIsBlockedBeforeWritingItsSegmentLosesNothingAndTheTicketResolvesAfterRestart()
+          throws Exception {
     StepHooks hooks = new StepHooks();
     hooks.streamKey = "main#2";
     CrashHarness h = harness(tmp.resolve("before-stream"), options().hooks(hooks).build());
@@ -405,10 +424,20 @@ class CrashRecoveryTest {
     h.powerLoss();
     StrataEngine e = h.open();
     Fork again = e.fork(StrataEngine.MAIN);
-    assertThat(again.head().orElseThrow().getId()).as("seq 2 was never published").isEqualTo(first.getId());
+    assertThat(again.head().orElseThrow().getId())
+        .as("seq 2 was never published")
+        .isEqualTo(first.getId());
     assertContent(
         again,
-        Map.of("s0", "published in seq 1", "s1", "rotated into seq 2", "s2", "rotated into seq 2 too", "s3", "in the new active buffer"),
+        Map.of(
+            "s0",
+            "published in seq 1",
+            "s1",
+            "rotated into seq 2",
+            "s2",
+            "rotated into seq 2 too",
+            "s3",
+            "in the new active buffer"),
         "after a crash during the stream");
     assertThat(e.segments().segmentIdsOnDisk()).isEqualTo(segmentsBefore);
     assertThat(CrashHarness.recoveryProblems(e)).isEmpty();
@@ -456,27 +485,44 @@ class CrashRecoveryTest {
     assertThat(rangesAtPublish.get()).as("... and ingested").containsAll(unpublished);
 
     Map<String, String> expected =
-        Map.of("p0", "published in seq 1", "p1", "streamed, never published", "p2", "streamed, never published either");
+        Map.of(
+            "p0",
+            "published in seq 1",
+            "p1",
+            "streamed, never published",
+            "p2",
+            "streamed, never published either");
     EngineOptions noHooks = options().build();
 
     // (a) kill -9 at that instant: the copy has the segment written and ingested, no manifest.
     CrashHarness copy = harness(snapshot, noHooks);
     StrataEngine fromCopy = copy.open();
-    checkUnpublishedSegmentGone(fromCopy, unpublished, first, expected, ticket, "kill -9 before publish");
+    checkUnpublishedSegmentGone(
+        fromCopy, unpublished, first, expected, ticket, "kill -9 before publish");
 
     // (b) the live engine halted there, then a power loss.
     h.options = noHooks;
     h.powerLoss();
-    checkUnpublishedSegmentGone(h.open(), unpublished, first, expected, ticket, "power loss before publish");
+    checkUnpublishedSegmentGone(
+        h.open(), unpublished, first, expected, ticket, "power loss before publish");
   }
 
   private static void checkUnpublishedSegmentGone(
-      StrataEngine e, Set<Long> unpublished, Manifest first, Map<String, String> expected, FlushTicket ticket, String what)
+      StrataEngine e,
+      Set<Long> unpublished,
+      Manifest first,
+      Map<String, String> expected,
+      FlushTicket ticket,
+      String what)
       throws Exception {
     Fork main = e.fork(StrataEngine.MAIN);
     assertThat(main.head().orElseThrow().getId()).as(what + ": head").isEqualTo(first.getId());
-    assertThat(e.segments().segmentIdsOnDisk()).as(what + ": segment directories").doesNotContainAnyElementsOf(unpublished);
-    assertThat(e.segments().segmentIdsInRocksDb()).as(what + ": RocksDB key ranges").doesNotContainAnyElementsOf(unpublished);
+    assertThat(e.segments().segmentIdsOnDisk())
+        .as(what + ": segment directories")
+        .doesNotContainAnyElementsOf(unpublished);
+    assertThat(e.segments().segmentIdsInRocksDb())
+        .as(what + ": RocksDB key ranges")
+        .doesNotContainAnyElementsOf(unpublished);
     assertContent(main, expected, what);
     assertThat(CrashHarness.recoveryProblems(e)).as(what).isEmpty();
     CompletableFuture<Manifest> f = main.awaitTicket(ticket);
@@ -520,7 +566,8 @@ class CrashRecoveryTest {
     for (CrashHarness after : List.of(h, harness(snapshot, options().build()))) {
       StrataEngine e = after.open();
       Fork f = e.fork(StrataEngine.MAIN);
-      String what = after == h ? "power loss after publish" : "kill -9 inside the finalizer after publish";
+      String what =
+          after == h ? "power loss after publish" : "kill -9 inside the finalizer after publish";
       assertThat(f.head().orElseThrow().getId()).as(what).isEqualTo(published.getId());
       assertContent(f, expected, what);
       assertThat(CrashHarness.recoveryProblems(e)).as(what).isEmpty();
@@ -540,7 +587,8 @@ class CrashRecoveryTest {
    * names must still exist.
    */
   @Test
-  void aManifestRenamedBeforeAFailedDirectoryFsyncStillHasItsSegmentAfterARestart() throws Exception {
+  void aManifestRenamedBeforeAFailedDirectoryFsyncStillHasItsSegmentAfterARestart()
+      throws Exception {
     List<String> failures = new ArrayList<>();
     for (boolean cleanRestart : new boolean[] {false, true}) {
       String what = cleanRestart ? "clean restart" : "kill -9";
@@ -599,12 +647,18 @@ class CrashRecoveryTest {
     child = e.fork("child");
     main = e.fork(StrataEngine.MAIN);
     assertThat(child.head().orElseThrow().getId()).isEqualTo(childFirst.getId());
-    assertContent(child, Map.of("c0", "child, never flushed", "w0", "overwritten in the child, never flushed"), "child");
+    assertContent(
+        child,
+        Map.of("c0", "child, never flushed", "w0", "overwritten in the child, never flushed"),
+        "child");
     assertThat(bodyOf(child, "w1")).as("main's later write is not in the child").isNull();
     assertContent(main, Map.of("w0", "never flushed", "w1", "main, never flushed"), "main");
     assertThat(CrashHarness.recoveryProblems(e)).isEmpty();
     flushAndWait(child);
-    assertContent(child, Map.of("c0", "child, never flushed", "w0", "overwritten in the child, never flushed"), "child flushed");
+    assertContent(
+        child,
+        Map.of("c0", "child, never flushed", "w0", "overwritten in the child, never flushed"),
+        "child flushed");
     assertThat(child.verifyChain()).isEmpty();
   }
 
@@ -644,13 +698,16 @@ class CrashRecoveryTest {
     Manifest m = f.get(WAIT_S, TimeUnit.SECONDS);
     assertThat(m.getCoveredLsn()).isGreaterThanOrEqualTo(ticket.lsn());
   }
+
   // ======================================================================== 3. crash during drop
 
   private static final Map<String, String> MAIN_DOCS = Map.of("m1", "main one", "m2", "main two");
   private static final Map<String, String> CHILD_DOCS =
       merge(MAIN_DOCS, Map.of("c1", "child one", "c2", "child two", "c3", "child three, WAL only"));
   private static final Map<String, String> GRAND_DOCS =
-      merge(MAIN_DOCS, Map.of("c1", "child one", "c2", "child two", "g1", "grandchild one, WAL only"));
+      merge(
+          MAIN_DOCS,
+          Map.of("c1", "child one", "c2", "child two", "g1", "grandchild one, WAL only"));
 
   private static Map<String, String> merge(Map<String, String> a, Map<String, String> b) {
     Map<String, String> out = new TreeMap<>(a);
@@ -668,8 +725,8 @@ class CrashRecoveryTest {
   }
 
   /**
-   * main (flushed) → child (flushed, plus one WAL-only write) → grand (made from child's head,
-   * plus one WAL-only write). Returns child's fork id.
+   * main (flushed) → child (flushed, plus one WAL-only write) → grand (made from child's head, plus
+   * one WAL-only write). Returns child's fork id.
    */
   private static String dropSetup(StrataEngine e) throws Exception {
     Fork main = e.fork(StrataEngine.MAIN);
@@ -698,8 +755,8 @@ class CrashRecoveryTest {
   }
 
   /** After a crash during the drop of "child": whole or gone, others intact, no orphans. */
-  private static void checkAfterCrashedDrop(StrataEngine e, Path dataDir, String childId, boolean dropReturned)
-      throws Exception {
+  private static void checkAfterCrashedDrop(
+      StrataEngine e, Path dataDir, String childId, boolean dropReturned) throws Exception {
     List<String> names = e.openForks().stream().map(Fork::name).toList();
     assertThat(names).as("forks after recovery").contains("main", "grand");
     if (dropReturned) {
@@ -720,7 +777,9 @@ class CrashRecoveryTest {
       assertThat(bodyOf(f, "probe")).isEqualTo("writable after recovery");
       assertThat(f.verifyChain()).isEmpty();
     }
-    assertThat(CrashHarness.recoveryProblems(e)).as("recovery problems after new flushes").isEmpty();
+    assertThat(CrashHarness.recoveryProblems(e))
+        .as("recovery problems after new flushes")
+        .isEmpty();
   }
 
   /** How a crash point is simulated. */
@@ -751,7 +810,8 @@ class CrashRecoveryTest {
   }
 
   @Test
-  void aCrashAtEveryIoCallOfADropLeavesTheForkWholeOrGoneAndItsDescendantsWorking() throws Exception {
+  void aCrashAtEveryIoCallOfADropLeavesTheForkWholeOrGoneAndItsDescendantsWorking()
+      throws Exception {
     EngineOptions opts = options().build();
     // The setup runs once; each crash point starts from a copy of its (cleanly closed) directory.
     Path template = tmp.resolve("drop-template");
@@ -780,7 +840,14 @@ class CrashRecoveryTest {
     // FAULT_THEN_KILL is left out: a drop stops at its first failed call, so it equals DIE_AT_CALL.
     for (CrashMode mode : List.of(CrashMode.FAULT_THEN_POWER_LOSS, CrashMode.DIE_AT_CALL)) {
       for (long k = 0; k < total; k++) {
-        String what = "drop, " + mode + " at call " + k + " (" + opLog.label(base + k).replace(childId, "<child>") + ")";
+        String what =
+            "drop, "
+                + mode
+                + " at call "
+                + k
+                + " ("
+                + opLog.label(base + k).replace(childId, "<child>")
+                + ")";
         Path dir = tmp.resolve("drop-" + mode + "-" + k);
         CrashHarness.copyTree(template, dir);
         CrashHarness h = harness(dir, opts);
@@ -813,7 +880,8 @@ class CrashRecoveryTest {
         }
       }
     }
-    System.out.printf("drop sweep: %d runs in %d ms%n", runs, (System.nanoTime() - start) / 1_000_000);
+    System.out.printf(
+        "drop sweep: %d runs in %d ms%n", runs, (System.nanoTime() - start) / 1_000_000);
     assertThat(failures).as("crash points of a drop that broke a guarantee").isEmpty();
   }
 
@@ -858,8 +926,8 @@ class CrashRecoveryTest {
   // ======================================================================== crash during create
 
   /**
-   * A crash at every I/O call of creating fork "a" from fork "b" (itself a fork of main): after
-   * the reopen "a" is whole (its base's data, writable) or absent, and nothing else changed.
+   * A crash at every I/O call of creating fork "a" from fork "b" (itself a fork of main): after the
+   * reopen "a" is whole (its base's data, writable) or absent, and nothing else changed.
    */
   @Test
   void aCrashAtEveryIoCallOfCreatingAForkOfAForkLeavesItWholeOrAbsent() throws Exception {
@@ -915,7 +983,8 @@ class CrashRecoveryTest {
           }
           assertThat(CrashHarness.recoveryProblems(e)).isEmpty();
           for (Fork f : e.openForks()) {
-            Map<String, String> expected = f.name().equals("main") ? Map.of("m1", "main one") : bDocs;
+            Map<String, String> expected =
+                f.name().equals("main") ? Map.of("m1", "main one") : bDocs;
             assertContent(f, expected, what);
             write(f, "probe", "after");
             flushAndWait(f);
@@ -941,12 +1010,14 @@ class CrashRecoveryTest {
     write(b, "b1", "b one");
     flushAndWait(b);
   }
+
   // ======================================================================== 4. many crashes
 
   /** What a fork may hold: per key, every body it may have (ABSENT: no document). */
   static final class ForkModel {
     /** False while the fork may or may not exist (its create or drop failed with an I/O error). */
     boolean certain;
+
     final Map<String, Set<String>> possible = new TreeMap<>();
 
     ForkModel(boolean certain) {
@@ -983,11 +1054,14 @@ class CrashRecoveryTest {
     List<String> history = new ArrayList<>();
     List<String> failures = new ArrayList<>();
     int faultsFired = 0;
+    long lastRoundCalls = 30;
     for (int round = 0; round < 10 && failures.isEmpty(); round++) {
       try {
         List<UncertainWrite> uncertain = new ArrayList<>();
         Map<String, FlushTicket> tickets = new LinkedHashMap<>();
-        long at = h.vfs.operationCount() + rnd.nextInt(40);
+        // Somewhere in this round's I/O calls: about as many as the last round made.
+        long roundStart = h.vfs.operationCount();
+        long at = roundStart + rnd.nextInt((int) Math.max(8, Math.min(60, lastRoundCalls)));
         CrashMode mode = CrashMode.values()[rnd.nextInt(CrashMode.values().length)];
         mode.arm(h.vfs, at);
         history.add("round " + round + ": " + mode + " at call " + at);
@@ -1007,7 +1081,12 @@ class CrashRecoveryTest {
             } catch (ExecutionException | StrataException ex) {
               history.add("  flush " + f.name() + " failed: " + ex.getMessage());
             } catch (TimeoutException ex) {
-              failures.add("round " + round + ": the flush ticket of " + f.name() + " neither resolved nor failed");
+              failures.add(
+                  "round "
+                      + round
+                      + ": the flush ticket of "
+                      + f.name()
+                      + " neither resolved nor failed");
             }
           } else if (action < 11) {
             String name = "f" + round + "x" + step;
@@ -1017,7 +1096,15 @@ class CrashRecoveryTest {
               model.put(name, source.copy(true));
               history.add("  created " + name + " from " + f.name());
             } catch (StrataException ex) {
-              history.add("  create " + name + " from " + f.name() + " failed: " + ex.kind() + " " + ex.getMessage());
+              history.add(
+                  "  create "
+                      + name
+                      + " from "
+                      + f.name()
+                      + " failed: "
+                      + ex.kind()
+                      + " "
+                      + ex.getMessage());
               if (ex.kind() == StrataException.Kind.IO_ERROR) {
                 model.put(name, source.copy(false));
               }
@@ -1038,15 +1125,23 @@ class CrashRecoveryTest {
         }
         boolean powerLoss = rnd.nextBoolean();
         boolean fired = h.vfs.operationCount() > at;
+        lastRoundCalls = h.vfs.operationCount() - roundStart;
         faultsFired += fired ? 1 : 0;
         h.crash(powerLoss);
-        history.add("  crash: " + (powerLoss ? "power loss" : "kill -9") + (fired ? " (the fault fired)" : " (the fault did not fire)"));
+        history.add(
+            "  crash: "
+                + (powerLoss ? "power loss" : "kill -9")
+                + (fired ? " (the fault fired)" : " (the fault did not fire)"));
         if (rnd.nextInt(3) == 0) {
           // A crash during (or right after) recovery. Calls 0..5 are in the engine's constructor,
           // where a failure leaks RocksDB (see anOpenThatFailsEarly...): start after them.
           long k = 6 + rnd.nextInt(30);
           h.tryOpen(v -> v.failOperation(k, Fault.IO_ERROR));
-          history.add("  recovery with a fault at call " + k + ": " + (h.engine == null ? "open failed: " + h.openFailure : "opened"));
+          history.add(
+              "  recovery with a fault at call "
+                  + k
+                  + ": "
+                  + (h.engine == null ? "open failed: " + h.openFailure : "opened"));
           h.crash(h.engine == null || rnd.nextBoolean());
         }
         try {
@@ -1057,22 +1152,40 @@ class CrashRecoveryTest {
         }
         failures.addAll(checkModel(e, model, dropped, uncertain, tickets, "round " + round));
       } catch (Exception | AssertionError ex) {
-        failures.add("round " + round + ": unexpected " + ex + " at " + java.util.Arrays.toString(java.util.Arrays.copyOf(ex.getStackTrace(), Math.min(8, ex.getStackTrace().length))));
+        failures.add(
+            "round "
+                + round
+                + ": unexpected "
+                + ex
+                + " at "
+                + java.util.Arrays.toString(
+                    java.util.Arrays.copyOf(
+                        ex.getStackTrace(), Math.min(8, ex.getStackTrace().length))));
       }
     }
     if (failures.isEmpty()) {
       h.close();
-      failures.addAll(checkModel(h.open(), model, dropped, List.of(), Map.of(), "after a clean restart"));
+      failures.addAll(
+          checkModel(h.open(), model, dropped, List.of(), Map.of(), "after a clean restart"));
     }
     if (!failures.isEmpty()) {
       System.out.println("many crashes FAILED (seed " + seed + "): " + failures);
     }
-    System.out.println("many crashes: faults fired in " + faultsFired + " of 10 rounds; history:\n" + String.join("\n", history));
+    System.out.println(
+        "many crashes: faults fired in "
+            + faultsFired
+            + " of 10 rounds; history:\n"
+            + String.join("\n", history));
     assertThat(failures).as("seed " + seed + "; history:\n" + String.join("\n", history)).isEmpty();
   }
 
   private static void randomWrite(
-      Random rnd, Fork f, ForkModel m, List<UncertainWrite> uncertain, String tag, List<String> history) {
+      Random rnd,
+      Fork f,
+      ForkModel m,
+      List<UncertainWrite> uncertain,
+      String tag,
+      List<String> history) {
     List<Integer> keys = new ArrayList<>();
     for (int i = 0; i < KEYS; i++) {
       keys.add(i);
@@ -1106,7 +1219,8 @@ class CrashRecoveryTest {
     } catch (StrataException ex) {
       history.add("  write " + f.name() + " " + values + " failed: " + ex.kind());
       if (ex.kind() == StrataException.Kind.IO_ERROR) {
-        values.forEach((k, v) -> m.possible.computeIfAbsent(k, x -> new TreeSet<>(Set.of(ABSENT))).add(v));
+        values.forEach(
+            (k, v) -> m.possible.computeIfAbsent(k, x -> new TreeSet<>(Set.of(ABSENT))).add(v));
         uncertain.add(new UncertainWrite(f.name(), puts, new boolean[1]));
       }
     }
@@ -1126,7 +1240,12 @@ class CrashRecoveryTest {
     e.openForks().forEach(f -> open.add(f.name()));
     for (String name : open) {
       if (!model.containsKey(name)) {
-        out.add(when + ": fork " + name + " exists but " + (dropped.contains(name) ? "was dropped" : "was never created"));
+        out.add(
+            when
+                + ": fork "
+                + name
+                + " exists but "
+                + (dropped.contains(name) ? "was dropped" : "was never created"));
       }
     }
     for (String name : new ArrayList<>(model.keySet())) {
@@ -1151,7 +1270,16 @@ class CrashRecoveryTest {
         }
         actual = actual == null ? ABSENT : actual;
         if (!m.allowed(key).contains(actual)) {
-          out.add(when + ": " + name + "/" + key + " is " + actual + ", expected one of " + m.allowed(key));
+          out.add(
+              when
+                  + ": "
+                  + name
+                  + "/"
+                  + key
+                  + " is "
+                  + actual
+                  + ", expected one of "
+                  + m.allowed(key));
         }
         if (actual.equals(ABSENT)) {
           m.possible.remove(key);
@@ -1165,9 +1293,19 @@ class CrashRecoveryTest {
         continue;
       }
       Fork f = e.fork(u.fork());
-      long applied = u.puts().entrySet().stream().filter(p -> p.getValue().equals(bodyOf(f, p.getKey()))).count();
+      long applied =
+          u.puts().entrySet().stream()
+              .filter(p -> p.getValue().equals(bodyOf(f, p.getKey())))
+              .count();
       if (applied != 0 && applied != u.puts().size()) {
-        out.add(when + ": a failed write was partly applied on " + u.fork() + ": " + applied + " of " + u.puts());
+        out.add(
+            when
+                + ": a failed write was partly applied on "
+                + u.fork()
+                + ": "
+                + applied
+                + " of "
+                + u.puts());
       }
     }
     out.addAll(CrashHarness.recoveryProblems(e).stream().map(p -> when + ": " + p).toList());
@@ -1183,10 +1321,24 @@ class CrashRecoveryTest {
         }
         Manifest m = pending.get(WAIT_S, TimeUnit.SECONDS);
         if (m.getCoveredLsn() < t.getValue().lsn()) {
-          out.add(when + ": ticket " + t.getValue() + " resolved to " + m.getId() + " covering only " + m.getCoveredLsn());
+          out.add(
+              when
+                  + ": ticket "
+                  + t.getValue()
+                  + " resolved to "
+                  + m.getId()
+                  + " covering only "
+                  + m.getCoveredLsn());
         }
       } catch (Exception ex) {
-        out.add(when + ": ticket " + t.getValue() + " of " + t.getKey() + " did not resolve after the restart: " + ex);
+        out.add(
+            when
+                + ": ticket "
+                + t.getValue()
+                + " of "
+                + t.getKey()
+                + " did not resolve after the restart: "
+                + ex);
       }
     }
     return out;

@@ -232,6 +232,20 @@ public final class Fork implements AutoCloseable {
     }
   }
 
+  /** True if the fork's manifest directory holds at least one published manifest. */
+  public static boolean hasManifest(ForkContext ctx, ForkEntry entry) throws IOException {
+    Path dir = ManifestStore.directoryFor(ctx.dataDir(), entry.forkId());
+    if (!ctx.vfs().exists(dir)) {
+      return false;
+    }
+    for (Path p : ctx.vfs().list(dir)) {
+      if (p.getFileName().toString().endsWith(ManifestStore.FILE_SUFFIX)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /**
    * Creates a new fork's first manifest from {@code base} (O(1): it refers to the base's segments;
    * no data is copied) and opens it.
@@ -545,6 +559,15 @@ public final class Fork implements AutoCloseable {
     try {
       FlushCoordinator.Rotation r = rotate(permitWaitMs, false);
       if (r != null) {
+        // A ticket must name an LSN that survives a power loss: after one, the WAL would hand
+        // out a lost (ASYNC) LSN again and the ticket would resolve to the wrong writes.
+        if (wal.durableLsn() < r.coveredLsn()) {
+          try {
+            wal.sync();
+          } catch (IOException e) {
+            throw walFailed(e);
+          }
+        }
         return new FlushTicket(entry.forkId(), entry.name(), r.seq(), r.coveredLsn());
       }
     } catch (InterruptedException e) {
@@ -723,7 +746,15 @@ public final class Fork implements AutoCloseable {
       b.addCollections(CollectionRegistry.toDef(c));
     }
     options.hooks().beforePublish(entry.name(), seq);
-    Manifest m = manifests.publish(b.build());
+    Manifest m;
+    try {
+      m = manifests.publish(b.build());
+    } catch (IOException e) {
+      // The manifest may be durable (a failure after its rename): its segment must outlive this
+      // process; recovery decides from what is on disk.
+      referencedSegments.addAll(newIds);
+      throw e;
+    }
     referencedSegments.addAll(newIds);
     newIds.forEach(ctx.segmentIds()::settle);
 
@@ -748,8 +779,9 @@ public final class Fork implements AutoCloseable {
     try {
       wal.truncateBefore(task.coveredLsn() + 1);
     } catch (IOException e) {
-      // Not a durability problem: the segments stay in the WAL longer than needed.
-      log.warn("fork={} WAL truncation below LSN {} failed: {}", entry.name(), task.coveredLsn() + 1, e.toString());
+      // No acknowledged write is lost (the snapshot is published), but the WAL is failed for good
+      // (fsyncgate rule), so the fork stops taking writes now rather than at its next write.
+      turnReadOnly("WAL truncation below LSN " + (task.coveredLsn() + 1) + " failed: " + e.getMessage());
     }
     for (Consumer<Manifest> w : watchers) {
       try {
@@ -765,6 +797,11 @@ public final class Fork implements AutoCloseable {
     if (out.segment() != null) {
       long id = out.segment().segmentId();
       out.segment().release();
+      if (referencedSegments.contains(id)) {
+        // A manifest naming it may be on disk (publish failed after its rename): keep it.
+        ctx.segmentIds().settle(id);
+        return;
+      }
       try {
         ctx.segments().discard(id);
       } catch (IOException | RuntimeException e) {
