@@ -270,8 +270,9 @@ public final class StrataEngine implements AutoCloseable {
 
   /** Finds a retained manifest by snapshot id, on any open fork. */
   public Optional<Manifest> findManifest(String snapshotId) {
+    String forkId = Fork.forkIdOf(snapshotId);
     for (Fork f : openForks()) {
-      if (snapshotId.startsWith(f.id() + "-")) {
+      if (f.id().equals(forkId)) {
         try {
           return Optional.of(f.loadSnapshot(snapshotId));
         } catch (StrataException e) {
@@ -300,8 +301,9 @@ public final class StrataEngine implements AutoCloseable {
 
   /** The open fork that owns snapshot {@code snapshotId}. */
   public Fork forkOfSnapshot(String snapshotId) {
+    String forkId = Fork.forkIdOf(snapshotId);
     for (Fork f : openForks()) {
-      if (snapshotId.startsWith(f.id() + "-")) {
+      if (f.id().equals(forkId)) {
         return f;
       }
     }
@@ -558,7 +560,7 @@ public final class StrataEngine implements AutoCloseable {
     }
     try {
       for (Map.Entry<String, String> t : catalog.current().tags().entrySet()) {
-        if (t.getValue().startsWith(fork.id() + "-")) {
+        if (Fork.forkIdOf(t.getValue()).equals(fork.id())) {
           catalog.removeTag(t.getKey());
         }
       }
@@ -622,8 +624,19 @@ public final class StrataEngine implements AutoCloseable {
    * closes. Data not published stays in the WALs.
    */
   public void flushAndClose(long timeoutMs) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    Map<String, java.util.concurrent.CompletableFuture<Manifest>> pending = new java.util.LinkedHashMap<>();
     for (Fork f : openForks()) {
-      f.flushAndWait(timeoutMs);
+      pending.put(f.name(), f.flushForShutdown(timeoutMs));
+    }
+    for (Map.Entry<String, java.util.concurrent.CompletableFuture<Manifest>> e : pending.entrySet()) {
+      long left = Math.max(0, deadline - System.nanoTime());
+      try {
+        e.getValue().get(left, TimeUnit.NANOSECONDS);
+      } catch (Exception ex) {
+        log.warn("fork={} final flush did not complete before shutdown: {} (its WAL keeps the data)",
+            e.getKey(), ex.toString());
+      }
     }
     close();
   }

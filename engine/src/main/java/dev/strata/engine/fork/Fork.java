@@ -393,6 +393,8 @@ public final class Fork implements AutoCloseable {
     CollectionRegistry.Collection existing = collections.get(name);
     if (existing == null) {
       checkWritable();
+      // A schema Lucene cannot index (e.g. an unknown analyzer) would fail every flush later.
+      dev.strata.engine.segment.DocumentIndexer.validateSchema(schema);
     }
     return collections.createOrGet(entry.name(), name, schema, this::logDefinition);
   }
@@ -553,9 +555,7 @@ public final class Fork implements AutoCloseable {
    *     read-only
    */
   public FlushTicket flush(long permitWaitMs) {
-    if (readOnlyReason != null) {
-      checkWritable();
-    }
+    checkWritable();
     try {
       FlushCoordinator.Rotation r = rotate(permitWaitMs, false);
       if (r != null) {
@@ -603,6 +603,9 @@ public final class Fork implements AutoCloseable {
       if (head != null) {
         return CompletableFuture.completedFuture(head.manifest());
       }
+      return CompletableFuture.failedFuture(
+          StrataException.failedPrecondition(
+              "fork '" + entry.name() + "' has no snapshot yet and nothing to flush"));
     }
     return tickets.await(Math.max(1, ticket.lsn()));
   }
@@ -894,20 +897,47 @@ public final class Fork implements AutoCloseable {
         continue;
       }
       opened.tryAcquire();
+      evictOpenedSnapshots(snapshotId);
       return opened;
     }
   }
 
+  /** Old snapshots kept open for reads; more are opened on demand and released here. */
+  private static final int MAX_OPENED_SNAPSHOTS = 8;
+
+  /** Drops cached snapshots beyond the bound (not {@code keep}); readers holding one keep it. */
+  private void evictOpenedSnapshots(String keep) {
+    for (String id : openedSnapshots.keySet()) {
+      if (openedSnapshots.size() <= MAX_OPENED_SNAPSHOTS) {
+        return;
+      }
+      if (!id.equals(keep)) {
+        PublishedSnapshot s = openedSnapshots.remove(id);
+        if (s != null) {
+          s.release();
+        }
+      }
+    }
+  }
+
   private long seqOf(String snapshotId) {
-    String prefix = entry.forkId() + "-";
-    if (!snapshotId.startsWith(prefix)) {
+    if (!entry.forkId().equals(forkIdOf(snapshotId))) {
       throw StrataException.notFound("snapshot '" + snapshotId + "' is not of fork '" + entry.name() + "'");
     }
     try {
-      return Long.parseLong(snapshotId.substring(prefix.length()));
+      return Long.parseLong(snapshotId.substring(snapshotId.lastIndexOf('-') + 1));
     } catch (NumberFormatException e) {
       throw StrataException.invalid("malformed snapshot id '" + snapshotId + "'");
     }
+  }
+
+  /**
+   * The fork id inside a snapshot id ({@code <fork id>-<seq>}: the text before the last '-'), or
+   * "" if it has none.
+   */
+  public static String forkIdOf(String snapshotId) {
+    int dash = snapshotId == null ? -1 : snapshotId.lastIndexOf('-');
+    return dash <= 0 ? "" : snapshotId.substring(0, dash);
   }
 
   /**
@@ -1123,16 +1153,33 @@ public final class Fork implements AutoCloseable {
    * @return true if every write is in a published snapshot
    */
   public boolean flushAndWait(long timeoutMs) {
-    if (readOnlyReason != null || dropping || closed) {
-      return false;
-    }
+    CompletableFuture<Manifest> f = flushForShutdown(timeoutMs);
     try {
-      FlushTicket t = flush(timeoutMs);
-      awaitTicket(t).get(timeoutMs, TimeUnit.MILLISECONDS);
+      f.get(timeoutMs, TimeUnit.MILLISECONDS);
       return true;
     } catch (Exception e) {
       log.warn("fork={} final flush did not complete: {}", entry.name(), e.toString());
       return false;
+    }
+  }
+
+  /**
+   * Starts the shutdown flush: a future of the snapshot that covers every write so far, already
+   * complete if there is nothing to flush, failed if the fork cannot flush.
+   */
+  public CompletableFuture<Manifest> flushForShutdown(long permitWaitMs) {
+    if (readOnlyReason != null || dropping || closed) {
+      return CompletableFuture.failedFuture(
+          StrataException.failedPrecondition("fork '" + entry.name() + "' cannot flush"));
+    }
+    PublishedSnapshot head = readState.head();
+    if (!hasUnflushedData() && flush.pendingFlushes() == 0) {
+      return CompletableFuture.completedFuture(head == null ? null : head.manifest());
+    }
+    try {
+      return awaitTicket(flush(permitWaitMs));
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
     }
   }
 

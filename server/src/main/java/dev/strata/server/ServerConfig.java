@@ -1,0 +1,489 @@
+package dev.strata.server;
+
+import dev.strata.engine.EngineOptions;
+import dev.strata.wal.WalOptions;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Every setting of a Strata server, with its documented default (docs/operations.md lists them).
+ * Immutable and thread-safe.
+ *
+ * <p>Sources, lowest precedence first: built-in defaults, the config file (Java {@code
+ * .properties} with the dotted keys below), {@code STRATA_*} environment variables (the key in
+ * upper case with '.' replaced by '_': {@code l0.max_bytes} → {@code STRATA_L0_MAX_BYTES}), and
+ * explicit overrides (the flags of {@code strata serve}). A later source replaces a key of an
+ * earlier one; tokens are merged by label.
+ *
+ * <p>Units: sizes are bytes, or a number with {@code K}/{@code KiB}, {@code M}/{@code MiB}, {@code
+ * G}/{@code GiB} (all binary); durations are milliseconds, or a number with {@code ms}, {@code s},
+ * {@code m} or {@code h}. Tokens: {@code auth.token.<label>=<role>:<secret>} (env {@code
+ * STRATA_AUTH_TOKEN_<LABEL>}); the label names the client in logs, the secret is never logged.
+ */
+public final class ServerConfig {
+
+  /** Prefix of token keys: {@code auth.token.<label>}. */
+  public static final String TOKEN_PREFIX = "auth.token.";
+
+  /** Prefix of environment variables. */
+  public static final String ENV_PREFIX = "STRATA_";
+
+  private static final Pattern LABEL = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
+
+  /** One configuration key: its name, default and meaning (the table of docs/operations.md). */
+  public record Key(String name, String defaultValue, String meaning) {
+    /** The environment variable that sets this key. */
+    public String envName() {
+      return ENV_PREFIX + name.toUpperCase(Locale.ROOT).replace('.', '_');
+    }
+  }
+
+  /** Every fixed key, in documentation order. */
+  public static final List<Key> KEYS =
+      List.of(
+          new Key("data_dir", "./strata-data", "the data directory (created if missing)"),
+          new Key("listen", "127.0.0.1:7700", "host:port to listen on; port 0 picks a free port"),
+          new Key("tls.cert_file", "", "PEM certificate chain; TLS is on when set (with tls.key_file)"),
+          new Key("tls.key_file", "", "PEM private key (PKCS#8) of tls.cert_file"),
+          new Key("limits.max_message_bytes", "16MiB", "largest request message accepted"),
+          new Key("limits.max_mutations_per_write", "10000", "mutations in one Write"),
+          new Key("limits.max_document_bytes", "1MiB", "encoded size of one document"),
+          new Key("limits.max_id_bytes", "512", "UTF-8 bytes of a document id (at most 512)"),
+          new Key("limits.max_fields_per_document", "1000", "fields of one document"),
+          new Key("l0.max_bytes", "64MiB", "rotate the active L0 buffer at this size"),
+          new Key("flush.interval", "1s", "rotate when this long passed with data in L0; 0 or off disables"),
+          new Key("max_pending_flushes", "2", "flush permits per fork (frozen L0 buffers in flight)"),
+          new Key("write_stall_timeout", "10s", "how long a write waits for a flush permit before RESOURCE_EXHAUSTED"),
+          new Key("flush.stream_timeout", "120s", "time limit of one attempt to write a segment"),
+          new Key("flush.max_retries", "5", "retries of a failed flush before the fork turns read-only"),
+          new Key("flush.retry_backoff", "100ms", "first retry delay of a failed flush (doubles, at most 5 s)"),
+          new Key("flush.threads", "auto", "threads writing segments, shared by all forks (auto = cores, at least 2)"),
+          new Key("cache.block_bytes", "128MiB", "RocksDB block cache"),
+          new Key("wal.sync_interval", "200ms", "fsync period for ASYNC writes"),
+          new Key("wal.segment_bytes", "64MiB", "size at which a WAL segment file is rolled"),
+          new Key("shutdown.grace_period", "30s", "bound on a graceful shutdown: in-flight calls, then the final flush"),
+          new Key("server.threads", "32", "threads running RPCs (blocking engine calls never run on network threads)"),
+          new Key("log.level", "INFO", "root log level (TRACE, DEBUG, INFO, WARN, ERROR)"));
+
+  private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
+
+  static {
+    for (Key k : KEYS) {
+      BY_NAME.put(k.name(), k);
+    }
+  }
+
+  /** A bearer token: a label for logs, the role it grants, and the secret itself. */
+  public record Token(String label, Role role, String secret) {
+    @Override
+    public String toString() {
+      return "Token[" + label + ", " + role.configName() + "]";
+    }
+  }
+
+  /** Request limits (INVALID_ARGUMENT above them, RESOURCE_EXHAUSTED above the message size). */
+  public record Limits(
+      int maxMessageBytes,
+      int maxMutationsPerWrite,
+      int maxDocumentBytes,
+      int maxIdBytes,
+      int maxFieldsPerDocument) {}
+
+  private final Map<String, String> raw;
+  private final Path dataDir;
+  private final String listenHost;
+  private final int listenPort;
+  private final List<Token> tokens;
+  private final Path tlsCertFile;
+  private final Path tlsKeyFile;
+  private final Limits limits;
+  private final long l0MaxBytes;
+  private final long flushIntervalMs;
+  private final int maxPendingFlushes;
+  private final long writeStallTimeoutMs;
+  private final long flushStreamTimeoutMs;
+  private final int flushMaxRetries;
+  private final long flushRetryBackoffMs;
+  private final int flushThreads;
+  private final long blockCacheBytes;
+  private final long walSyncIntervalMs;
+  private final long walSegmentBytes;
+  private final long shutdownGraceMs;
+  private final int serverThreads;
+  private final String logLevel;
+  private final boolean logLevelExplicit;
+
+  private ServerConfig(Map<String, String> raw, Map<String, Token> tokens, java.util.Set<String> explicitKeys) {
+    this.raw = Collections.unmodifiableMap(new TreeMap<>(raw));
+    List<String> problems = new ArrayList<>();
+    Parser p = new Parser(raw, problems);
+    this.dataDir = Path.of(p.string("data_dir"));
+    String[] hostPort = p.hostPort("listen");
+    this.listenHost = hostPort[0];
+    this.listenPort = Integer.parseInt(hostPort[1]);
+    String cert = p.string("tls.cert_file");
+    String key = p.string("tls.key_file");
+    if (cert.isEmpty() != key.isEmpty()) {
+      problems.add("tls.cert_file and tls.key_file must be set together");
+    }
+    this.tlsCertFile = cert.isEmpty() ? null : Path.of(cert);
+    this.tlsKeyFile = key.isEmpty() ? null : Path.of(key);
+    this.limits =
+        new Limits(
+            (int) p.bytes("limits.max_message_bytes", 1024, Integer.MAX_VALUE),
+            (int) p.integer("limits.max_mutations_per_write", 1, Integer.MAX_VALUE),
+            (int) p.bytes("limits.max_document_bytes", 1, Integer.MAX_VALUE),
+            (int) p.integer("limits.max_id_bytes", 1, dev.strata.engine.model.Document.MAX_ID_BYTES),
+            (int) p.integer("limits.max_fields_per_document", 1, Integer.MAX_VALUE));
+    this.l0MaxBytes = p.bytes("l0.max_bytes", 1024, Long.MAX_VALUE);
+    this.flushIntervalMs = p.duration("flush.interval", true);
+    this.maxPendingFlushes = (int) p.integer("max_pending_flushes", 1, 1024);
+    this.writeStallTimeoutMs = p.duration("write_stall_timeout", false);
+    this.flushStreamTimeoutMs = Math.max(1, p.duration("flush.stream_timeout", false));
+    this.flushMaxRetries = (int) p.integer("flush.max_retries", 0, 1000);
+    this.flushRetryBackoffMs = p.duration("flush.retry_backoff", false);
+    String threads = p.string("flush.threads");
+    this.flushThreads =
+        threads.equalsIgnoreCase("auto")
+            ? Math.max(2, Runtime.getRuntime().availableProcessors())
+            : (int) p.integer("flush.threads", 1, 1024);
+    this.blockCacheBytes = p.bytes("cache.block_bytes", 0, Long.MAX_VALUE);
+    this.walSyncIntervalMs = Math.max(1, p.duration("wal.sync_interval", false));
+    this.walSegmentBytes = p.bytes("wal.segment_bytes", 4096, Long.MAX_VALUE);
+    this.shutdownGraceMs = p.duration("shutdown.grace_period", false);
+    this.serverThreads = (int) p.integer("server.threads", 2, 4096);
+    String level = p.string("log.level").toUpperCase(Locale.ROOT);
+    if (!List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF").contains(level)) {
+      problems.add("log.level must be TRACE, DEBUG, INFO, WARN, ERROR or OFF, got '" + level + "'");
+    }
+    this.logLevel = level;
+    this.logLevelExplicit = explicitKeys.contains("log.level");
+    this.tokens = List.copyOf(tokens.values());
+    if (!problems.isEmpty()) {
+      throw new IllegalArgumentException("invalid configuration: " + String.join("; ", problems));
+    }
+  }
+
+  /** The built-in defaults. */
+  public static ServerConfig defaults() {
+    return load(null, Map.of(), Map.of());
+  }
+
+  /**
+   * Loads the configuration from its sources.
+   *
+   * @param fileOrNull a {@code .properties} file, or null for none
+   * @param env the environment ({@code System.getenv()}); only {@code STRATA_*} variables that name
+   *     a key are read, others are ignored
+   * @param overrides explicit values by key (null values are ignored)
+   * @throws IllegalArgumentException naming every unknown key or bad value
+   * @throws java.io.UncheckedIOException if the file cannot be read
+   */
+  public static ServerConfig load(Path fileOrNull, Map<String, String> env, Map<String, String> overrides) {
+    Map<String, String> values = new LinkedHashMap<>();
+    for (Key k : KEYS) {
+      values.put(k.name(), k.defaultValue());
+    }
+    Map<String, Token> tokens = new LinkedHashMap<>();
+    List<String> problems = new ArrayList<>();
+    java.util.Set<String> fileKeys = new java.util.HashSet<>();
+    if (fileOrNull != null) {
+      Properties props = new Properties();
+      try (Reader r = Files.newBufferedReader(fileOrNull, StandardCharsets.UTF_8)) {
+        props.load(r);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException("cannot read config file " + fileOrNull + ": " + e.getMessage(), e);
+      }
+      Map<String, String> fromFile = new TreeMap<>();
+      props.forEach((k, v) -> fromFile.put(String.valueOf(k).strip(), String.valueOf(v).strip()));
+      apply(fromFile, "config file " + fileOrNull, values, tokens, problems);
+      fileKeys.addAll(fromFile.keySet());
+    }
+    Map<String, String> fromEnv = new TreeMap<>();
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      String name = e.getKey();
+      if (name.startsWith(ENV_PREFIX + "AUTH_TOKEN_")) {
+        String label = name.substring((ENV_PREFIX + "AUTH_TOKEN_").length()).toLowerCase(Locale.ROOT);
+        fromEnv.put(TOKEN_PREFIX + label, e.getValue());
+        continue;
+      }
+      for (Key k : KEYS) {
+        if (k.envName().equals(name)) {
+          fromEnv.put(k.name(), e.getValue());
+        }
+      }
+    }
+    apply(fromEnv, "environment", values, tokens, problems);
+    Map<String, String> fromOverrides = new TreeMap<>();
+    overrides.forEach(
+        (k, v) -> {
+          if (v != null) {
+            fromOverrides.put(k, v);
+          }
+        });
+    apply(fromOverrides, "overrides", values, tokens, problems);
+    if (!problems.isEmpty()) {
+      throw new IllegalArgumentException(String.join("; ", problems));
+    }
+    java.util.Set<String> explicit = new java.util.HashSet<>(fileKeys);
+    for (Map<String, String> src : List.of(fromEnv, fromOverrides)) {
+      explicit.addAll(src.keySet());
+    }
+    return new ServerConfig(values, tokens, explicit);
+  }
+
+  private static void apply(
+      Map<String, String> source,
+      String sourceName,
+      Map<String, String> values,
+      Map<String, Token> tokens,
+      List<String> problems) {
+    TreeSet<String> unknown = new TreeSet<>();
+    for (Map.Entry<String, String> e : source.entrySet()) {
+      String key = e.getKey();
+      String value = e.getValue().strip();
+      if (key.startsWith(TOKEN_PREFIX)) {
+        String label = key.substring(TOKEN_PREFIX.length());
+        if (!LABEL.matcher(label).matches()) {
+          problems.add(sourceName + ": token label '" + label + "' must match " + LABEL.pattern());
+          continue;
+        }
+        int colon = value.indexOf(':');
+        if (colon < 0 || colon == value.length() - 1) {
+          problems.add(sourceName + ": " + key + " must be <role>:<secret> (role admin, writer or reader)");
+          continue;
+        }
+        try {
+          Role role = Role.parse(value.substring(0, colon));
+          tokens.put(label, new Token(label, role, value.substring(colon + 1)));
+        } catch (IllegalArgumentException ex) {
+          problems.add(sourceName + ": " + key + ": " + ex.getMessage());
+        }
+      } else if (BY_NAME.containsKey(key)) {
+        values.put(key, value);
+      } else {
+        unknown.add(key);
+      }
+    }
+    if (!unknown.isEmpty()) {
+      problems.add(
+          sourceName + ": unknown configuration key" + (unknown.size() > 1 ? "s " : " ") + String.join(", ", unknown)
+              + " (known keys: " + String.join(", ", BY_NAME.keySet()) + ", " + TOKEN_PREFIX + "<label>)");
+    }
+  }
+
+  /** Typed reads of raw values; every problem is collected, not thrown. */
+  private static final class Parser {
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*([kmg]i?b?|b)?", Pattern.CASE_INSENSITIVE);
+    private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?", Pattern.CASE_INSENSITIVE);
+
+    private final Map<String, String> raw;
+    private final List<String> problems;
+
+    Parser(Map<String, String> raw, List<String> problems) {
+      this.raw = raw;
+      this.problems = problems;
+    }
+
+    String string(String key) {
+      return raw.get(key);
+    }
+
+    long integer(String key, long min, long max) {
+      return parse(key, min, max, "an integer", s -> s.matches("-?\\d+") ? Long.parseLong(s) : null);
+    }
+
+    long bytes(String key, long min, long max) {
+      return parse(
+          key,
+          min,
+          max,
+          "a size (bytes, or with K/KiB, M/MiB, G/GiB)",
+          s -> {
+            Matcher m = SIZE.matcher(s);
+            if (!m.matches()) {
+              return null;
+            }
+            long n = Long.parseLong(m.group(1));
+            String unit = m.group(2) == null ? "" : m.group(2).toLowerCase(Locale.ROOT);
+            int shift = unit.startsWith("k") ? 10 : unit.startsWith("m") ? 20 : unit.startsWith("g") ? 30 : 0;
+            return n > (Long.MAX_VALUE >> shift) ? null : n << shift;
+          });
+    }
+
+    long duration(String key, boolean offAllowed) {
+      return parse(
+          key,
+          0,
+          Long.MAX_VALUE / 1_000_000,
+          "a duration (ms, or with ms, s, m, h)" + (offAllowed ? " or off" : ""),
+          s -> {
+            if (offAllowed && s.equalsIgnoreCase("off")) {
+              return 0L;
+            }
+            Matcher m = DURATION.matcher(s);
+            if (!m.matches()) {
+              return null;
+            }
+            long n = Long.parseLong(m.group(1));
+            String unit = m.group(2) == null ? "ms" : m.group(2).toLowerCase(Locale.ROOT);
+            return switch (unit) {
+              case "s" -> n * 1000;
+              case "m" -> n * 60_000;
+              case "h" -> n * 3_600_000;
+              default -> n;
+            };
+          });
+    }
+
+    String[] hostPort(String key) {
+      String v = raw.get(key);
+      int colon = v.lastIndexOf(':');
+      if (colon <= 0) {
+        problems.add(key + " must be host:port, got '" + v + "'");
+        return new String[] {"127.0.0.1", "0"};
+      }
+      String host = v.substring(0, colon);
+      if (host.startsWith("[") && host.endsWith("]")) {
+        host = host.substring(1, host.length() - 1);
+      }
+      String port = v.substring(colon + 1);
+      if (!port.matches("\\d{1,5}") || Integer.parseInt(port) > 65535) {
+        problems.add(key + " has a bad port '" + port + "'");
+        return new String[] {host, "0"};
+      }
+      return new String[] {host, port};
+    }
+
+    private long parse(String key, long min, long max, String what, Function<String, Long> f) {
+      String v = raw.get(key);
+      Long n;
+      try {
+        n = f.apply(v.strip());
+      } catch (NumberFormatException e) {
+        n = null;
+      }
+      if (n == null) {
+        problems.add(key + " must be " + what + ", got '" + v + "'");
+        return min;
+      }
+      if (n < min || n > max) {
+        problems.add(key + " must be in [" + min + ", " + max + "], got " + v);
+        return min;
+      }
+      return n;
+    }
+  }
+
+  // ---------------------------------------------------------------- accessors
+
+  /** The data directory. */
+  public Path dataDir() {
+    return dataDir;
+  }
+
+  /** The host (name or address) to listen on. */
+  public String listenHost() {
+    return listenHost;
+  }
+
+  /** The port to listen on; 0 picks a free one. */
+  public int listenPort() {
+    return listenPort;
+  }
+
+  /** Configured bearer tokens, in label order of their sources; empty means no authentication. */
+  public List<Token> tokens() {
+    return tokens;
+  }
+
+  /** True when TLS is configured. */
+  public boolean tlsEnabled() {
+    return tlsCertFile != null;
+  }
+
+  /** PEM certificate chain, or null. */
+  public Path tlsCertFile() {
+    return tlsCertFile;
+  }
+
+  /** PEM private key, or null. */
+  public Path tlsKeyFile() {
+    return tlsKeyFile;
+  }
+
+  /** Request limits. */
+  public Limits limits() {
+    return limits;
+  }
+
+  /** Bound on a graceful shutdown, ms. */
+  public long shutdownGraceMs() {
+    return shutdownGraceMs;
+  }
+
+  /** Threads of the RPC executor. */
+  public int serverThreads() {
+    return serverThreads;
+  }
+
+  /** The root log level. */
+  public String logLevel() {
+    return logLevel;
+  }
+
+  /** True if {@code log.level} was set by a source, not left at its default. */
+  public boolean logLevelExplicit() {
+    return logLevelExplicit;
+  }
+
+  /** Write-stall timeout, ms (also the permit wait of Flush). */
+  public long writeStallTimeoutMs() {
+    return writeStallTimeoutMs;
+  }
+
+  /** The engine options these settings describe. */
+  public EngineOptions engineOptions() {
+    return EngineOptions.builder()
+        .l0MaxBytes(l0MaxBytes)
+        .flushIntervalMs(flushIntervalMs)
+        .maxPendingFlushes(maxPendingFlushes)
+        .writeStallTimeoutMs(writeStallTimeoutMs)
+        .streamTimeoutMs(flushStreamTimeoutMs)
+        .flushMaxRetries(flushMaxRetries)
+        .retryBackoffMs(flushRetryBackoffMs)
+        .streamThreads(flushThreads)
+        .blockCacheBytes(blockCacheBytes)
+        .wal(WalOptions.builder().syncIntervalMs(walSyncIntervalMs).segmentBytes(walSegmentBytes).build())
+        .build();
+  }
+
+  /** Every key with its effective value (token secrets left out), for the startup log. */
+  public Map<String, String> effectiveValues() {
+    Map<String, String> out = new LinkedHashMap<>(raw);
+    for (Token t : tokens) {
+      out.put(TOKEN_PREFIX + t.label(), t.role().configName() + ":<secret>");
+    }
+    return out;
+  }
+
+  @Override
+  public String toString() {
+    return "ServerConfig" + effectiveValues();
+  }
+}

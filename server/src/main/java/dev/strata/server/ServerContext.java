@@ -1,0 +1,103 @@
+package dev.strata.server;
+
+import dev.strata.api.v1.Snapshot;
+import dev.strata.engine.StrataEngine;
+import dev.strata.engine.StrataException;
+import dev.strata.engine.fork.Fork;
+import dev.strata.manifest.proto.Manifest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
+
+/**
+ * What every service needs: the serving state (and through it the engine), the configuration, the
+ * document-count cache, the live snapshot watches, per-fork counters the engine does not keep, and
+ * the server's executors. Thread-safe.
+ */
+final class ServerContext {
+  final ServingState state;
+  final ServerConfig config;
+  final CollectionCounts counts = new CollectionCounts();
+  final SnapshotWatches watches;
+  final ExecutorService executor;
+  final long startTimeMs = System.currentTimeMillis();
+
+  /** RESOURCE_EXHAUSTED answers per fork name, since start. */
+  private final Map<String, LongAdder> stalledRequests = new ConcurrentHashMap<>();
+
+  ServerContext(ServingState state, ServerConfig config, ExecutorService executor, ScheduledExecutorService scheduler) {
+    this.state = state;
+    this.config = config;
+    this.executor = executor;
+    this.watches = new SnapshotWatches(this, scheduler);
+  }
+
+  /** The engine (UNAVAILABLE while starting or stopped). */
+  StrataEngine engine() {
+    return state.engine();
+  }
+
+  /** Runs {@code body}, counting a back-pressure refusal against {@code fork}. */
+  <T> T countingStalls(String fork, Supplier<T> body) {
+    try {
+      return body.get();
+    } catch (StrataException e) {
+      if (e.kind() == StrataException.Kind.RESOURCE_EXHAUSTED) {
+        stalledRequests.computeIfAbsent(fork, k -> new LongAdder()).increment();
+      }
+      throw e;
+    }
+  }
+
+  /** RESOURCE_EXHAUSTED answers for {@code fork} since start. */
+  long stalledRequests(String fork) {
+    LongAdder a = stalledRequests.get(fork);
+    return a == null ? 0 : a.sum();
+  }
+
+  /** The API view of a manifest: tags from the catalog, document counts when cheap. */
+  Snapshot snapshotView(Manifest m) {
+    StrataEngine e = engine();
+    return ApiConversions.snapshot(m, e.tagsOf(m.getId()), counts.ifCheap(e, m));
+  }
+
+  /** The API view of a manifest with exact document counts. */
+  Snapshot snapshotView(Manifest m, Map<String, Long> docCounts) {
+    return ApiConversions.snapshot(m, engine().tagsOf(m.getId()), docCounts);
+  }
+
+  /** The API view of a fork. */
+  dev.strata.api.v1.Fork forkView(Fork f) {
+    return ApiConversions.fork(f, baseForkName(f));
+  }
+
+  private String baseForkName(Fork f) {
+    String base = f.entry().baseSnapshotId();
+    if (base.isEmpty()) {
+      return "";
+    }
+    String baseForkId = Resolver.forkIdOf(base);
+    Optional<Fork> owner = engine().forkById(baseForkId);
+    if (owner.isPresent()) {
+      return owner.get().name();
+    }
+    // The base fork was dropped: its id is "<name>-<16 hex digits>".
+    int dash = baseForkId.lastIndexOf('-');
+    return dash > 0 ? baseForkId.substring(0, dash) : baseForkId;
+  }
+
+  /** The names of every open fork. */
+  List<String> forkNames() {
+    List<String> out = new ArrayList<>();
+    for (Fork f : engine().openForks()) {
+      out.add(f.name());
+    }
+    return out;
+  }
+}

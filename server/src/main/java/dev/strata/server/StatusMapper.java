@@ -1,0 +1,240 @@
+package dev.strata.server;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.Duration;
+import com.google.rpc.BadRequest;
+import com.google.rpc.ErrorInfo;
+import com.google.rpc.RetryInfo;
+import dev.strata.api.v1.ErrorReason;
+import dev.strata.engine.StrataException;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one place that turns a failure into a gRPC status (SPEC §5.8, docs/api.md §3).
+ *
+ * <table>
+ *   <caption>Mapping</caption>
+ *   <tr><th>failure</th><th>status</th><th>details</th></tr>
+ *   <tr><td>{@link ApiError}</td><td>its code</td><td>ErrorInfo(reason, metadata), BadRequest</td></tr>
+ *   <tr><td>StrataException INVALID_ARGUMENT, IllegalArgumentException</td><td>INVALID_ARGUMENT</td>
+ *       <td>ErrorInfo REQUEST_INVALID, BadRequest (field if the caller knows it)</td></tr>
+ *   <tr><td>NOT_FOUND</td><td>NOT_FOUND</td><td>FORK_NOT_FOUND, FORK_DROPPED, COLLECTION_NOT_FOUND,
+ *       SNAPSHOT_NOT_FOUND, TAG_NOT_FOUND (from the engine's message)</td></tr>
+ *   <tr><td>ALREADY_EXISTS</td><td>ALREADY_EXISTS</td><td>FORK_ALREADY_EXISTS</td></tr>
+ *   <tr><td>FAILED_PRECONDITION, schema conflict</td><td>ALREADY_EXISTS</td>
+ *       <td>COLLECTION_SCHEMA_CONFLICT (docs/api.md; the engine says FAILED_PRECONDITION)</td></tr>
+ *   <tr><td>FAILED_PRECONDITION</td><td>FAILED_PRECONDITION</td><td>FORK_READ_ONLY,
+ *       FORK_DROPPING, MAIN_FORK_PROTECTED</td></tr>
+ *   <tr><td>RESOURCE_EXHAUSTED</td><td>RESOURCE_EXHAUSTED</td><td>WRITE_STALLED + RetryInfo</td></tr>
+ *   <tr><td>DEADLINE_EXCEEDED</td><td>DEADLINE_EXCEEDED</td><td>DRAIN_TIMEOUT for a drop</td></tr>
+ *   <tr><td>UNAVAILABLE (engine closed)</td><td>UNAVAILABLE</td><td>SERVER_SHUTTING_DOWN</td></tr>
+ *   <tr><td>CORRUPTION</td><td>DATA_LOSS</td><td>logged with stack trace</td></tr>
+ *   <tr><td>IO_ERROR</td><td>INTERNAL</td><td>logged with stack trace</td></tr>
+ *   <tr><td>CancellationException</td><td>CANCELLED</td><td></td></tr>
+ *   <tr><td>StatusRuntimeException / StatusException</td><td>as is</td><td></td></tr>
+ *   <tr><td>anything else</td><td>INTERNAL "internal error (ref N)"</td><td>logged with stack trace once</td></tr>
+ * </table>
+ *
+ * <p>Stateless and thread-safe.
+ */
+public final class StatusMapper {
+  private static final Logger log = LoggerFactory.getLogger(StatusMapper.class);
+
+  /** ErrorInfo domain of every Strata error. */
+  public static final String DOMAIN = "strata.dev";
+
+  private static final AtomicLong REFS = new AtomicLong();
+  private static final Pattern QUOTED = Pattern.compile("\\b(fork|collection|snapshot|tag) '([^']*)'");
+  private static final Pattern PENDING = Pattern.compile("with (\\d+) flushes pending");
+
+  private StatusMapper() {}
+
+  /** The status for {@code t}. */
+  public static StatusRuntimeException toStatus(Throwable t) {
+    return toStatus(t, "");
+  }
+
+  /**
+   * The status for {@code t}.
+   *
+   * @param invalidField the request field to name in BadRequest when an engine INVALID_ARGUMENT
+   *     or IllegalArgumentException does not say which field it is about ("" if unknown)
+   */
+  public static StatusRuntimeException toStatus(Throwable t, String invalidField) {
+    Throwable e = unwrap(t);
+    if (e instanceof StatusRuntimeException sre) {
+      return sre;
+    }
+    if (e instanceof StatusException se) {
+      return new StatusRuntimeException(se.getStatus(), se.getTrailers());
+    }
+    if (e instanceof ApiError a) {
+      return build(a.code(), a.getMessage(), a.reason(), a.metadata(), a.violations(), 0);
+    }
+    if (e instanceof StrataException s) {
+      return fromEngine(s, invalidField);
+    }
+    if (e instanceof IllegalArgumentException) {
+      return invalid(e.getMessage(), invalidField);
+    }
+    if (e instanceof CancellationException) {
+      return Status.CANCELLED.withDescription("cancelled").asRuntimeException();
+    }
+    long ref = REFS.incrementAndGet();
+    log.error("internal error ref={}", ref, e);
+    return build(Status.Code.INTERNAL, "internal error (server log ref " + ref + ")", null, Map.of(), List.of(), 0);
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    Throwable e = t;
+    while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
+      e = e.getCause();
+    }
+    return e;
+  }
+
+  private static StatusRuntimeException invalid(String message, String field) {
+    // Lucene's parse errors go on with a multi-line list of expected tokens: keep the first line.
+    if (message != null && message.indexOf('\n') > 0) {
+      message = message.substring(0, message.indexOf('\n')).strip();
+    }
+    return build(
+        Status.Code.INVALID_ARGUMENT,
+        message,
+        ErrorReason.REQUEST_INVALID,
+        Map.of(),
+        List.of(ApiError.violation(field == null ? "" : field, String.valueOf(message))),
+        0);
+  }
+
+  private static StatusRuntimeException fromEngine(StrataException s, String invalidField) {
+    String msg = s.getMessage() == null ? s.kind().toString() : s.getMessage();
+    Map<String, String> meta = metadataFrom(msg);
+    switch (s.kind()) {
+      case INVALID_ARGUMENT:
+        return invalid(msg, invalidField);
+      case NOT_FOUND: {
+        ErrorReason r;
+        if (msg.contains("was dropped") || msg.contains("no longer exists") || msg.contains("no open fork owns it")) {
+          r = ErrorReason.FORK_DROPPED;
+        } else if (msg.startsWith("collection ")) {
+          r = ErrorReason.COLLECTION_NOT_FOUND;
+        } else if (msg.startsWith("snapshot ") || msg.startsWith("no snapshot")) {
+          r = ErrorReason.SNAPSHOT_NOT_FOUND;
+        } else if (msg.startsWith("tag ")) {
+          r = ErrorReason.TAG_NOT_FOUND;
+        } else if (msg.startsWith("fork ")) {
+          r = ErrorReason.FORK_NOT_FOUND;
+        } else {
+          r = null;
+        }
+        return build(Status.Code.NOT_FOUND, msg, r, meta, List.of(), 0);
+      }
+      case ALREADY_EXISTS:
+        return build(
+            Status.Code.ALREADY_EXISTS, msg, msg.startsWith("fork ") ? ErrorReason.FORK_ALREADY_EXISTS : null, meta, List.of(), 0);
+      case FAILED_PRECONDITION: {
+        if (msg.contains("different schema")) {
+          return build(Status.Code.ALREADY_EXISTS, msg, ErrorReason.COLLECTION_SCHEMA_CONFLICT, meta, List.of(), 0);
+        }
+        ErrorReason r =
+            msg.contains("read-only")
+                ? ErrorReason.FORK_READ_ONLY
+                : msg.contains("being dropped")
+                    ? ErrorReason.FORK_DROPPING
+                    : msg.contains("cannot be dropped") ? ErrorReason.MAIN_FORK_PROTECTED : null;
+        if (r == ErrorReason.FORK_READ_ONLY) {
+          meta.put("state_reason", msg);
+        }
+        return build(Status.Code.FAILED_PRECONDITION, msg, r, meta, List.of(), 0);
+      }
+      case RESOURCE_EXHAUSTED:
+        return build(
+            Status.Code.RESOURCE_EXHAUSTED, msg, ErrorReason.WRITE_STALLED, meta, List.of(), Math.max(1, s.retryAfterMs()));
+      case DEADLINE_EXCEEDED: {
+        ErrorReason r = null;
+        if (msg.startsWith("drop of fork")) {
+          r = ErrorReason.DRAIN_TIMEOUT;
+          Matcher m = PENDING.matcher(msg);
+          if (m.find()) {
+            meta.put("pending_flushes", m.group(1));
+          }
+        }
+        return build(Status.Code.DEADLINE_EXCEEDED, msg, r, meta, List.of(), 0);
+      }
+      case UNAVAILABLE:
+        return build(Status.Code.UNAVAILABLE, msg, ErrorReason.SERVER_SHUTTING_DOWN, meta, List.of(), 0);
+      case CORRUPTION:
+        log.error("data corruption: {}", msg, s);
+        return build(Status.Code.DATA_LOSS, msg, null, meta, List.of(), 0);
+      case IO_ERROR:
+      default:
+        log.error("engine I/O error: {}", msg, s);
+        return build(Status.Code.INTERNAL, msg, null, meta, List.of(), 0);
+    }
+  }
+
+  /** ErrorInfo metadata from the names the engine quotes in its messages ("fork 'x'"). */
+  private static Map<String, String> metadataFrom(String msg) {
+    Map<String, String> meta = new LinkedHashMap<>();
+    Matcher m = QUOTED.matcher(msg);
+    while (m.find()) {
+      String key = m.group(1).equals("snapshot") ? "snapshot_id" : m.group(1);
+      meta.putIfAbsent(key, m.group(2));
+    }
+    return meta;
+  }
+
+  /** Builds the status with its details in the {@code grpc-status-details-bin} trailer. */
+  static StatusRuntimeException build(
+      Status.Code code,
+      String message,
+      ErrorReason reason,
+      Map<String, String> metadata,
+      List<BadRequest.FieldViolation> violations,
+      long retryAfterMs) {
+    com.google.rpc.Status.Builder s =
+        com.google.rpc.Status.newBuilder().setCode(code.value()).setMessage(message == null ? "" : message);
+    if (reason != null) {
+      s.addDetails(
+          Any.pack(ErrorInfo.newBuilder().setDomain(DOMAIN).setReason(reason.name()).putAllMetadata(metadata).build()));
+    }
+    if (!violations.isEmpty()) {
+      s.addDetails(Any.pack(BadRequest.newBuilder().addAllFieldViolations(violations).build()));
+    }
+    if (retryAfterMs > 0) {
+      s.addDetails(
+          Any.pack(
+              RetryInfo.newBuilder()
+                  .setRetryDelay(
+                      Duration.newBuilder()
+                          .setSeconds(retryAfterMs / 1000)
+                          .setNanos((int) (retryAfterMs % 1000) * 1_000_000))
+                  .build()));
+    }
+    return StatusProto.toStatusRuntimeException(s.build());
+  }
+
+  /** True for codes that report a problem of the request or the caller, not of the server. */
+  public static boolean isClientError(Status.Code code) {
+    return switch (code) {
+      case INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, RESOURCE_EXHAUSTED,
+          DEADLINE_EXCEEDED, UNAUTHENTICATED, PERMISSION_DENIED, CANCELLED, ABORTED, OUT_OF_RANGE -> true;
+      default -> false;
+    };
+  }
+}

@@ -1,0 +1,311 @@
+package dev.strata.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.Any;
+import com.google.rpc.Code;
+import com.google.rpc.ErrorInfo;
+import com.google.rpc.RetryInfo;
+import dev.strata.api.v1.AwaitFlushRequest;
+import dev.strata.api.v1.AwaitFlushResponse;
+import dev.strata.api.v1.Document;
+import dev.strata.api.v1.DocumentServiceGrpc;
+import dev.strata.api.v1.FlushServiceGrpc;
+import dev.strata.api.v1.FlushTicket;
+import dev.strata.api.v1.Mutation;
+import dev.strata.api.v1.Snapshot;
+import dev.strata.api.v1.Value;
+import dev.strata.api.v1.WriteRequest;
+import dev.strata.api.v1.WriteResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Retries on back-pressure, bearer tokens and awaitFlush against an in-process fake server. */
+class StrataClientRetryTest {
+
+  /** Fails the first {@code failures} writes with RESOURCE_EXHAUSTED (+ RetryInfo unless told). */
+  static final class FakeDocuments extends DocumentServiceGrpc.DocumentServiceImplBase {
+    final AtomicInteger calls = new AtomicInteger();
+    volatile int failures = 2;
+    volatile boolean withRetryInfo = true;
+    volatile long retryDelayMs = 250;
+
+    @Override
+    public void write(WriteRequest request, StreamObserver<WriteResponse> out) {
+      int n = calls.incrementAndGet();
+      if (n <= failures) {
+        com.google.rpc.Status.Builder st =
+            com.google.rpc.Status.newBuilder()
+                .setCode(Code.RESOURCE_EXHAUSTED_VALUE)
+                .setMessage("fork 'main' is stalled: 2 of 2 flushes pending")
+                .addDetails(
+                    Any.pack(
+                        ErrorInfo.newBuilder()
+                            .setDomain("strata.dev")
+                            .setReason("WRITE_STALLED")
+                            .putMetadata("fork", "main")
+                            .build()));
+        if (withRetryInfo) {
+          st.addDetails(
+              Any.pack(
+                  RetryInfo.newBuilder()
+                      .setRetryDelay(
+                          com.google.protobuf.Duration.newBuilder()
+                              .setNanos((int) TimeUnit.MILLISECONDS.toNanos(retryDelayMs)))
+                      .build()));
+        }
+        out.onError(StatusProto.toStatusRuntimeException(st.build()));
+        return;
+      }
+      out.onNext(
+          WriteResponse.newBuilder().setLsn(40 + n).setForkId("main.3f9a0c21").build());
+      out.onCompleted();
+    }
+  }
+
+  /** Answers the first {@code timeouts} AwaitFlush calls with DEADLINE_EXCEEDED. */
+  static final class FakeFlushes extends FlushServiceGrpc.FlushServiceImplBase {
+    final AtomicInteger calls = new AtomicInteger();
+    volatile int timeouts = 2;
+
+    @Override
+    public void awaitFlush(AwaitFlushRequest request, StreamObserver<AwaitFlushResponse> out) {
+      if (calls.incrementAndGet() <= timeouts) {
+        out.onError(Status.DEADLINE_EXCEEDED.withDescription("not yet").asRuntimeException());
+        return;
+      }
+      if (request.getTicket().getForkId().startsWith("gone.")) {
+        out.onError(Status.NOT_FOUND.withDescription("fork dropped").asRuntimeException());
+        return;
+      }
+      out.onNext(
+          AwaitFlushResponse.newBuilder()
+              .setSnapshot(
+                  Snapshot.newBuilder()
+                      .setId(request.getTicket().getForkId() + "-000000000007")
+                      .setCoveredLsn(request.getTicket().getLsn()))
+              .build());
+      out.onCompleted();
+    }
+  }
+
+  private final FakeDocuments documents = new FakeDocuments();
+  private final FakeFlushes flushes = new FakeFlushes();
+  private final AtomicReference<String> lastAuthorization = new AtomicReference<>();
+  private final List<Duration> sleeps = new CopyOnWriteArrayList<>();
+  private final List<String> retries = new CopyOnWriteArrayList<>();
+  private Server server;
+  private ManagedChannel channel;
+  private StrataClient client;
+
+  @BeforeEach
+  void start() throws Exception {
+    String name = InProcessServerBuilder.generateName();
+    ServerInterceptor captureAuth =
+        new ServerInterceptor() {
+          @Override
+          public <Q, R> ServerCall.Listener<Q> interceptCall(
+              ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            lastAuthorization.set(headers.get(StrataClient.AUTHORIZATION));
+            return next.startCall(call, headers);
+          }
+        };
+    server =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(ServerInterceptors.intercept(documents, captureAuth))
+            .addService(ServerInterceptors.intercept(flushes, captureAuth))
+            .build()
+            .start();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    client =
+        StrataClient.builder("in-process:" + name)
+            .channel(channel)
+            .token("s3cret")
+            .sleeper(sleeps::add)
+            .retryListener(
+                (method, retry, delay, error) ->
+                    retries.add(method + "#" + retry + ":" + error.getStatus().getCode()))
+            .build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    client.close();
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  private static WriteRequest oneDoc() {
+    return WriteRequest.newBuilder()
+        .setCollection("packages")
+        .addMutations(
+            Mutation.newBuilder()
+                .setPut(
+                    Document.newBuilder()
+                        .setId("vim")
+                        .putFields("summary", Value.newBuilder().setStringValue("editor").build())))
+        .build();
+  }
+
+  @Test
+  void writeRetriesTwiceHonouringRetryInfoThenSucceeds() {
+    WriteResponse r = client.write(oneDoc());
+
+    assertThat(r.getLsn()).isEqualTo(43);
+    assertThat(documents.calls).hasValue(3);
+    assertThat(sleeps).hasSize(2);
+    // Never shorter than the server's retry_delay (250 ms), and bounded by back-off cap + jitter.
+    assertThat(sleeps).allSatisfy(d -> assertThat(d).isGreaterThanOrEqualTo(Duration.ofMillis(250)));
+    assertThat(sleeps)
+        .allSatisfy(d -> assertThat(d).isLessThanOrEqualTo(Duration.ofMillis(300)));
+    assertThat(retries).containsExactly("Write#1:RESOURCE_EXHAUSTED", "Write#2:RESOURCE_EXHAUSTED");
+    assertThat(lastAuthorization).hasValue("Bearer s3cret");
+  }
+
+  @Test
+  void backoffGrowsExponentiallyWhenTheServerDelayIsShort() {
+    documents.retryDelayMs = 1;
+    documents.failures = 4;
+
+    client.write(oneDoc());
+
+    assertThat(documents.calls).hasValue(5);
+    assertThat(sleeps).hasSize(4);
+    // 100, 200, 400, 800 ms (+ up to 20 % jitter)
+    for (int i = 0; i < 4; i++) {
+      long base = 100L << i;
+      assertThat(sleeps.get(i).toMillis()).isBetween(base, base + base / 5 + 1);
+    }
+  }
+
+  @Test
+  void asyncWriteRetriesToo() {
+    documents.retryDelayMs = 5;
+    WriteResponse r = client.writeAsync(oneDoc()).join();
+    assertThat(r.getLsn()).isEqualTo(43);
+    assertThat(documents.calls).hasValue(3);
+    assertThat(retries).hasSize(2);
+  }
+
+  @Test
+  void givesUpAfterMaxAttempts() {
+    documents.retryDelayMs = 1;
+    documents.failures = 100;
+    StrataClient limited =
+        StrataClient.builder("x")
+            .channel(channel)
+            .retryPolicy(RetryPolicy.DEFAULT.withMaxAttempts(3))
+            .sleeper(sleeps::add)
+            .build();
+
+    assertThatThrownBy(() -> limited.write(oneDoc()))
+        .isInstanceOf(StatusRuntimeException.class)
+        .satisfies(
+            e -> {
+              assertThat(StrataErrors.code(e)).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+              assertThat(StrataErrors.reason(e)).hasValue("WRITE_STALLED");
+            });
+    assertThat(documents.calls).hasValue(3);
+    assertThat(sleeps).hasSize(2);
+    assertThat(lastAuthorization.get()).isNull();
+  }
+
+  @Test
+  void resourceExhaustedWithoutRetryInfoIsNotRetried() {
+    documents.withRetryInfo = false;
+    assertThatThrownBy(() -> client.write(oneDoc())).isInstanceOf(StatusRuntimeException.class);
+    assertThat(documents.calls).hasValue(1);
+    assertThat(sleeps).isEmpty();
+  }
+
+  @Test
+  void awaitFlushReawaitsAfterDeadlineExceeded() {
+    FlushTicket ticket = Tickets.parse("main.3f9a0c21:7:18");
+    Snapshot s = client.awaitFlush(ticket, Duration.ofMinutes(1)).join();
+    assertThat(s.getId()).isEqualTo("main.3f9a0c21-000000000007");
+    assertThat(s.getCoveredLsn()).isEqualTo(18);
+    assertThat(flushes.calls).hasValue(3);
+  }
+
+  @Test
+  void awaitFlushFailsAtOnceOnOtherErrors() {
+    flushes.timeouts = 0;
+    assertThatThrownBy(
+            () -> client.awaitFlushBlocking(Tickets.parse("gone.00000000:1:5"), Duration.ofMinutes(1)))
+        .isInstanceOf(StatusRuntimeException.class)
+        .hasMessageContaining("NOT_FOUND");
+    assertThat(flushes.calls).hasValue(1);
+  }
+
+  @Test
+  void ticketsRoundTrip() {
+    FlushTicket t =
+        FlushTicket.newBuilder().setForkId("feature-x.0badcafe").setSeq(12).setLsn(345).build();
+    assertThat(Tickets.format(t)).isEqualTo("feature-x.0badcafe:12:345");
+    FlushTicket back = Tickets.parse("feature-x.0badcafe:12:345");
+    assertThat(back.getForkId()).isEqualTo("feature-x.0badcafe");
+    assertThat(back.getSeq()).isEqualTo(12);
+    assertThat(back.getLsn()).isEqualTo(345);
+    assertThat(Tickets.parse("main.3f9a0c21:18").getLsn()).isEqualTo(18);
+    assertThatThrownBy(() -> Tickets.parse("nonsense")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> Tickets.parse("a:b:c")).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void retryDelayIsReadFromTheDetails() {
+    StatusRuntimeException plain = Status.RESOURCE_EXHAUSTED.asRuntimeException();
+    assertThat(RetryPolicy.retryDelay(plain)).isEmpty();
+    assertThat(RetryPolicy.retryDelay(Status.UNAVAILABLE.asRuntimeException())).isEmpty();
+    StatusRuntimeException withInfo =
+        StatusProto.toStatusRuntimeException(
+            com.google.rpc.Status.newBuilder()
+                .setCode(Code.RESOURCE_EXHAUSTED_VALUE)
+                .addDetails(
+                    Any.pack(
+                        RetryInfo.newBuilder()
+                            .setRetryDelay(com.google.protobuf.Duration.newBuilder().setSeconds(2))
+                            .build()))
+                .build());
+    assertThat(RetryPolicy.retryDelay(withInfo)).hasValue(Duration.ofSeconds(2));
+  }
+
+  @Test
+  void errorsPrintOnOneLine() {
+    StatusRuntimeException unreachable =
+        Status.UNAVAILABLE
+            .withDescription("io exception; Channel Pipeline: [SslHandler#0, TailContext#0]")
+            .withCause(new java.net.ConnectException("Connection refused"))
+            .asRuntimeException();
+    assertThat(StrataErrors.oneLine(unreachable))
+        .isEqualTo("UNAVAILABLE: io exception (Connection refused)");
+    assertThat(StrataErrors.isUnreachable(unreachable)).isTrue();
+    StatusRuntimeException multiLine =
+        Status.ALREADY_EXISTS
+            .withDescription("schema differs:\n  title: TEXT vs KEYWORD\n  year: missing")
+            .asRuntimeException();
+    assertThat(StrataErrors.oneLine(multiLine))
+        .isEqualTo("ALREADY_EXISTS: schema differs: title: TEXT vs KEYWORD; year: missing");
+  }
+}
