@@ -495,8 +495,14 @@ public final class StrataEngine implements AutoCloseable {
         throw StrataException.of(StrataException.Kind.ALREADY_EXISTS, ex.getMessage());
       }
       Fork fork;
+      dev.strata.engine.read.PublishedSnapshot openBase = null;
       try {
-        fork = Fork.create(ctx, entry, base);
+        try {
+          openBase = forkOfSnapshot(base.getId()).acquireSnapshot(base.getId());
+        } catch (StrataException ex) {
+          openBase = null; // the new fork rebuilds the liveness itself
+        }
+        fork = Fork.create(ctx, entry, base, openBase);
       } catch (IOException | RuntimeException ex) {
         try {
           abandonEntry(entry);
@@ -504,6 +510,10 @@ public final class StrataEngine implements AutoCloseable {
           ex.addSuppressed(cleanup); // the next open finishes it
         }
         throw ex;
+      } finally {
+        if (openBase != null) {
+          openBase.release();
+        }
       }
       forks.put(name, fork);
       done = true;

@@ -156,6 +156,16 @@ public final class Fork implements AutoCloseable {
    * @throws IOException if the WAL or manifest directory cannot be opened
    */
   public static Fork open(ForkContext ctx, ForkEntry entry, Manifest base) throws IOException {
+    return open(ctx, entry, base, null);
+  }
+
+  /**
+   * As {@link #open(ForkContext, ForkEntry, Manifest)}, reusing the liveness of {@code
+   * openBase} (the base snapshot, already open) when the head has exactly its segments — as a new
+   * fork's first snapshot does — so creating a fork rebuilds nothing.
+   */
+  static Fork open(ForkContext ctx, ForkEntry entry, Manifest base, PublishedSnapshot openBase)
+      throws IOException {
     Path dir = ctx.forkDir(entry.forkId());
     ctx.vfs().createDirectories(dir);
     ManifestStore manifests =
@@ -175,7 +185,12 @@ public final class Fork implements AutoCloseable {
     String openProblem = chainProblems.isEmpty() ? null : "manifest chain: " + chainProblems;
     if (head.isPresent()) {
       try {
-        headSnapshot = openSnapshot(ctx.segments(), head.get());
+        LivenessMap reuse = null;
+        if (openBase != null
+            && openBase.manifest().getSegmentsList().equals(head.get().getSegmentsList())) {
+          reuse = openBase.liveness();
+        }
+        headSnapshot = openSnapshot(ctx.segments(), head.get(), reuse);
       } catch (RuntimeException e) {
         openProblem = "head snapshot " + head.get().getId() + " cannot be opened: " + e.getMessage();
         throw new IOException(openProblem, e);
@@ -250,8 +265,9 @@ public final class Fork implements AutoCloseable {
    * Creates a new fork's first manifest from {@code base} (O(1): it refers to the base's segments;
    * no data is copied) and opens it.
    */
-  public static Fork create(ForkContext ctx, ForkEntry entry, Manifest base) throws IOException {
-    return open(ctx, entry, base);
+  public static Fork create(ForkContext ctx, ForkEntry entry, Manifest base, PublishedSnapshot openBase)
+      throws IOException {
+    return open(ctx, entry, base, openBase);
   }
 
   /** {@code <forkId>-<seq, 12 digits>}: unique across forks, sorts by seq within one. */
@@ -269,12 +285,17 @@ public final class Fork implements AutoCloseable {
 
   /** Opens a published manifest for reading: pins its segments and rebuilds its liveness. */
   static PublishedSnapshot openSnapshot(SegmentStore store, Manifest m) {
+    return openSnapshot(store, m, null);
+  }
+
+  /** As above; {@code liveness}, if not null, is the manifest's known liveness (no rebuild). */
+  static PublishedSnapshot openSnapshot(SegmentStore store, Manifest m, LivenessMap liveness) {
     List<Segment> segs = new ArrayList<>();
     try {
       for (SegmentRef ref : m.getSegmentsList()) {
         segs.add(store.acquire(parseSegmentId(ref)));
       }
-      LivenessMap live = LivenessMap.rebuild(segs, store);
+      LivenessMap live = liveness != null ? liveness : LivenessMap.rebuild(segs, store);
       return new PublishedSnapshot(m, segs, live);
     } catch (IOException | RuntimeException e) {
       segs.forEach(Segment::release);
