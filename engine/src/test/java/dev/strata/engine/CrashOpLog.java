@@ -1,5 +1,7 @@
 package dev.strata.engine;
 
+import dev.strata.vfs.ForwardingVfs;
+import dev.strata.vfs.ForwardingWritableFile;
 import dev.strata.vfs.LocalVfs;
 import dev.strata.vfs.Vfs;
 import dev.strata.vfs.WritableFile;
@@ -16,12 +18,12 @@ import java.util.List;
  * .../manifests"). Only for messages: the injector's own bookkeeping calls (rename backups) are
  * logged too, so labels are approximate when a rename replaces a file. Thread-safe.
  */
-final class CrashOpLog implements Vfs {
-  private final Vfs delegate = LocalVfs.INSTANCE;
+final class CrashOpLog extends ForwardingVfs {
   private final Path root;
   private final List<String> ops = new ArrayList<>();
 
   CrashOpLog(Path root) {
+    super(LocalVfs.INSTANCE);
     this.root = root;
   }
 
@@ -43,42 +45,27 @@ final class CrashOpLog implements Vfs {
   @Override
   public WritableFile create(Path path) throws IOException {
     log("CREATE", path);
-    return wrap(delegate.create(path));
+    return wrap(delegate().create(path));
   }
 
   @Override
   public WritableFile openForAppend(Path path) throws IOException {
     log("OPEN_APPEND", path);
-    return wrap(delegate.openForAppend(path));
+    return wrap(delegate().openForAppend(path));
   }
 
   private WritableFile wrap(WritableFile inner) {
-    return new WritableFile() {
-      @Override
-      public Path path() {
-        return inner.path();
-      }
-
+    return new ForwardingWritableFile(inner) {
       @Override
       public void write(ByteBuffer src) throws IOException {
-        log("WRITE", inner.path());
-        inner.write(src);
+        log("WRITE", delegate().path());
+        super.write(src);
       }
 
       @Override
       public void sync() throws IOException {
-        log("SYNC", inner.path());
-        inner.sync();
-      }
-
-      @Override
-      public long size() {
-        return inner.size();
-      }
-
-      @Override
-      public void close() throws IOException {
-        inner.close();
+        log("SYNC", delegate().path());
+        super.sync();
       }
     };
   }
@@ -86,63 +73,48 @@ final class CrashOpLog implements Vfs {
   @Override
   public SeekableByteChannel openForRead(Path path) throws IOException {
     log("READ", path);
-    return delegate.openForRead(path);
+    return delegate().openForRead(path);
   }
 
   @Override
   public byte[] readAllBytes(Path path) throws IOException {
     log("READ", path);
-    return delegate.readAllBytes(path);
+    return delegate().readAllBytes(path);
   }
 
   @Override
   public void truncate(Path path, long sizeBytes) throws IOException {
     log("TRUNCATE", path);
-    delegate.truncate(path, sizeBytes);
+    delegate().truncate(path, sizeBytes);
   }
 
   @Override
   public void rename(Path source, Path target) throws IOException {
     log("RENAME", target);
-    delegate.rename(source, target);
+    delegate().rename(source, target);
   }
 
   @Override
   public boolean deleteIfExists(Path path) throws IOException {
     log("DELETE", path);
-    return delegate.deleteIfExists(path);
+    return delegate().deleteIfExists(path);
   }
 
   @Override
   public void deleteRecursively(Path dir) throws IOException {
     log("DELETE", dir);
-    delegate.deleteRecursively(dir);
+    delegate().deleteRecursively(dir);
   }
 
   @Override
   public void syncDirectory(Path dir) throws IOException {
     log("SYNC_DIR", dir);
-    delegate.syncDirectory(dir);
+    delegate().syncDirectory(dir);
   }
 
   @Override
   public void createDirectories(Path dir) throws IOException {
     log("CREATE_DIRS", dir);
-    delegate.createDirectories(dir);
-  }
-
-  @Override
-  public List<Path> list(Path dir) throws IOException {
-    return delegate.list(dir);
-  }
-
-  @Override
-  public boolean exists(Path path) {
-    return delegate.exists(path);
-  }
-
-  @Override
-  public long size(Path path) throws IOException {
-    return delegate.size(path);
+    delegate().createDirectories(dir);
   }
 }

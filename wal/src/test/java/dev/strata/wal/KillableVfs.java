@@ -1,5 +1,7 @@
 package dev.strata.wal;
 
+import dev.strata.vfs.ForwardingVfs;
+import dev.strata.vfs.ForwardingWritableFile;
 import dev.strata.vfs.Vfs;
 import dev.strata.vfs.WritableFile;
 import java.io.IOException;
@@ -16,13 +18,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * underneath, then reopens on that one: the old writer's threads can no longer touch the "rebooted"
  * directory.
  */
-final class KillableVfs implements Vfs {
-  private final Vfs delegate;
+final class KillableVfs extends ForwardingVfs {
   private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
   private volatile boolean killed;
 
   KillableVfs(Vfs delegate) {
-    this.delegate = delegate;
+    super(delegate);
   }
 
   /** Waits for calls in flight, then makes every later call fail. */
@@ -53,29 +54,29 @@ final class KillableVfs implements Vfs {
 
   @Override
   public WritableFile create(Path path) throws IOException {
-    return call(() -> new Handle(delegate.create(path)));
+    return call(() -> new Handle(delegate().create(path)));
   }
 
   @Override
   public WritableFile openForAppend(Path path) throws IOException {
-    return call(() -> new Handle(delegate.openForAppend(path)));
+    return call(() -> new Handle(delegate().openForAppend(path)));
   }
 
   @Override
   public SeekableByteChannel openForRead(Path path) throws IOException {
-    return call(() -> delegate.openForRead(path));
+    return call(() -> delegate().openForRead(path));
   }
 
   @Override
   public byte[] readAllBytes(Path path) throws IOException {
-    return call(() -> delegate.readAllBytes(path));
+    return call(() -> delegate().readAllBytes(path));
   }
 
   @Override
   public void truncate(Path path, long sizeBytes) throws IOException {
     call(
         () -> {
-          delegate.truncate(path, sizeBytes);
+          delegate().truncate(path, sizeBytes);
           return null;
         });
   }
@@ -84,21 +85,21 @@ final class KillableVfs implements Vfs {
   public void rename(Path source, Path target) throws IOException {
     call(
         () -> {
-          delegate.rename(source, target);
+          delegate().rename(source, target);
           return null;
         });
   }
 
   @Override
   public boolean deleteIfExists(Path path) throws IOException {
-    return call(() -> delegate.deleteIfExists(path));
+    return call(() -> delegate().deleteIfExists(path));
   }
 
   @Override
   public void deleteRecursively(Path dir) throws IOException {
     call(
         () -> {
-          delegate.deleteRecursively(dir);
+          delegate().deleteRecursively(dir);
           return null;
         });
   }
@@ -107,7 +108,7 @@ final class KillableVfs implements Vfs {
   public void syncDirectory(Path dir) throws IOException {
     call(
         () -> {
-          delegate.syncDirectory(dir);
+          delegate().syncDirectory(dir);
           return null;
         });
   }
@@ -116,43 +117,31 @@ final class KillableVfs implements Vfs {
   public void createDirectories(Path dir) throws IOException {
     call(
         () -> {
-          delegate.createDirectories(dir);
+          delegate().createDirectories(dir);
           return null;
         });
   }
 
   @Override
   public List<Path> list(Path dir) throws IOException {
-    return call(() -> delegate.list(dir));
-  }
-
-  @Override
-  public boolean exists(Path path) {
-    return delegate.exists(path);
+    return call(() -> delegate().list(dir));
   }
 
   @Override
   public long size(Path path) throws IOException {
-    return call(() -> delegate.size(path));
+    return call(() -> delegate().size(path));
   }
 
-  private final class Handle implements WritableFile {
-    private final WritableFile inner;
-
+  private final class Handle extends ForwardingWritableFile {
     Handle(WritableFile inner) {
-      this.inner = inner;
-    }
-
-    @Override
-    public Path path() {
-      return inner.path();
+      super(inner);
     }
 
     @Override
     public void write(ByteBuffer src) throws IOException {
       call(
           () -> {
-            inner.write(src);
+            delegate().write(src);
             return null;
           });
     }
@@ -161,19 +150,9 @@ final class KillableVfs implements Vfs {
     public void sync() throws IOException {
       call(
           () -> {
-            inner.sync();
+            delegate().sync();
             return null;
           });
-    }
-
-    @Override
-    public long size() {
-      return inner.size();
-    }
-
-    @Override
-    public void close() throws IOException {
-      inner.close();
     }
   }
 }

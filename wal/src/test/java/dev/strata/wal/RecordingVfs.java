@@ -1,10 +1,11 @@
 package dev.strata.wal;
 
+import dev.strata.vfs.ForwardingVfs;
+import dev.strata.vfs.ForwardingWritableFile;
 import dev.strata.vfs.Vfs;
 import dev.strata.vfs.WritableFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,15 +16,14 @@ import java.util.function.Consumer;
  * appended when it threw), and can run a hook before each file sync. Lets a test assert what a WAL
  * did after a failure: the fsyncgate rule says nothing at all.
  */
-final class RecordingVfs implements Vfs {
-  private final Vfs delegate;
+final class RecordingVfs extends ForwardingVfs {
   private final List<String> calls = new ArrayList<>();
   /** The thread that made each call, parallel to {@link #calls}. */
   private final List<String> threads = new ArrayList<>();
   private volatile Consumer<Path> beforeSync = p -> {};
 
   RecordingVfs(Vfs delegate) {
-    this.delegate = delegate;
+    super(delegate);
   }
 
   /** Runs {@code hook} (on the syncing thread) before every {@link WritableFile#sync()}. */
@@ -88,22 +88,12 @@ final class RecordingVfs implements Vfs {
 
   @Override
   public WritableFile create(Path path) throws IOException {
-    return record("CREATE", path, () -> new Handle(delegate.create(path)));
+    return record("CREATE", path, () -> new Handle(delegate().create(path)));
   }
 
   @Override
   public WritableFile openForAppend(Path path) throws IOException {
-    return record("OPEN_APPEND", path, () -> new Handle(delegate.openForAppend(path)));
-  }
-
-  @Override
-  public SeekableByteChannel openForRead(Path path) throws IOException {
-    return delegate.openForRead(path);
-  }
-
-  @Override
-  public byte[] readAllBytes(Path path) throws IOException {
-    return delegate.readAllBytes(path);
+    return record("OPEN_APPEND", path, () -> new Handle(delegate().openForAppend(path)));
   }
 
   @Override
@@ -112,7 +102,7 @@ final class RecordingVfs implements Vfs {
         "TRUNCATE",
         path,
         () -> {
-          delegate.truncate(path, sizeBytes);
+          delegate().truncate(path, sizeBytes);
           return null;
         });
   }
@@ -123,14 +113,14 @@ final class RecordingVfs implements Vfs {
         "RENAME",
         source + " -> " + target,
         () -> {
-          delegate.rename(source, target);
+          delegate().rename(source, target);
           return null;
         });
   }
 
   @Override
   public boolean deleteIfExists(Path path) throws IOException {
-    return record("DELETE", path, () -> delegate.deleteIfExists(path));
+    return record("DELETE", path, () -> delegate().deleteIfExists(path));
   }
 
   @Override
@@ -139,7 +129,7 @@ final class RecordingVfs implements Vfs {
         "DELETE",
         dir,
         () -> {
-          delegate.deleteRecursively(dir);
+          delegate().deleteRecursively(dir);
           return null;
         });
   }
@@ -150,7 +140,7 @@ final class RecordingVfs implements Vfs {
         "SYNC_DIR",
         dir,
         () -> {
-          delegate.syncDirectory(dir);
+          delegate().syncDirectory(dir);
           return null;
         });
   }
@@ -161,69 +151,37 @@ final class RecordingVfs implements Vfs {
         "CREATE_DIRS",
         dir,
         () -> {
-          delegate.createDirectories(dir);
+          delegate().createDirectories(dir);
           return null;
         });
   }
 
-  @Override
-  public List<Path> list(Path dir) throws IOException {
-    return delegate.list(dir);
-  }
-
-  @Override
-  public boolean exists(Path path) {
-    return delegate.exists(path);
-  }
-
-  @Override
-  public long size(Path path) throws IOException {
-    return delegate.size(path);
-  }
-
-  private final class Handle implements WritableFile {
-    private final WritableFile inner;
-
+  private final class Handle extends ForwardingWritableFile {
     Handle(WritableFile inner) {
-      this.inner = inner;
-    }
-
-    @Override
-    public Path path() {
-      return inner.path();
+      super(inner);
     }
 
     @Override
     public void write(ByteBuffer src) throws IOException {
       record(
           "WRITE",
-          inner.path(),
+          delegate().path(),
           () -> {
-            inner.write(src);
+            delegate().write(src);
             return null;
           });
     }
 
     @Override
     public void sync() throws IOException {
-      beforeSync.accept(inner.path());
+      beforeSync.accept(delegate().path());
       record(
           "SYNC",
-          inner.path(),
+          delegate().path(),
           () -> {
-            inner.sync();
+            delegate().sync();
             return null;
           });
-    }
-
-    @Override
-    public long size() {
-      return inner.size();
-    }
-
-    @Override
-    public void close() throws IOException {
-      inner.close();
     }
   }
 }
