@@ -74,7 +74,7 @@ final class CollectionGrpcService extends CollectionServiceGrpc.CollectionServic
 
   private static ApiError schemaConflict(Fork fork, CollectionRegistry.Collection existing, CollectionSchema wanted) {
     return ApiError.of(
-        Status.Code.ALREADY_EXISTS,
+        Status.Code.FAILED_PRECONDITION,
         ErrorReason.COLLECTION_SCHEMA_CONFLICT,
         "collection '" + existing.name() + "' exists in fork '" + fork.name() + "' with a different schema: "
             + existing.schema().describeDifference(wanted) + " (schemas are immutable)",

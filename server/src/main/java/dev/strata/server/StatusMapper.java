@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  *       SNAPSHOT_NOT_FOUND, TAG_NOT_FOUND (from the engine's message)</td></tr>
  *   <tr><td>ALREADY_EXISTS</td><td>ALREADY_EXISTS</td><td>FORK_ALREADY_EXISTS</td></tr>
  *   <tr><td>FAILED_PRECONDITION, schema conflict</td><td>ALREADY_EXISTS</td>
- *       <td>COLLECTION_SCHEMA_CONFLICT (docs/api.md; the engine says FAILED_PRECONDITION)</td></tr>
+ *       <td>COLLECTION_SCHEMA_CONFLICT (FAILED_PRECONDITION, as the engine and issue #3 say)</td></tr>
  *   <tr><td>FAILED_PRECONDITION</td><td>FAILED_PRECONDITION</td><td>FORK_READ_ONLY,
  *       FORK_DROPPING, MAIN_FORK_PROTECTED</td></tr>
  *   <tr><td>RESOURCE_EXHAUSTED</td><td>RESOURCE_EXHAUSTED</td><td>WRITE_STALLED + RetryInfo</td></tr>
@@ -149,7 +149,7 @@ public final class StatusMapper {
             Status.Code.ALREADY_EXISTS, msg, msg.startsWith("fork ") ? ErrorReason.FORK_ALREADY_EXISTS : null, meta, List.of(), 0);
       case FAILED_PRECONDITION: {
         if (msg.contains("different schema")) {
-          return build(Status.Code.ALREADY_EXISTS, msg, ErrorReason.COLLECTION_SCHEMA_CONFLICT, meta, List.of(), 0);
+          return build(Status.Code.FAILED_PRECONDITION, msg, ErrorReason.COLLECTION_SCHEMA_CONFLICT, meta, List.of(), 0);
         }
         ErrorReason r =
             msg.contains("read-only")

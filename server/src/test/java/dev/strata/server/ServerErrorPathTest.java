@@ -242,7 +242,7 @@ class ServerErrorPathTest {
                             .setName("conflict")
                             .addFields(FieldSchema.newBuilder().setName("body").setKind(FieldKind.FIELD_KIND_KEYWORD))
                             .build()));
-    assertReason(e, Status.Code.ALREADY_EXISTS, "COLLECTION_SCHEMA_CONFLICT");
+    assertReason(e, Status.Code.FAILED_PRECONDITION, "COLLECTION_SCHEMA_CONFLICT");
     assertThat(e.getStatus().getDescription()).contains("body");
 
     StatusRuntimeException bad =

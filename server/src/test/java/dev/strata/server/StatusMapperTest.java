@@ -50,7 +50,7 @@ class StatusMapperTest {
         "FORK_ALREADY_EXISTS");
     check(
         StrataException.failedPrecondition("collection 'c' on fork 'main' exists with a different schema: x"),
-        Status.Code.ALREADY_EXISTS,
+        Status.Code.FAILED_PRECONDITION,
         "COLLECTION_SCHEMA_CONFLICT");
     check(StrataException.failedPrecondition("fork 'x' is read-only: disk"), Status.Code.FAILED_PRECONDITION, "FORK_READ_ONLY");
     check(StrataException.failedPrecondition("fork 'x' is being dropped"), Status.Code.FAILED_PRECONDITION, "FORK_DROPPING");
