@@ -76,6 +76,9 @@ public final class StrataEngine implements AutoCloseable {
   /** Open forks by name; a name being created or dropped maps to a reservation. */
   private final ConcurrentHashMap<String, Object> forks = new ConcurrentHashMap<>();
 
+  /** Base segments of forks being created, by new fork name: GC keeps them. */
+  private final ConcurrentHashMap<String, Set<Long>> pinnedForCreation = new ConcurrentHashMap<>();
+
   private volatile boolean closed;
 
   private StrataEngine(Path dataDir, Vfs vfs, EngineOptions options) throws IOException {
@@ -180,6 +183,8 @@ public final class StrataEngine implements AutoCloseable {
     if (!cleanup.isEmpty()) {
       log.info("recovery deleted orphan segments of unpublished flushes: {}", cleanup);
     }
+    // Only now may flushes run: the sweep above would delete their in-flight segments.
+    openForks().forEach(Fork::startTimer);
   }
 
   /** How many forks lie between {@code e} and a root along base snapshots (cycles cut). */
@@ -208,6 +213,7 @@ public final class StrataEngine implements AutoCloseable {
 
   private Set<Long> referencedSegments() {
     Set<Long> out = new HashSet<>();
+    pinnedForCreation.values().forEach(out::addAll);
     for (Fork f : openForks()) {
       out.addAll(f.referencedSegments());
     }
@@ -488,6 +494,16 @@ public final class StrataEngine implements AutoCloseable {
                         StrataException.failedPrecondition(
                             "fork '" + source.name() + "' has no snapshot yet: flush it first (or pass flush_first)"));
       }
+      // Pin the base's segments for GC until the new fork's own manifest refers to them, then
+      // check the base still exists (a concurrent drop of its fork may have collected them).
+      Set<Long> baseSegments = new HashSet<>();
+      base.getSegmentsList().forEach(r -> baseSegments.add(Long.parseUnsignedLong(r.getSegmentId(), 16)));
+      pinnedForCreation.put(name, baseSegments);
+      Manifest pinnedBase = base;
+      if (findManifest(base.getId()).isEmpty()) {
+        throw StrataException.notFound(
+            "snapshot '" + pinnedBase.getId() + "' no longer exists (its fork was dropped)");
+      }
       ForkEntry entry = ForkEntry.create(name, base.getId(), System.currentTimeMillis());
       try {
         catalog.put(entry);
@@ -516,12 +532,14 @@ public final class StrataEngine implements AutoCloseable {
         }
       }
       forks.put(name, fork);
+      fork.startTimer();
       done = true;
       log.info("fork={} id={} created from snapshot {}", name, entry.forkId(), base.getId());
       return fork;
     } catch (IOException ex) {
       throw StrataException.of(StrataException.Kind.IO_ERROR, "cannot create fork '" + name + "': " + ex.getMessage(), ex);
     } finally {
+      pinnedForCreation.remove(name);
       if (!done) {
         forks.remove(name, reservation);
       }

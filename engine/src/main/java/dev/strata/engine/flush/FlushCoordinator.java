@@ -206,6 +206,7 @@ public final class FlushCoordinator<T, O> {
       boolean got = permits.tryAcquire(permitWaitMs, TimeUnit.MILLISECONDS);
       stallNanos.addAndGet(System.nanoTime() - start);
       if (!got) {
+        checkUsable(); // a pipeline that failed meanwhile is read-only, not overloaded
         throw StrataException.overloaded(
             "write stall on fork '"
                 + forkName
@@ -410,6 +411,8 @@ public final class FlushCoordinator<T, O> {
     }
     if (failure == null) {
       failure = cause;
+      // Wake writers waiting for a permit: they re-check and get FAILED_PRECONDITION at once.
+      permits.release(maxPendingFlushes);
       log.error("fork={} flush pipeline failed at seq={}: {}", forkName, seq, cause.toString());
       try {
         failureListener.onFailed(seq, cause);
@@ -449,7 +452,8 @@ public final class FlushCoordinator<T, O> {
         }
         changed.awaitNanos(left);
       }
-      return inFlight;
+      // A failed pipeline publishes nothing more: its flushes are abandoned, not pending.
+      return failure != null ? 0 : inFlight;
     } finally {
       idleLock.unlock();
     }

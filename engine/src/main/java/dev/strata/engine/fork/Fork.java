@@ -107,8 +107,10 @@ public final class Fork implements AutoCloseable {
   /** Covered LSN of the last rotate; guarded by the flush lock for writes. */
   private volatile long lastRotatedLsn;
   private volatile String readOnlyReason;
-  private volatile boolean dropping;
-  private volatile boolean closed;
+  private final java.util.concurrent.atomic.AtomicBoolean dropping =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private ScheduledFuture<?> intervalTimer;
 
   private Fork(
@@ -196,8 +198,33 @@ public final class Fork implements AutoCloseable {
         throw new IOException(openProblem, e);
       }
     }
-    WalWriter wal = WalWriter.open(ctx.vfs(), dir.resolve("wal"), ctx.options().wal());
+    WalWriter wal;
+    try {
+      wal = WalWriter.open(ctx.vfs(), dir.resolve("wal"), ctx.options().wal());
+    } catch (IOException | RuntimeException e) {
+      // Nothing may stay pinned or open by a fork that did not open.
+      if (headSnapshot != null) {
+        headSnapshot.release();
+      }
+      manifests.close();
+      throw e;
+    }
     Fork fork = new Fork(ctx, entry, wal, manifests, headSnapshot, wal.lastLsn());
+    try {
+      return fork.finishOpen(head, openProblem);
+    } catch (IOException | RuntimeException e) {
+      fork.halt();
+      PublishedSnapshot h = fork.readState.head();
+      if (h != null) {
+        h.release();
+      }
+      throw e;
+    }
+  }
+
+  private Fork finishOpen(Optional<Manifest> head, String problem) throws IOException {
+    Fork fork = this;
+    String openProblem = problem;
     for (long seq : manifests.list()) {
       try {
         manifests.load(seq).getSegmentsList().forEach(s -> fork.referencedSegments.add(parseSegmentId(s)));
@@ -219,7 +246,6 @@ public final class Fork implements AutoCloseable {
         wal.lastLsn(),
         replayed,
         fork.readState.active().sizeBytes());
-    fork.startTimer();
     return fork;
   }
 
@@ -326,7 +352,14 @@ public final class Fork implements AutoCloseable {
     return n;
   }
 
-  private void startTimer() {
+  /**
+   * Starts the interval flush timer. The engine calls it once recovery is complete (its orphan
+   * sweep must not race flushes).
+   */
+  public synchronized void startTimer() {
+    if (intervalTimer != null || closed.get()) {
+      return;
+    }
     long interval = options.flushIntervalMs();
     if (interval > 0) {
       intervalTimer =
@@ -336,7 +369,7 @@ public final class Fork implements AutoCloseable {
   }
 
   private void intervalTick() {
-    if (closed || dropping || readOnlyReason != null) {
+    if (closed.get() || dropping.get() || readOnlyReason != null) {
       return;
     }
     try {
@@ -376,7 +409,7 @@ public final class Fork implements AutoCloseable {
 
   /** True while a drop is in progress. */
   public boolean isDropping() {
-    return dropping;
+    return dropping.get();
   }
 
   private void turnReadOnly(String reason) {
@@ -389,10 +422,10 @@ public final class Fork implements AutoCloseable {
   }
 
   private void checkWritable() {
-    if (closed) {
+    if (closed.get()) {
       throw StrataException.of(StrataException.Kind.UNAVAILABLE, "fork '" + entry.name() + "' is closed");
     }
-    if (dropping) {
+    if (dropping.get()) {
       throw StrataException.failedPrecondition("fork '" + entry.name() + "' is being dropped");
     }
     String r = readOnlyReason;
@@ -472,7 +505,7 @@ public final class Fork implements AutoCloseable {
       // SYNC: the fsync covering the record. ASYNC: the record handed to the OS (survives
       // kill -9; the WAL syncer fsyncs it within wal.sync_interval).
       awaitDurable(a);
-      applyTo(bufferFor(a.lsn()), a.lsn(), collection, mutations);
+      applyRouted(a.lsn(), collection, mutations);
     } catch (IOException e) {
       throw walFailed(e);
     } finally {
@@ -502,19 +535,39 @@ public final class Fork implements AutoCloseable {
   }
 
   /**
-   * The L0 buffer that covers {@code lsn}. Lock-free in the common case; if a rotate is between
-   * freezing the active buffer and publishing the new read state (both under the flush lock),
-   * the lookup misses, and re-reading under that lock sees the finished swap.
+   * Applies one WAL record to the L0 buffer that covers its LSN. Lock-free in the common case.
+   * A rotate freezes the active buffer and publishes the new read state under the flush lock, and
+   * {@link L0Buffer#applyRecord} is atomic with respect to the freeze; so if the record missed
+   * (the buffer froze below its LSN, or the state was read mid-swap), re-reading the state under
+   * the flush lock finds the buffer that covers it, which nothing can freeze while we hold it.
    */
-  private L0Buffer bufferFor(long lsn) {
+  private void applyRouted(long lsn, String collection, List<Mutation> mutations) {
+    List<Map.Entry<L0Key, DocumentVersion>> versions = versionsOf(lsn, collection, mutations);
     L0Buffer b = readState.bufferFor(lsn);
-    if (b == null) {
-      b = flush.withFlushLock(() -> readState.bufferFor(lsn));
+    if (b != null && b.applyRecord(lsn, versions)) {
+      return;
     }
-    if (b == null) {
+    boolean applied =
+        flush.withFlushLock(
+            () -> {
+              L0Buffer locked = readState.bufferFor(lsn);
+              return locked != null && locked.applyRecord(lsn, versions);
+            });
+    if (!applied) {
       throw new IllegalStateException("no L0 buffer covers LSN " + lsn + " (fork " + entry.name() + ")");
     }
-    return b;
+  }
+
+  private static List<Map.Entry<L0Key, DocumentVersion>> versionsOf(
+      long lsn, String collection, List<Mutation> mutations) {
+    List<Map.Entry<L0Key, DocumentVersion>> out = new ArrayList<>();
+    for (Mutation m : WalEntries.collapse(mutations)) {
+      out.add(
+          Map.entry(
+              new L0Key(collection, m.id()),
+              new DocumentVersion(lsn, m instanceof Mutation.Put p ? p.document() : null)));
+    }
+    return out;
   }
 
   private static void applyTo(L0Buffer buffer, long lsn, String collection, List<Mutation> mutations) {
@@ -792,11 +845,19 @@ public final class Fork implements AutoCloseable {
       segs.add(ctx.segments().acquire(s.segmentId()));
     }
     PublishedSnapshot snap = new PublishedSnapshot(m, segs, liveness);
-    flush.withFlushLock(
-        () -> {
-          readState = readState.published(snap, task.payload());
-          return null;
-        });
+    boolean installed =
+        flush.withFlushLock(
+            () -> {
+              if (closed.get()) {
+                return false; // close() released the head already; the manifest is durable
+              }
+              readState = readState.published(snap, task.payload());
+              return true;
+            });
+    if (!installed) {
+      snap.release();
+      return;
+    }
     if (head != null) {
       head.release();
     }
@@ -912,12 +973,13 @@ public final class Fork implements AutoCloseable {
         throw StrataException.notFound("snapshot '" + snapshotId + "' does not exist: " + e.getMessage());
       }
       PublishedSnapshot opened = openSnapshot(ctx.segments(), m);
+      opened.tryAcquire(); // the caller's reference, taken before the cache can evict it
       PublishedSnapshot raced = openedSnapshots.putIfAbsent(snapshotId, opened);
       if (raced != null) {
         opened.release();
+        opened.release();
         continue;
       }
-      opened.tryAcquire();
       evictOpenedSnapshots(snapshotId);
       return opened;
     }
@@ -1144,15 +1206,14 @@ public final class Fork implements AutoCloseable {
 
   /** Starts a drop: refuse new writes. */
   public void beginDrop() {
-    if (dropping) {
+    if (!dropping.compareAndSet(false, true)) {
       throw StrataException.failedPrecondition("fork '" + entry.name() + "' is already being dropped");
     }
-    dropping = true;
   }
 
   /** Ends a drop that will not happen (drain timed out): writable again. */
   public void abortDrop() {
-    dropping = false;
+    dropping.set(false);
   }
 
   /**
@@ -1189,7 +1250,7 @@ public final class Fork implements AutoCloseable {
    * complete if there is nothing to flush, failed if the fork cannot flush.
    */
   public CompletableFuture<Manifest> flushForShutdown(long permitWaitMs) {
-    if (readOnlyReason != null || dropping || closed) {
+    if (readOnlyReason != null || dropping.get() || closed.get()) {
       return CompletableFuture.failedFuture(
           StrataException.failedPrecondition("fork '" + entry.name() + "' cannot flush"));
     }
@@ -1210,10 +1271,9 @@ public final class Fork implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (closed) {
+    if (!closed.compareAndSet(false, true)) {
       return;
     }
-    closed = true;
     if (intervalTimer != null) {
       intervalTimer.cancel(false);
     }
@@ -1226,13 +1286,14 @@ public final class Fork implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     tickets.failAll(StrataException.of(StrataException.Kind.UNAVAILABLE, "fork '" + entry.name() + "' closed"));
-    PublishedSnapshot head = readState.head();
+    PublishedSnapshot head =
+        flush.withFlushLock(
+            () -> {
+              PublishedSnapshot h = readState.head();
+              readState = new ReadState(readState.active(), readState.frozenNewestFirst(), null);
+              return h;
+            });
     if (head != null) {
-      flush.withFlushLock(
-          () -> {
-            readState = new ReadState(readState.active(), readState.frozenNewestFirst(), null);
-            return null;
-          });
       head.release();
     }
     openedSnapshots.values().forEach(PublishedSnapshot::release);
@@ -1250,7 +1311,7 @@ public final class Fork implements AutoCloseable {
    * flushing or syncing anything. Call after the engine's threads are stopped.
    */
   public void halt() {
-    closed = true;
+    closed.set(true);
     if (intervalTimer != null) {
       intervalTimer.cancel(false);
     }

@@ -36,6 +36,13 @@ public final class L0Buffer {
   private final AtomicLong sizeBytes = new AtomicLong();
   private final AtomicLong maxLsn = new AtomicLong();
 
+  /**
+   * Makes "check the range, then apply a whole record" atomic with respect to {@link #freeze}:
+   * appliers share it, freeze takes it alone. Held only for in-memory work.
+   */
+  private final java.util.concurrent.locks.ReentrantReadWriteLock freezeLock =
+      new java.util.concurrent.locks.ReentrantReadWriteLock();
+
   /** An empty buffer for records with LSN greater than {@code startLsnExclusive}. */
   public L0Buffer(long startLsnExclusive) {
     this.startLsnExclusive = startLsnExclusive;
@@ -59,6 +66,15 @@ public final class L0Buffer {
 
   /** Closes the range at {@code coveredLsn}: called once, at rotate, under the fork's flush lock. */
   public void freeze(long coveredLsn) {
+    freezeLock.writeLock().lock();
+    try {
+      freezeLocked(coveredLsn);
+    } finally {
+      freezeLock.writeLock().unlock();
+    }
+  }
+
+  private void freezeLocked(long coveredLsn) {
     if (endLsnInclusive != Long.MAX_VALUE) {
       throw new IllegalStateException("L0 buffer already frozen at LSN " + endLsnInclusive);
     }
@@ -72,6 +88,29 @@ public final class L0Buffer {
   /** True once {@link #freeze} has run. */
   public boolean isFrozen() {
     return endLsnInclusive != Long.MAX_VALUE;
+  }
+
+  /**
+   * Applies every version of one WAL record (all with LSN {@code lsn}) if this buffer covers
+   * {@code lsn}, atomically with respect to {@link #freeze}: either the whole record lands here
+   * before the buffer is frozen, or nothing does and the caller routes it to the buffer that now
+   * covers it.
+   *
+   * @return false if the buffer does not (or no longer) cover {@code lsn}
+   */
+  public boolean applyRecord(long lsn, List<Map.Entry<L0Key, DocumentVersion>> versions) {
+    freezeLock.readLock().lock();
+    try {
+      if (!covers(lsn)) {
+        return false;
+      }
+      for (Map.Entry<L0Key, DocumentVersion> e : versions) {
+        apply(e.getKey(), e.getValue());
+      }
+      return true;
+    } finally {
+      freezeLock.readLock().unlock();
+    }
   }
 
   /**
