@@ -64,6 +64,8 @@ class ForkWriteReadTest {
     assertThat(snap.getCoveredLsn()).isGreaterThanOrEqualTo(lsn2);
     assertThat(snap.getSegmentsCount()).isEqualTo(1);
     assertThat(main.stats().l0Bytes()).isZero();
+    assertThat(main.stats().frozenL0Bytes()).isZero();
+    assertThat(main.stats().walDurableLsn()).isGreaterThanOrEqualTo(lsn2);
     assertThat(body(main.get("docs", "a").document())).isEqualTo("hello world");
     assertThat(main.get("docs", "b")).isNull();
 

@@ -126,8 +126,10 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
             .setLastLsn(s.walLastLsn())
             .setCoveredLsn(s.coveredLsn())
             .setWalBytes(DiskUsage.bytesUnder(DiskUsage.walDir(engine.dataDir(), f.id())))
-            // The engine reports active + frozen L0 bytes as one number (Fork.Stats.l0Bytes).
-            .setL0Bytes(s.l0Bytes())
+            .setL0Bytes(s.activeL0Bytes())
+            .setFrozenL0Bytes(s.frozenL0Bytes())
+            .setDurableLsn(s.walDurableLsn())
+            .setLastFlushDurationMs(s.lastFlushDurationMs())
             .setPendingFlushes(s.pendingFlushes())
             .setMaxPendingFlushes(engine.options().maxPendingFlushes())
             .setSegmentCount(s.segmentCount())

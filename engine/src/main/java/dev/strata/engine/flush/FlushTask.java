@@ -13,6 +13,7 @@ public final class FlushTask<T> {
   private final long coveredLsn;
   private final T payload;
   private volatile ScheduledFuture<?> watchdog;
+  private final long rotateNanos = System.nanoTime();
 
   FlushTask(long seq, long coveredLsn, T payload) {
     this.seq = seq;
@@ -28,6 +29,11 @@ public final class FlushTask<T> {
   /** Every WAL record with LSN ≤ this is in this flush or an earlier one. */
   public long coveredLsn() {
     return coveredLsn;
+  }
+
+  /** Milliseconds since the rotate that made this task. */
+  public long ageMs() {
+    return (System.nanoTime() - rotateNanos) / 1_000_000;
   }
 
   /** What the rotate froze. */

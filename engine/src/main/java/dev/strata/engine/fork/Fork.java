@@ -107,6 +107,8 @@ public final class Fork implements AutoCloseable {
   /** Covered LSN of the last rotate; guarded by the flush lock for writes. */
   private volatile long lastRotatedLsn;
   private volatile String readOnlyReason;
+  /** Rotate-to-publish time of the last published flush, ms. */
+  private volatile long lastFlushDurationMs;
   private final java.util.concurrent.atomic.AtomicBoolean dropping =
       new java.util.concurrent.atomic.AtomicBoolean();
   private final java.util.concurrent.atomic.AtomicBoolean closed =
@@ -609,12 +611,11 @@ public final class Fork implements AutoCloseable {
           if (onlyIfFull && s.active().sizeBytes() < options.l0MaxBytes()) {
             return null;
           }
-          long covered = wal.lastLsn();
-          if (s.active().isEmpty() && covered <= lastRotatedLsn) {
+          if (s.active().isEmpty() && wal.lastLsn() <= lastRotatedLsn) {
             return null;
           }
           L0Buffer frozen = s.active();
-          frozen.freeze(covered);
+          long covered = frozen.freeze(wal::lastLsn);
           readState = s.rotated(new L0Buffer(covered));
           lastRotatedLsn = covered;
           return new FlushCoordinator.Swap<>(frozen, covered);
@@ -875,6 +876,7 @@ public final class Fork implements AutoCloseable {
         log.warn("fork={} snapshot watcher failed: {}", entry.name(), e.toString());
       }
     }
+    lastFlushDurationMs = task.ageMs();
     tickets.published(task.coveredLsn(), m);
   }
 
@@ -1174,6 +1176,10 @@ public final class Fork implements AutoCloseable {
       String name,
       String forkId,
       long l0Bytes,
+      long activeL0Bytes,
+      long frozenL0Bytes,
+      long walDurableLsn,
+      long lastFlushDurationMs,
       int frozenBuffers,
       int pendingFlushes,
       int segmentCount,
@@ -1191,6 +1197,10 @@ public final class Fork implements AutoCloseable {
         entry.name(),
         entry.forkId(),
         s.l0Bytes(),
+        s.active().sizeBytes(),
+        s.l0Bytes() - s.active().sizeBytes(),
+        wal.durableLsn(),
+        lastFlushDurationMs,
         s.frozenNewestFirst().size(),
         flush.pendingFlushes(),
         s.head() == null ? 0 : s.head().segments().size(),

@@ -64,11 +64,23 @@ public final class L0Buffer {
     return lsn > startLsnExclusive && lsn <= endLsnInclusive;
   }
 
-  /** Closes the range at {@code coveredLsn}: called once, at rotate, under the fork's flush lock. */
-  public void freeze(long coveredLsn) {
+  /**
+   * Closes the range at the LSN {@code coveredLsn} returns, read while no record is being applied
+   * here: called once, at rotate, under the fork's flush lock, with the WAL's last assigned LSN.
+   *
+   * <p>Why read it under the lock: a record applied before the freeze had its LSN assigned before
+   * the read, so it is ≤ the covered LSN; a record applied after sees the closed range and is
+   * routed to the next buffer. The frozen buffer therefore holds exactly the records with LSN ≤
+   * its covered LSN (snapshot isolation, SPEC §5.3).
+   *
+   * @return the covered LSN
+   */
+  public long freeze(java.util.function.LongSupplier coveredLsn) {
     freezeLock.writeLock().lock();
     try {
-      freezeLocked(coveredLsn);
+      long covered = coveredLsn.getAsLong();
+      freezeLocked(covered);
+      return covered;
     } finally {
       freezeLock.writeLock().unlock();
     }

@@ -52,11 +52,11 @@ class L0BufferTest {
   void aFrozenBufferTakesOnlyRecordsUpToItsCoveredLsn() {
     L0Buffer b = new L0Buffer(10);
     assertThat(b.applyRecord(11, record(11, 2))).isTrue();
-    b.freeze(12);
+    assertThat(b.freeze(() -> 12)).isEqualTo(12);
     assertThat(b.applyRecord(12, record(12, 2))).as("12 <= covered").isTrue();
     assertThat(b.applyRecord(13, record(13, 2))).as("13 > covered: route elsewhere").isFalse();
     assertThat(b.get("c", "r13-0")).isNull();
-    assertThatThrownBy(() -> b.freeze(20)).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> b.freeze(() -> 20)).isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> new L0Buffer(10).apply(new L0Key("c", "x"), put(10, "x", "y")))
         .isInstanceOf(IllegalArgumentException.class);
   }
@@ -92,8 +92,8 @@ class L0BufferTest {
     while (lsns.get() < 200) {
       Thread.onSpinWait();
     }
-    long covered = lsns.get();
-    b.freeze(covered);
+    // As a rotate does: the covered LSN is the last one handed out, read under the freeze lock.
+    long covered = b.freeze(lsns::get);
     List<Long> notHere = new ArrayList<>();
     for (Future<List<Long>> f : refused) {
       notHere.addAll(f.get(30, TimeUnit.SECONDS));
