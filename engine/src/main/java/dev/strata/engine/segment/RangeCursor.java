@@ -68,19 +68,7 @@ final class RangeCursor implements AutoCloseable {
         } else {
           iterator.next();
         }
-        if (!iterator.isValid()) {
-          try {
-            iterator.status();
-          } catch (RocksDBException e) {
-            throw new IOException("RocksDB iteration failed: " + e.getMessage(), e);
-          }
-          key = null;
-          value = null;
-          return false;
-        }
-        key = iterator.key();
-        value = wantValues ? iterator.value() : null;
-        return true;
+        return loadCurrentLocked();
       }
     } finally {
       store.unlockForRead();
@@ -101,23 +89,33 @@ final class RangeCursor implements AutoCloseable {
         }
         started = true;
         iterator.seek(target);
-        if (!iterator.isValid()) {
-          try {
-            iterator.status();
-          } catch (RocksDBException e) {
-            throw new IOException("RocksDB iteration failed: " + e.getMessage(), e);
-          }
-          key = null;
-          value = null;
-          return false;
-        }
-        key = iterator.key();
-        value = wantValues ? iterator.value() : null;
-        return true;
+        return loadCurrentLocked();
       }
     } finally {
       store.unlockForRead();
     }
+  }
+
+  /**
+   * Reads the iterator's position into {@code key}/{@code value}; caller holds this monitor and
+   * the store's read lock.
+   *
+   * @return false at the end of the range
+   */
+  private boolean loadCurrentLocked() throws IOException {
+    if (!iterator.isValid()) {
+      try {
+        iterator.status();
+      } catch (RocksDBException e) {
+        throw new IOException("RocksDB iteration failed: " + e.getMessage(), e);
+      }
+      key = null;
+      value = null;
+      return false;
+    }
+    key = iterator.key();
+    value = wantValues ? iterator.value() : null;
+    return true;
   }
 
   /** The current key (a fresh array). */
