@@ -1,6 +1,9 @@
 package dev.strata.engine;
 
+import dev.strata.engine.compaction.CompactionHooks;
+import dev.strata.engine.compaction.CompactionOptions;
 import dev.strata.engine.flush.FlushHooks;
+import dev.strata.engine.retention.RetentionOptions;
 import dev.strata.wal.WalOptions;
 
 /**
@@ -19,6 +22,10 @@ import dev.strata.wal.WalOptions;
  * @param blockCacheBytes RocksDB block cache (default 128 MiB)
  * @param wal WAL options (segment size, sync interval, recovery mode)
  * @param hooks test seam around the stream phase; {@link FlushHooks#NONE} in production
+ * @param compaction background compaction ({@link CompactionOptions#defaults()})
+ * @param retention snapshot retention ({@link RetentionOptions#defaults()})
+ * @param compactionHooks test seam at each step of a compaction; {@link CompactionHooks#NONE} in
+ *     production
  */
 public record EngineOptions(
     long l0MaxBytes,
@@ -31,7 +38,10 @@ public record EngineOptions(
     int streamThreads,
     long blockCacheBytes,
     WalOptions wal,
-    FlushHooks hooks) {
+    FlushHooks hooks,
+    CompactionOptions compaction,
+    RetentionOptions retention,
+    CompactionHooks compactionHooks) {
 
   /** Checks ranges. */
   public EngineOptions {
@@ -68,6 +78,9 @@ public record EngineOptions(
     b.blockCacheBytes = blockCacheBytes;
     b.wal = wal;
     b.hooks = hooks;
+    b.compaction = compaction;
+    b.retention = retention;
+    b.compactionHooks = compactionHooks;
     return b;
   }
 
@@ -84,6 +97,24 @@ public record EngineOptions(
     private long blockCacheBytes = 128L << 20;
     private WalOptions wal = WalOptions.builder().build();
     private FlushHooks hooks = FlushHooks.NONE;
+    private CompactionOptions compaction = CompactionOptions.defaults();
+    private RetentionOptions retention = RetentionOptions.defaults();
+    private CompactionHooks compactionHooks = CompactionHooks.NONE;
+
+    public Builder compaction(CompactionOptions v) {
+      compaction = java.util.Objects.requireNonNull(v);
+      return this;
+    }
+
+    public Builder retention(RetentionOptions v) {
+      retention = java.util.Objects.requireNonNull(v);
+      return this;
+    }
+
+    public Builder compactionHooks(CompactionHooks v) {
+      compactionHooks = java.util.Objects.requireNonNull(v);
+      return this;
+    }
 
     public Builder l0MaxBytes(long v) {
       l0MaxBytes = v;
@@ -152,7 +183,10 @@ public record EngineOptions(
           streamThreads,
           blockCacheBytes,
           wal,
-          hooks);
+          hooks,
+          compaction,
+          retention,
+          compactionHooks);
     }
   }
 }

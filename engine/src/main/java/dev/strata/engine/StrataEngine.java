@@ -72,6 +72,11 @@ public final class StrataEngine implements AutoCloseable {
   private final ScheduledExecutorService scheduler;
   private final SegmentIdAllocator segmentIds = new SegmentIdAllocator(1);
   private final ForkContext ctx;
+  private final CompactionScheduler compactions;
+  /** Retention and GC run here, one pass at a time ({@code strata-gc}). */
+  private final ExecutorService gcExecutor;
+  private final java.util.concurrent.atomic.AtomicLong snapshotsExpired = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong segmentsCollected = new java.util.concurrent.atomic.AtomicLong();
 
   /** Open forks by name; a name being created or dropped maps to a reservation. */
   private final ConcurrentHashMap<String, Object> forks = new ConcurrentHashMap<>();
@@ -88,7 +93,8 @@ public final class StrataEngine implements AutoCloseable {
     vfs.createDirectories(dataDir);
     this.segments =
         SegmentStore.open(
-            dataDir, SegmentStoreOptions.defaults().withBlockCacheBytes(options.blockCacheBytes()));
+            dataDir,
+            SegmentStoreOptions.defaults().withBlockCacheBytes(options.blockCacheBytes()).withVfs(vfs));
     try {
       this.catalog = ForkCatalog.open(vfs, ForkCatalog.directoryFor(dataDir));
     } catch (IOException | RuntimeException e) {
@@ -113,9 +119,12 @@ public final class StrataEngine implements AutoCloseable {
     ScheduledThreadPoolExecutor sched = new ScheduledThreadPoolExecutor(1, daemon("strata-scheduler-%d"));
     sched.setRemoveOnCancelPolicy(true);
     this.scheduler = sched;
+    this.compactions = new CompactionScheduler(options.compaction());
+    this.gcExecutor = Executors.newSingleThreadExecutor(daemon("strata-gc-%d"));
     this.ctx =
         new ForkContext(
-            vfs, dataDir, options, segments, streamExecutor, finalizerPool, scheduler, segmentIds);
+            vfs, dataDir, options, segments, streamExecutor, finalizerPool, scheduler, segmentIds,
+            compactions::maybeSchedule);
   }
 
   private static java.util.concurrent.ThreadFactory daemon(String format) {
@@ -141,6 +150,8 @@ public final class StrataEngine implements AutoCloseable {
   }
 
   private void recover() throws IOException {
+    // No compaction runs yet: whatever a crashed one left in its job directory goes.
+    segments.deleteJobDirectories();
     Set<Long> onDisk = segments.segmentIdsOnDisk();
     segmentIds.advanceTo(onDisk.stream().mapToLong(Long::longValue).max().orElse(0) + 1);
     if (catalog.byName(MAIN).isEmpty()) {
@@ -185,6 +196,21 @@ public final class StrataEngine implements AutoCloseable {
     }
     // Only now may flushes run: the sweep above would delete their in-flight segments.
     openForks().forEach(Fork::startTimer);
+    long check = options.compaction().checkIntervalMs();
+    scheduler.scheduleWithFixedDelay(
+        () -> openForks().forEach(compactions::maybeSchedule), check, check, TimeUnit.MILLISECONDS);
+    long gc = options.retention().intervalMs();
+    scheduler.scheduleWithFixedDelay(
+        () -> {
+          try {
+            gcExecutor.execute(this::retentionPass);
+          } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closing
+          }
+        },
+        gc,
+        gc,
+        TimeUnit.MILLISECONDS);
   }
 
   /** How many forks lie between {@code e} and a root along base snapshots (cycles cut). */
@@ -209,6 +235,136 @@ public final class StrataEngine implements AutoCloseable {
     }
     vfs.deleteRecursively(ctx.forkDir(entry.forkId()));
     removeFromCatalog(entry.forkId());
+  }
+
+  /**
+   * One retention pass: every fork expires its snapshots past retention (keeping tagged ones and
+   * the bases of existing forks), then unreferenced segments are collected. Runs on {@code
+   * strata-gc}; {@link #runRetention} runs one now.
+   */
+  private void retentionPass() {
+    if (closed) {
+      return;
+    }
+    Set<String> protectedIds = new HashSet<>(catalog.current().tags().values());
+    for (ForkEntry e : catalog.current().forks()) {
+      if (!e.baseSnapshotId().isEmpty()) {
+        protectedIds.add(e.baseSnapshotId());
+      }
+    }
+    // Forks being created: their base is not in the catalog yet.
+    long now = System.currentTimeMillis();
+    int expired = 0;
+    for (Fork f : openForks()) {
+      try {
+        expired += f.expireSnapshots(protectedIds, options.retention(), now);
+      } catch (IOException | RuntimeException e) {
+        log.warn("fork={} retention failed (retried next pass): {}", f.name(), e.toString());
+      }
+    }
+    snapshotsExpired.addAndGet(expired);
+    int collected = collectGarbage();
+    if (expired > 0 || collected > 0) {
+      log.info("retention: {} snapshots expired, {} segments no longer referenced", expired, collected);
+    }
+  }
+
+  /**
+   * Runs one retention and GC pass now and waits for it (for tests and operators).
+   *
+   * @throws StrataException UNAVAILABLE if the engine is closed
+   */
+  public void runRetention() {
+    checkOpen();
+    try {
+      gcExecutor.submit(this::retentionPass).get(5, TimeUnit.MINUTES);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw StrataException.of(StrataException.Kind.IO_ERROR, "retention failed: " + e.getCause(), e.getCause());
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw StrataException.of(StrataException.Kind.DEADLINE_EXCEEDED, "retention pass took longer than 5 minutes");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw StrataException.of(StrataException.Kind.UNAVAILABLE, "interrupted");
+    }
+  }
+
+  /** Snapshots expired by retention since the engine opened. */
+  public long snapshotsExpired() {
+    return snapshotsExpired.get();
+  }
+
+  /** Segments marked obsolete by GC since the engine opened (deleted once no reader holds them). */
+  public long segmentsCollected() {
+    return segmentsCollected.get();
+  }
+
+  /** The compaction scheduler (backlog, running jobs). */
+  public CompactionScheduler compactions() {
+    return compactions;
+  }
+
+  /**
+   * Compacts fork {@code name} now: one step of the merge policy, or every segment of its head
+   * into one ({@code full}); queued behind the fork's running compaction if any.
+   *
+   * @return completes when the compaction published (or found nothing to merge)
+   * @throws StrataException NOT_FOUND (no such fork), FAILED_PRECONDITION (read-only or dropping)
+   */
+  public java.util.concurrent.CompletableFuture<dev.strata.engine.compaction.CompactionResult> compact(
+      String name, boolean full) {
+    checkOpen();
+    Fork f = fork(name);
+    if (f.isDropping()) {
+      throw StrataException.failedPrecondition("fork '" + name + "' is being dropped");
+    }
+    if (f.readOnlyReason() != null) {
+      throw StrataException.failedPrecondition("fork '" + name + "' is read-only: " + f.readOnlyReason());
+    }
+    return compactions.compactNow(f, full);
+  }
+
+  /**
+   * Where a fork's segment bytes stand (from manifest sizes; shared segments counted in full for
+   * every fork that refers to them).
+   *
+   * @param exclusiveBytes segments only this fork's retained snapshots refer to
+   * @param sharedBytes segments other forks' retained snapshots refer to as well
+   * @param reclaimableBytes segments no fork's head refers to: held only by older retained
+   *     snapshots of this fork, freed once those expire (tagged ones never do)
+   */
+  public record SegmentUsage(long exclusiveBytes, long sharedBytes, long reclaimableBytes) {}
+
+  /** {@link SegmentUsage} of every open fork, by name. */
+  public Map<String, SegmentUsage> segmentUsage() {
+    List<Fork> forks = openForks();
+    Map<String, Map<Long, Long>> byFork = new java.util.LinkedHashMap<>();
+    Map<Long, Integer> holders = new java.util.HashMap<>();
+    Set<Long> inSomeHead = new HashSet<>();
+    for (Fork f : forks) {
+      Map<Long, Long> bytes = f.retainedSegmentBytes();
+      byFork.put(f.name(), bytes);
+      bytes.keySet().forEach(id -> holders.merge(id, 1, Integer::sum));
+      f.head().ifPresent(m -> m.getSegmentsList().forEach(r -> inSomeHead.add(Long.parseUnsignedLong(r.getSegmentId(), 16))));
+    }
+    Map<String, SegmentUsage> out = new java.util.LinkedHashMap<>();
+    byFork.forEach(
+        (name, bytes) -> {
+          long exclusive = 0;
+          long shared = 0;
+          long reclaimable = 0;
+          for (Map.Entry<Long, Long> e : bytes.entrySet()) {
+            if (holders.getOrDefault(e.getKey(), 0) > 1) {
+              shared += e.getValue();
+            } else {
+              exclusive += e.getValue();
+            }
+            if (!inSomeHead.contains(e.getKey())) {
+              reclaimable += e.getValue();
+            }
+          }
+          out.put(name, new SegmentUsage(exclusive, shared, reclaimable));
+        });
+    return out;
   }
 
   private Set<Long> referencedSegments() {
@@ -594,6 +750,7 @@ public final class StrataEngine implements AutoCloseable {
       }
       forks.remove(name, fork);
       fork.closeForDrop();
+      compactions.forget(fork);
       vfs.deleteRecursively(ctx.forkDir(fork.id()));
       removeFromCatalog(fork.id());
     } catch (IOException | CatalogConflictException ex) {
@@ -614,6 +771,12 @@ public final class StrataEngine implements AutoCloseable {
    */
   public int collectGarbage() {
     int n = 0;
+    for (Fork f : openForks()) {
+      if (!f.segmentsKnown()) {
+        log.warn("fork={} has an unreadable manifest: segment GC is off until it is repaired", f.name());
+        return 0;
+      }
+    }
     try {
       // Order matters (see SegmentIdAllocator): disk, then in flight, then referenced.
       Set<Long> onDisk = segments.segmentIdsOnDisk();
@@ -623,6 +786,7 @@ public final class StrataEngine implements AutoCloseable {
         if (!referenced.contains(id) && !inFlight.contains(id)) {
           segments.markObsolete(id);
           n++;
+          segmentsCollected.incrementAndGet();
         }
       }
     } catch (IOException e) {
@@ -677,10 +841,13 @@ public final class StrataEngine implements AutoCloseable {
   public void haltForTesting(java.util.concurrent.Callable<?> crash) throws Exception {
     closed = true;
     scheduler.shutdownNow();
+    compactions.shutdown(30_000);
+    gcExecutor.shutdownNow();
     streamExecutor.shutdownNow();
     finalizerPool.shutdownNow();
     streamExecutor.awaitTermination(30, TimeUnit.SECONDS);
     finalizerPool.awaitTermination(30, TimeUnit.SECONDS);
+    gcExecutor.awaitTermination(30, TimeUnit.SECONDS);
     crash.call();
     for (Fork f : openForks()) {
       f.halt();
@@ -697,6 +864,13 @@ public final class StrataEngine implements AutoCloseable {
       return;
     }
     closed = true;
+    compactions.shutdown(30_000);
+    gcExecutor.shutdown();
+    try {
+      gcExecutor.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     for (Fork f : openForks()) {
       try {
         f.close();

@@ -20,7 +20,6 @@ import dev.strata.engine.model.FieldValue;
 import dev.strata.manifest.proto.CollectionDef;
 import dev.strata.manifest.proto.FieldDef;
 import dev.strata.manifest.proto.Manifest;
-import dev.strata.manifest.proto.SegmentOrigin;
 import dev.strata.manifest.proto.SegmentRef;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -196,7 +195,7 @@ public final class ApiConversions {
     if (m.getParentId().isEmpty() && m.getSegmentsCount() == 0) {
       return SnapshotKind.SNAPSHOT_KIND_INITIAL;
     }
-    if (m.getSegmentsCount() > 0 && m.getSegments(0).getOrigin() == SegmentOrigin.SEGMENT_ORIGIN_COMPACTION) {
+    if (m.getOrigin() == dev.strata.manifest.proto.ManifestOrigin.MANIFEST_ORIGIN_COMPACTION) {
       return SnapshotKind.SNAPSHOT_KIND_COMPACTION;
     }
     return SnapshotKind.SNAPSHOT_KIND_FLUSH;

@@ -100,6 +100,9 @@ public final class FaultInjectingVfs implements Vfs {
   private final Set<Path> unsyncedCreates = new HashSet<>();
   /** Unsynced renames, target -> what undoing it needs, in order. */
   private final LinkedHashMap<Path, UndoRename> unsyncedRenames = new LinkedHashMap<>();
+  /** Targets of unsynced renames whose target directory / source directory was synced since. */
+  private final Set<Path> targetDirSynced = new HashSet<>();
+  private final Set<Path> sourceDirSynced = new HashSet<>();
   private final List<TrackedFile> openFiles = new ArrayList<>();
   private final List<Path> backupsToDelete = new ArrayList<>();
   private long epoch;
@@ -128,6 +131,7 @@ public final class FaultInjectingVfs implements Vfs {
   public synchronized void clearFaults() {
     faultsByOrdinal.clear();
     nextFaultByOp.clear();
+    randomFaults = null;
   }
 
   /** How many calls have been counted so far (the next call gets this ordinal). */
@@ -163,6 +167,8 @@ public final class FaultInjectingVfs implements Vfs {
       syncedBytes.clear();
       unsyncedCreates.clear();
       unsyncedRenames.clear();
+      targetDirSynced.clear();
+      sourceDirSynced.clear();
     }
     for (TrackedFile f : toClose) {
       try {
@@ -176,7 +182,13 @@ public final class FaultInjectingVfs implements Vfs {
     for (int i = renameList.size() - 1; i >= 0; i--) {
       Path target = renameList.get(i).getKey();
       UndoRename undo = renameList.get(i).getValue();
-      if (delegate.exists(target)) {
+      if (delegate.exists(target) && !delegate.exists(undo.source().getParent())) {
+        // The source's directory was deleted since (deletes are not undone): the entry that
+        // lost its new name has no old name to fall back to, so it is gone.
+        delegate.deleteRecursively(target);
+        synced.remove(target);
+        creates.remove(target);
+      } else if (delegate.exists(target)) {
         delegate.rename(target, undo.source());
         Long s = synced.remove(target);
         if (s != null) {
@@ -208,20 +220,51 @@ public final class FaultInjectingVfs implements Vfs {
   }
 
   private void maybeFail(Op op, Path path) throws IOException {
-    Fault fault = takeFault(op);
+    Fault fault = takeFault(op, path);
     if (fault == null) {
       return;
     }
     throw injected(fault, op, path);
   }
 
-  private synchronized Fault takeFault(Op op) {
+  private synchronized Fault takeFault(Op op, Path path) {
     long ordinal = opCounter.getAndIncrement();
     Fault f = faultsByOrdinal.remove(ordinal);
     if (f != null) {
       return f;
     }
-    return nextFaultByOp.remove(op);
+    f = nextFaultByOp.remove(op);
+    if (f != null) {
+      return f;
+    }
+    RandomFaults r = randomFaults;
+    if (r != null && r.where.test(op, path) && r.random.nextDouble() < r.probability) {
+      randomFaultsInjected++;
+      return Fault.IO_ERROR;
+    }
+    return null;
+  }
+
+  /** Random I/O faults: calls matching {@code where} fail with {@code probability}. */
+  private record RandomFaults(
+      java.util.function.BiPredicate<Op, Path> where, double probability, java.util.Random random) {}
+
+  private RandomFaults randomFaults;
+  private long randomFaultsInjected;
+
+  /**
+   * From now on, fails each call that {@code where} accepts with probability {@code probability}
+   * (an {@link Fault#IO_ERROR}), drawn from a {@link java.util.Random} seeded with {@code seed} so a
+   * failing run can be replayed (given the same call order). {@link #clearFaults()} stops it.
+   */
+  public synchronized void failRandomly(
+      java.util.function.BiPredicate<Op, Path> where, double probability, long seed) {
+    randomFaults = new RandomFaults(where, probability, new java.util.Random(seed));
+  }
+
+  /** How many faults {@link #failRandomly} has injected so far. */
+  public synchronized long randomFaultsInjected() {
+    return randomFaultsInjected;
   }
 
   private static InjectedIOException injected(Fault fault, Op op, Path path) {
@@ -341,6 +384,8 @@ public final class FaultInjectingVfs implements Vfs {
       } else {
         syncedBytes.remove(target);
       }
+      targetDirSynced.remove(target);
+      sourceDirSynced.remove(target);
       UndoRename earlier = unsyncedRenames.remove(source);
       UndoRename previousForTarget = unsyncedRenames.remove(target);
       UndoRename undo;
@@ -416,9 +461,20 @@ public final class FaultInjectingVfs implements Vfs {
             .entrySet()
             .removeIf(
                 e -> {
-                  boolean durable =
-                      dir.equals(e.getKey().getParent())
-                          && dir.equals(e.getValue().source().getParent());
+                  // A rename is durable once the directories of both names were synced after
+                  // it (one sync when both are in the same directory).
+                  Path target = e.getKey();
+                  if (dir.equals(target.getParent())) {
+                    targetDirSynced.add(target);
+                  }
+                  if (dir.equals(e.getValue().source().getParent())) {
+                    sourceDirSynced.add(target);
+                  }
+                  boolean durable = targetDirSynced.contains(target) && sourceDirSynced.contains(target);
+                  if (durable) {
+                    targetDirSynced.remove(target);
+                    sourceDirSynced.remove(target);
+                  }
                   if (durable && e.getValue().replacedBackup() != null) {
                     durableBackups.add(e.getValue().replacedBackup());
                   }
@@ -439,6 +495,17 @@ public final class FaultInjectingVfs implements Vfs {
       maybeFail(Op.CREATE_DIRS, dir);
       // Directories are created durable: their entries are what the tests exercise, not mkdir.
       delegate.createDirectories(dir);
+    } finally {
+      crashGate.readLock().unlock();
+    }
+  }
+
+  @Override
+  public void createDirectory(Path dir) throws IOException {
+    crashGate.readLock().lock();
+    try {
+      maybeFail(Op.CREATE_DIRS, dir);
+      delegate.createDirectory(dir);
     } finally {
       crashGate.readLock().unlock();
     }
@@ -515,7 +582,7 @@ public final class FaultInjectingVfs implements Vfs {
       crashGate.readLock().lock();
       try {
         checkAlive();
-        Fault fault = takeFault(Op.WRITE);
+        Fault fault = takeFault(Op.WRITE, path);
         if (fault == Fault.SHORT_WRITE && src.remaining() > 1) {
           ByteBuffer half = src.duplicate();
           half.limit(src.position() + src.remaining() / 2);
@@ -536,7 +603,7 @@ public final class FaultInjectingVfs implements Vfs {
       crashGate.readLock().lock();
       try {
         checkAlive();
-        Fault fault = takeFault(Op.SYNC);
+        Fault fault = takeFault(Op.SYNC, path);
         if (fault != null) {
           throw injected(fault, Op.SYNC, path);
         }

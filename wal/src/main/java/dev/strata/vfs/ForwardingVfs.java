@@ -87,6 +87,12 @@ public abstract class ForwardingVfs implements Vfs {
     delegate.createDirectories(dir);
   }
 
+  /** Forwards to {@code delegate().createDirectory(dir)}. */
+  @Override
+  public void createDirectory(Path dir) throws IOException {
+    delegate.createDirectory(dir);
+  }
+
   /** Forwards to {@code delegate().list(dir)}. */
   @Override
   public List<Path> list(Path dir) throws IOException {

@@ -107,6 +107,11 @@ public final class LocalVfs implements Vfs {
   }
 
   @Override
+  public void createDirectory(Path dir) throws IOException {
+    Files.createDirectory(dir);
+  }
+
+  @Override
   public List<Path> list(Path dir) throws IOException {
     if (!Files.isDirectory(dir)) {
       throw new NoSuchFileException(dir.toString());

@@ -69,6 +69,22 @@ public interface Vfs {
   void createDirectories(Path dir) throws IOException;
 
   /**
+   * Creates one new directory whose parent exists, failing if anything is already at {@code dir}:
+   * the exclusive create that gives a job a directory no one else owns ({@code mkdir(2)} without
+   * {@code -p}). The default checks and then creates, which is not atomic; {@link LocalVfs} uses
+   * {@link java.nio.file.Files#createDirectory}, which is.
+   *
+   * @throws java.nio.file.FileAlreadyExistsException if {@code dir} exists
+   * @throws IOException on any other I/O failure (e.g. the parent is missing)
+   */
+  default void createDirectory(Path dir) throws IOException {
+    if (exists(dir)) {
+      throw new java.nio.file.FileAlreadyExistsException(dir.toString());
+    }
+    createDirectories(dir);
+  }
+
+  /**
    * Lists the direct children of {@code dir}, sorted by file name.
    *
    * @throws java.nio.file.NoSuchFileException if {@code dir} does not exist

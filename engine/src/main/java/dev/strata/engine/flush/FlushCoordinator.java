@@ -129,8 +129,7 @@ public final class FlushCoordinator<T, O> {
   private long nextSeq;
 
   /** Results waiting for their turn. Confined to the finalizer. */
-  private final PriorityQueue<Ready<T, O>> ready =
-      new PriorityQueue<>((a, b) -> Long.compare(a.task.seq(), b.task.seq()));
+  private final PriorityQueue<Slot> ready = new PriorityQueue<>((a, b) -> Long.compare(a.seq(), b.seq()));
 
   /** Next seq to publish. Confined to the finalizer. */
   private long nextToPublish;
@@ -242,6 +241,50 @@ public final class FlushCoordinator<T, O> {
     }
     runAttempt(task, 0);
     return new Rotation(task.seq(), task.coveredLsn());
+  }
+
+  /**
+   * A publication that is not a flush (a compaction): it takes a seq like a rotate does, but no
+   * permit, and runs on the finalizer at that seq's turn, after every earlier flush is published
+   * and before any later one — so a fork's snapshots stay one ordered chain.
+   */
+  public interface OrderedPublication {
+    /**
+     * Publishes at {@code seq}, on the finalizer. It may decide not to publish (e.g. its input is
+     * no longer in the head) and clean up itself; returning normally either way lets later seqs
+     * go. Throwing fails the pipeline like a failed flush publication (the manifest store may be
+     * in doubt).
+     */
+    void publish(long seq) throws Exception;
+
+    /** Called instead of {@link #publish} if the pipeline failed or closed first. */
+    void abandon(Throwable why);
+  }
+
+  /**
+   * Reserves the next seq for {@code publication} and queues it on the finalizer. Never waits:
+   * the caller returns at once and {@code publication} runs when its turn comes.
+   *
+   * @return the reserved seq
+   * @throws StrataException FAILED_PRECONDITION if the pipeline has failed, UNAVAILABLE if closed
+   *     ({@code publication} is then not called at all)
+   */
+  public long submitOrdered(OrderedPublication publication) {
+    long seq;
+    flushLock.lock();
+    try {
+      checkUsable();
+      seq = nextSeq++;
+    } finally {
+      flushLock.unlock();
+    }
+    try {
+      finalizer.execute(() -> onReady(new OrderedSlot(seq, publication)));
+    } catch (RejectedExecutionException e) {
+      // Only when the engine shuts down: nothing publishes on this fork any more.
+      publication.abandon(e);
+    }
+    return seq;
   }
 
   /** The result of a rotate: the flush's seq and the WAL LSN it covers. */
@@ -371,25 +414,69 @@ public final class FlushCoordinator<T, O> {
       }
       return;
     }
+    onReady(new FlushSlot(task, out));
+  }
+
+  /** Runs on the finalizer: parks {@code slot} and publishes every slot whose turn has come. */
+  private void onReady(Slot slot) {
     if (failure != null || closed) {
-      discardQuietly(out);
+      slot.abandon(failure != null ? failure : new IllegalStateException("pipeline closed"));
       return;
     }
-    ready.add(new Ready<>(task, out));
-    while (!ready.isEmpty() && ready.peek().task.seq() == nextToPublish) {
-      Ready<T, O> r = ready.poll();
+    ready.add(slot);
+    while (!ready.isEmpty() && ready.peek().seq() == nextToPublish) {
+      Slot r = ready.poll();
       if (failure != null) {
-        discardQuietly(r.output);
+        r.abandon(failure);
         continue;
       }
       try {
-        finalizePhase.publish(r.task, r.output);
+        r.publish();
       } catch (Throwable t) {
-        discardQuietly(r.output);
-        fail(r.task.seq(), t);
+        r.abandon(t);
+        fail(r.seq(), t);
         return;
       }
       nextToPublish++;
+      r.published();
+    }
+  }
+
+  /** A seq's entry in the finalizer's queue. */
+  private interface Slot {
+    long seq();
+
+    void publish() throws Exception;
+
+    /** After a successful publish. */
+    void published();
+
+    /** Instead of a publish: clean up. */
+    void abandon(Throwable why);
+  }
+
+  /** A flush's stream output waiting for its turn. */
+  private final class FlushSlot implements Slot {
+    private final FlushTask<T> task;
+    private final O output;
+
+    FlushSlot(FlushTask<T> task, O output) {
+      this.task = task;
+      this.output = output;
+    }
+
+    @Override
+    public long seq() {
+      return task.seq();
+    }
+
+    @Override
+    public void publish() throws Exception {
+      finalizePhase.publish(task, output);
+    }
+
+    @Override
+    public void published() {
       published.incrementAndGet();
       // inFlight drops before the permit returns, so pendingFlushes() never exceeds the permits.
       idleLock.lock();
@@ -401,13 +488,38 @@ public final class FlushCoordinator<T, O> {
       }
       permits.release();
     }
+
+    @Override
+    public void abandon(Throwable why) {
+      discardQuietly(output);
+    }
+  }
+
+  /** An ordered publication waiting for its turn. */
+  private record OrderedSlot(long seq, OrderedPublication publication) implements Slot {
+    @Override
+    public void publish() throws Exception {
+      publication.publish(seq);
+    }
+
+    @Override
+    public void published() {}
+
+    @Override
+    public void abandon(Throwable why) {
+      try {
+        publication.abandon(why);
+      } catch (RuntimeException e) {
+        log.warn("abandoning ordered publication seq={} failed: {}", seq, e.toString());
+      }
+    }
   }
 
   /** Runs on the finalizer. */
   private void fail(long seq, Throwable cause) {
     // Results parked behind the hole will never publish.
     while (!ready.isEmpty()) {
-      discardQuietly(ready.poll().output);
+      ready.poll().abandon(cause);
     }
     if (failure == null) {
       failure = cause;
@@ -467,6 +579,17 @@ public final class FlushCoordinator<T, O> {
   public int shutdown(long timeoutMs) throws InterruptedException {
     int left = drain(timeoutMs);
     closed = true;
+    try {
+      // Outputs parked behind a flush that will never publish now: free them.
+      finalizer.execute(
+          () -> {
+            while (!ready.isEmpty()) {
+              ready.poll().abandon(new IllegalStateException("pipeline closed"));
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      // the engine's pools are down; their segments are swept at the next open
+    }
     return left;
   }
 
@@ -505,5 +628,4 @@ public final class FlushCoordinator<T, O> {
     return failure;
   }
 
-  private record Ready<T, O>(FlushTask<T> task, O output) {}
 }

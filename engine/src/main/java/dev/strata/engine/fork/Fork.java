@@ -98,8 +98,45 @@ public final class Fork implements AutoCloseable {
   private final TicketBoard<Manifest> tickets;
   private final FlushCoordinator<L0Buffer, FlushOutput> flush;
   private final CopyOnWriteArrayList<Consumer<Manifest>> watchers = new CopyOnWriteArrayList<>();
-  /** Segment ids referenced by any retained manifest of this fork. */
-  private final Set<Long> referencedSegments = ConcurrentHashMap.newKeySet();
+  /**
+   * Every retained manifest of this fork by seq, with what retention and GC need, so neither
+   * reads manifest files. Added to when a manifest is published, removed from after its file is
+   * deleted (never before: GC must not see a segment unreferenced while a manifest naming it
+   * exists).
+   */
+  private final java.util.concurrent.ConcurrentSkipListMap<Long, RetainedSnapshot> retained =
+      new java.util.concurrent.ConcurrentSkipListMap<>();
+  /**
+   * Segments of a manifest whose publication failed after its rename: it may be durable, so this
+   * process never collects them (recovery decides from what is on disk).
+   */
+  private final Set<Long> inDoubtSegments = ConcurrentHashMap.newKeySet();
+  /** False if a manifest could not be read at open: its segments are unknown, so no GC at all. */
+  private volatile boolean segmentsKnown = true;
+  private final java.util.concurrent.atomic.AtomicLong compactionsPublished = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong compactionsAborted = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong compactionBytesWritten = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong flushBytesWritten = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong compactionStalls = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong compactionStallNanos = new java.util.concurrent.atomic.AtomicLong();
+  private volatile String lastCompactionError;
+  private volatile long lastCompactionErrorTimeMs;
+  /** Notified when a compaction publishes: writers held by the segment-count stall wait on it. */
+  private final Object compactionProgress = new Object();
+  private volatile long lastStallLogNanos;
+
+  /** What retention and GC need of one retained manifest. */
+  private record RetainedSnapshot(String id, long createTimeMs, Map<Long, Long> segmentBytes) {
+    static RetainedSnapshot of(Manifest m) {
+      Map<Long, Long> bytes = new java.util.HashMap<>();
+      m.getSegmentsList().forEach(r -> bytes.put(parseSegmentId(r), r.getSizeBytes()));
+      return new RetainedSnapshot(m.getId(), m.getCreateTimeMs(), Map.copyOf(bytes));
+    }
+
+    Set<Long> segmentIds() {
+      return segmentBytes.keySet();
+    }
+  }
   /** Snapshots other than the head opened for reads, by id; each holds one reference. */
   private final ConcurrentHashMap<String, PublishedSnapshot> openedSnapshots = new ConcurrentHashMap<>();
 
@@ -229,9 +266,10 @@ public final class Fork implements AutoCloseable {
     String openProblem = problem;
     for (long seq : manifests.list()) {
       try {
-        manifests.load(seq).getSegmentsList().forEach(s -> fork.referencedSegments.add(parseSegmentId(s)));
+        fork.retained.put(seq, RetainedSnapshot.of(manifests.load(seq)));
       } catch (IOException e) {
         openProblem = "manifest seq " + seq + " unreadable: " + e.getMessage();
+        fork.segmentsKnown = false;
       }
     }
     head.ifPresent(m -> m.getCollectionsList().forEach(d -> fork.collections.restore(CollectionRegistry.fromDef(d))));
@@ -267,6 +305,7 @@ public final class Fork implements AutoCloseable {
             .setStats(base.getStats())
             .setCreateTimeMs(System.currentTimeMillis())
             .setBaseSnapshotId(base.getId())
+            .setOrigin(dev.strata.manifest.proto.ManifestOrigin.MANIFEST_ORIGIN_FLUSH)
             .build();
     try {
       return store.publish(first);
@@ -585,6 +624,9 @@ public final class Fork implements AutoCloseable {
    * {@code write_stall_timeout} for a permit outside any lock, then fails with RESOURCE_EXHAUSTED.
    */
   private void stallWhileL0Full() {
+    if (readState.active().sizeBytes() >= options.l0MaxBytes()) {
+      stallWhileTooManySegments();
+    }
     while (readState.active().sizeBytes() >= options.l0MaxBytes()) {
       try {
         if (rotate(options.writeStallTimeoutMs(), true) == null) {
@@ -688,7 +730,12 @@ public final class Fork implements AutoCloseable {
   private Manifest firstSnapshotCovering(long lsn) {
     try {
       for (long seq : manifests.list()) {
-        Manifest m = manifests.load(seq);
+        Manifest m;
+        try {
+          m = manifests.load(seq);
+        } catch (dev.strata.manifest.ManifestNotFoundException e) {
+          continue; // expired meanwhile
+        }
         if (m.getCoveredLsn() >= lsn) {
           return m;
         }
@@ -816,6 +863,7 @@ public final class Fork implements AutoCloseable {
             .addAllSegments(refs)
             .setCreateTimeMs(System.currentTimeMillis())
             .setBaseSnapshotId(entry.baseSnapshotId())
+            .setOrigin(dev.strata.manifest.proto.ManifestOrigin.MANIFEST_ORIGIN_FLUSH)
             .setStats(ManifestStats.newBuilder().setDocCount(docs).build());
     if (head != null) {
       b.setParentId(head.id()).setParentSeq(head.manifest().getSeq());
@@ -830,11 +878,14 @@ public final class Fork implements AutoCloseable {
     } catch (IOException e) {
       // The manifest may be durable (a failure after its rename): its segment must outlive this
       // process; recovery decides from what is on disk.
-      referencedSegments.addAll(newIds);
+      inDoubtSegments.addAll(newIds);
       throw e;
     }
-    referencedSegments.addAll(newIds);
+    retained.put(seq, RetainedSnapshot.of(m));
     newIds.forEach(ctx.segmentIds()::settle);
+    if (out.written() != null) {
+      flushBytesWritten.addAndGet(out.written().sizeBytes());
+    }
 
     // The new snapshot pins its own references: the new segment's handle moves over from the
     // stream output, older segments are acquired again (the old head releases its own below).
@@ -878,13 +929,18 @@ public final class Fork implements AutoCloseable {
     }
     lastFlushDurationMs = task.ageMs();
     tickets.published(task.coveredLsn(), m);
+    try {
+      ctx.onPublished().accept(this);
+    } catch (RuntimeException e) {
+      log.warn("fork={} publish listener failed: {}", entry.name(), e.toString());
+    }
   }
 
   private void discard(FlushOutput out) {
     if (out.segment() != null) {
       long id = out.segment().segmentId();
       out.segment().release();
-      if (referencedSegments.contains(id)) {
+      if (inDoubtSegments.contains(id) || isReferenced(id)) {
         // A manifest naming it may be on disk (publish failed after its rename): keep it.
         ctx.segmentIds().settle(id);
         return;
@@ -974,7 +1030,13 @@ public final class Fork implements AutoCloseable {
       } catch (IOException e) {
         throw StrataException.notFound("snapshot '" + snapshotId + "' does not exist: " + e.getMessage());
       }
-      PublishedSnapshot opened = openSnapshot(ctx.segments(), m);
+      PublishedSnapshot opened;
+      try {
+        opened = openSnapshot(ctx.segments(), m);
+      } catch (IllegalStateException e) {
+        // Its manifest expired and GC retired a segment between the load and the acquire.
+        throw StrataException.notFound("snapshot '" + snapshotId + "' has expired: " + e.getMessage());
+      }
       opened.tryAcquire(); // the caller's reference, taken before the cache can evict it
       PublishedSnapshot raced = openedSnapshots.putIfAbsent(snapshotId, opened);
       if (raced != null) {
@@ -1134,7 +1196,11 @@ public final class Fork implements AutoCloseable {
     List<Manifest> out = new ArrayList<>();
     try {
       for (long seq : manifests.list()) {
-        out.add(manifests.load(seq));
+        try {
+          out.add(manifests.load(seq));
+        } catch (dev.strata.manifest.ManifestNotFoundException e) {
+          // expired by retention between the listing and the load
+        }
       }
     } catch (IOException e) {
       throw StrataException.of(StrataException.Kind.IO_ERROR, "cannot list snapshots: " + e.getMessage(), e);
@@ -1157,9 +1223,45 @@ public final class Fork implements AutoCloseable {
     return () -> watchers.remove(watcher);
   }
 
-  /** Segment ids referenced by any retained manifest of this fork. */
+  /**
+   * Segment ids referenced by any retained manifest of this fork (and by a manifest whose
+   * publication failed after its rename, which may be durable).
+   */
   public Set<Long> referencedSegments() {
-    return Set.copyOf(referencedSegments);
+    Set<Long> out = new java.util.HashSet<>(inDoubtSegments);
+    for (RetainedSnapshot r : retained.values()) {
+      out.addAll(r.segmentIds());
+    }
+    return out;
+  }
+
+  /** False if a manifest could not be read at open: this fork's segments are then not all known. */
+  public boolean segmentsKnown() {
+    return segmentsKnown;
+  }
+
+  private boolean isReferenced(long segmentId) {
+    for (RetainedSnapshot r : retained.values()) {
+      if (r.segmentIds().contains(segmentId)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Bytes of every segment a retained snapshot of this fork refers to, by segment id (from the
+   * manifests' sizes; no file is read).
+   */
+  public Map<Long, Long> retainedSegmentBytes() {
+    Map<Long, Long> out = new java.util.HashMap<>();
+    retained.values().forEach(r -> out.putAll(r.segmentBytes()));
+    return out;
+  }
+
+  /** Number of retained snapshots (no file is read). */
+  public int retainedSnapshotCount() {
+    return retained.size();
   }
 
   /** The manifest chain problems (empty = OK). */
@@ -1167,6 +1269,317 @@ public final class Fork implements AutoCloseable {
     List<String> out = new ArrayList<>();
     manifests.verifyChain().forEach(p -> out.add(p.toString()));
     return out;
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  /**
+   * A compaction job's finished work, handed to {@link #publishCompaction}: the merged segment
+   * (ingested, with one handle that moves into the published snapshot), its stats, and which head
+   * it was computed from.
+   *
+   * @param runIds the merged segments' ids, newest first: a contiguous run of that head
+   * @param headIds every segment id of that head: segments newer than the run that are not in it
+   *     were published since, and may shadow documents of the merged segment
+   * @param bytesRead manifest sizes of the run's segments
+   */
+  public record CompactionOutput(
+      Segment merged, WrittenSegment written, List<Long> runIds, Set<Long> headIds, int headSegments, long bytesRead) {}
+
+  /**
+   * Queues a compaction's publication on this fork's finalizer, after every flush rotated before
+   * it and before every later one; returns at once. At its turn the finalizer rebases it on the
+   * head of that moment: if the run is still there, contiguous, it is replaced by the merged
+   * segment and a manifest of origin COMPACTION is published; if not (a drop, or the fork closed),
+   * the compaction aborts and its segment is deleted.
+   *
+   * @return completes with the result on the finalizer; never fails for an abort (the result says
+   *     why), fails if the publication itself failed (the fork is then read-only)
+   */
+  public CompletableFuture<dev.strata.engine.compaction.CompactionResult> publishCompaction(CompactionOutput out) {
+    CompletableFuture<dev.strata.engine.compaction.CompactionResult> done = new CompletableFuture<>();
+    FlushCoordinator.OrderedPublication p =
+        new FlushCoordinator.OrderedPublication() {
+          @Override
+          public void publish(long seq) throws Exception {
+            done.complete(installCompaction(seq, out));
+          }
+
+          @Override
+          public void abandon(Throwable why) {
+            discardCompaction(out);
+            done.complete(aborted(out, "fork '" + entry.name() + "' stopped publishing: " + why.getMessage()));
+          }
+        };
+    try {
+      flush.submitOrdered(p);
+    } catch (StrataException e) {
+      discardCompaction(out);
+      done.complete(aborted(out, e.getMessage()));
+    }
+    return done;
+  }
+
+  private dev.strata.engine.compaction.CompactionResult aborted(CompactionOutput out, String why) {
+    compactionsAborted.incrementAndGet();
+    return new dev.strata.engine.compaction.CompactionResult(
+        entry.name(), Optional.empty(), out.headSegments(), out.headSegments(), out.bytesRead(), 0, why);
+  }
+
+  /** Runs on the finalizer at the compaction's seq. */
+  private dev.strata.engine.compaction.CompactionResult installCompaction(long seq, CompactionOutput out)
+      throws Exception {
+    PublishedSnapshot head = readState.head();
+    List<Long> headIds = new ArrayList<>();
+    if (head != null) {
+      head.segments().forEach(sg -> headIds.add(sg.segmentId()));
+    }
+    int at = java.util.Collections.indexOfSubList(headIds, out.runIds());
+    if (head == null || at < 0 || closed.get() || dropping.get()) {
+      discardCompaction(out);
+      return aborted(out, "its segments are no longer a contiguous run of the head");
+    }
+    int end = at + out.runIds().size();
+    Set<Long> runSet = new java.util.HashSet<>(out.runIds());
+    long mergedId = out.merged().segmentId();
+
+    // Liveness: unchanged for every other segment (the merged one holds exactly the run's
+    // surviving keys, so it shadows the same older documents); for the merged one, what was
+    // published above the run after the job read the head.
+    Set<Long> keepIds = new java.util.HashSet<>(headIds);
+    keepIds.removeAll(runSet);
+    LivenessMap liveness = head.liveness().retainOnly(keepIds);
+    for (int i = at - 1; i >= 0; i--) {
+      Segment newer = head.segments().get(i);
+      if (!out.headIds().contains(newer.segmentId())) {
+        liveness = liveness.withNewest(newer, List.of(out.merged()), ctx.segments());
+      }
+    }
+
+    WrittenSegment w = out.written();
+    List<SegmentRef> oldRefs = head.manifest().getSegmentsList();
+    List<SegmentRef> refs = new ArrayList<>(oldRefs.subList(0, at));
+    refs.add(
+        SegmentRef.newBuilder()
+            .setSegmentId(formatSegmentId(mergedId))
+            .setDocCount(w.docCount())
+            .setTombstoneCount(w.tombstoneCount())
+            .setSizeBytes(w.sizeBytes())
+            .setChecksum((int) w.contentChecksum())
+            .setMinLsn(w.minLsn())
+            .setMaxLsn(w.maxLsn())
+            .setOrigin(SegmentOrigin.SEGMENT_ORIGIN_COMPACTION)
+            .setOriginForkId(entry.forkId())
+            .build());
+    refs.addAll(oldRefs.subList(end, oldRefs.size()));
+    long docs = head.manifest().getStats().getDocCount() + w.docCount();
+    for (SegmentRef r : oldRefs.subList(at, end)) {
+      docs -= r.getDocCount();
+    }
+    Manifest.Builder b =
+        head.manifest().toBuilder()
+            .setId(snapshotId(entry.forkId(), seq))
+            .setSeq(seq)
+            .setParentId(head.id())
+            .setParentSeq(head.manifest().getSeq())
+            .clearSegments()
+            .addAllSegments(refs)
+            .clearTags()
+            .setCreateTimeMs(System.currentTimeMillis())
+            .setOrigin(dev.strata.manifest.proto.ManifestOrigin.MANIFEST_ORIGIN_COMPACTION)
+            .setStats(ManifestStats.newBuilder().setDocCount(Math.max(0, docs)).build());
+    Manifest m;
+    try {
+      m = manifests.publish(b.build());
+    } catch (IOException e) {
+      inDoubtSegments.add(mergedId);
+      throw e;
+    }
+    retained.put(seq, RetainedSnapshot.of(m));
+    ctx.segmentIds().settle(mergedId);
+
+    List<Segment> segs = new ArrayList<>();
+    try {
+      for (int i = 0; i < headIds.size(); i++) {
+        if (i == at) {
+          segs.add(out.merged());
+        }
+        if (i < at || i >= end) {
+          segs.add(ctx.segments().acquire(headIds.get(i)));
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      segs.stream().filter(sg -> sg != out.merged()).forEach(Segment::release);
+      throw e;
+    }
+    PublishedSnapshot snap = new PublishedSnapshot(m, segs, liveness);
+    boolean installed =
+        flush.withFlushLock(
+            () -> {
+              if (closed.get()) {
+                return false;
+              }
+              readState = new ReadState(readState.active(), readState.frozenNewestFirst(), snap);
+              return true;
+            });
+    if (!installed) {
+      snap.release();
+      return aborted(out, "fork '" + entry.name() + "' closed");
+    }
+    head.release();
+    compactionsPublished.incrementAndGet();
+    compactionBytesWritten.addAndGet(w.sizeBytes());
+    synchronized (compactionProgress) {
+      compactionProgress.notifyAll();
+    }
+    for (Consumer<Manifest> watcher : watchers) {
+      try {
+        watcher.accept(m);
+      } catch (RuntimeException e) {
+        log.warn("fork={} snapshot watcher failed: {}", entry.name(), e.toString());
+      }
+    }
+    try {
+      options.compactionHooks().at(entry.name(), dev.strata.engine.compaction.CompactionHooks.Step.PUBLISHED);
+    } catch (Exception e) {
+      log.debug("fork={} compaction hook at PUBLISHED threw: {}", entry.name(), e.toString());
+    }
+    log.info(
+        "fork={} compaction published {}: {} segments ({} bytes) -> 1 ({} bytes), head now {} segments",
+        entry.name(),
+        m.getId(),
+        out.runIds().size(),
+        out.bytesRead(),
+        w.sizeBytes(),
+        segs.size());
+    return new dev.strata.engine.compaction.CompactionResult(
+        entry.name(), Optional.of(m), headIds.size(), segs.size(), out.bytesRead(), w.sizeBytes(), null);
+  }
+
+  /** Deletes a compaction's segment that will not be queued for publication. */
+  void discardUnpublished(CompactionOutput out) {
+    discardCompaction(out);
+  }
+
+  /** Deletes an unpublished compaction's segment (its handle is released first). */
+  private void discardCompaction(CompactionOutput out) {
+    long id = out.merged().segmentId();
+    out.merged().release();
+    if (inDoubtSegments.contains(id) || isReferenced(id)) {
+      ctx.segmentIds().settle(id);
+      return;
+    }
+    try {
+      ctx.segments().discard(id);
+    } catch (IOException | RuntimeException e) {
+      log.warn("fork={} could not delete aborted compaction segment {}: {}", entry.name(), formatSegmentId(id), e.toString());
+    } finally {
+      ctx.segmentIds().settle(id);
+    }
+  }
+
+  /** Records a failed compaction job for {@code Stats} ({@code last_error}). */
+  public void compactionFailed(Throwable t) {
+    lastCompactionError = "compaction failed: " + t.getMessage();
+    lastCompactionErrorTimeMs = System.currentTimeMillis();
+  }
+
+  /** True if the fork takes compactions (open, writable, not being dropped). */
+  public boolean compactable() {
+    return !closed.get() && !dropping.get() && readOnlyReason == null;
+  }
+
+  /**
+   * The last-resort write stall (RocksDB's {@code level0_stop_writes_trigger}): while the head holds
+   * {@code compaction.stop_writes_segments} or more, a writer about to rotate waits for a
+   * compaction to publish, at most {@code write_stall_timeout}; then RESOURCE_EXHAUSTED. Counted
+   * in {@code Stats} and logged (at most every 10 s), so an operator sees compaction fall behind.
+   */
+  private void stallWhileTooManySegments() {
+    var copts = options.compaction();
+    if (!copts.enabled()) {
+      return;
+    }
+    PublishedSnapshot head = readState.head();
+    if (head == null || head.segments().size() < copts.stopWritesSegments()) {
+      return;
+    }
+    long start = System.nanoTime();
+    long deadline = start + TimeUnit.MILLISECONDS.toNanos(options.writeStallTimeoutMs());
+    compactionStalls.incrementAndGet();
+    if (start - lastStallLogNanos > TimeUnit.SECONDS.toNanos(10)) {
+      lastStallLogNanos = start;
+      log.warn(
+          "fork={} write stall: the head has {} segments (compaction.stop_writes_segments={}); writers"
+              + " wait for compaction to catch up",
+          entry.name(),
+          head.segments().size(),
+          copts.stopWritesSegments());
+    }
+    try {
+      synchronized (compactionProgress) {
+        while (true) {
+          PublishedSnapshot h = readState.head();
+          if (h == null || h.segments().size() < copts.stopWritesSegments()) {
+            return;
+          }
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            throw StrataException.overloaded(
+                "write stall on fork '" + entry.name() + "': the head has " + h.segments().size()
+                    + " segments and compaction has not caught up within " + options.writeStallTimeoutMs()
+                    + " ms; retry later",
+                Math.max(100, options.writeStallTimeoutMs() / 10));
+          }
+          compactionProgress.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw StrataException.of(StrataException.Kind.UNAVAILABLE, "interrupted during a write stall");
+    } finally {
+      compactionStallNanos.addAndGet(System.nanoTime() - start);
+    }
+  }
+
+  // ---------------------------------------------------------------- retention
+
+  /**
+   * Deletes this fork's expired snapshots ({@link dev.strata.engine.retention.RetentionPolicy}):
+   * their manifest files go first (with a directory fsync), then they leave the retained set, so
+   * GC run afterwards may reclaim segments only they referenced. Readers holding an expired
+   * snapshot open keep reading it: its segments stay until they release it. Never deletes the
+   * head. Call from one thread at a time (the engine's GC thread).
+   *
+   * @param protectedIds tagged snapshots and fork bases, kept whatever their age
+   * @return how many snapshots expired
+   * @throws IOException if a manifest cannot be deleted (those deleted so far stay deleted)
+   */
+  public int expireSnapshots(
+      Set<String> protectedIds, dev.strata.engine.retention.RetentionOptions retention, long nowMs)
+      throws IOException {
+    if (closed.get()) {
+      return 0;
+    }
+    List<dev.strata.engine.retention.RetentionPolicy.SnapshotInfo> infos = new ArrayList<>();
+    retained.forEach(
+        (seq, r) -> infos.add(new dev.strata.engine.retention.RetentionPolicy.SnapshotInfo(seq, r.id(), r.createTimeMs())));
+    List<Long> expired = dev.strata.engine.retention.RetentionPolicy.expired(infos, protectedIds, retention, nowMs);
+    if (expired.isEmpty()) {
+      return 0;
+    }
+    manifests.delete(expired);
+    for (long seq : expired) {
+      RetainedSnapshot r = retained.remove(seq);
+      if (r != null) {
+        PublishedSnapshot cached = openedSnapshots.remove(r.id());
+        if (cached != null) {
+          cached.release();
+        }
+      }
+    }
+    log.debug("fork={} expired {} snapshots: seqs {}", entry.name(), expired.size(), expired);
+    return expired.size();
   }
 
   // ---------------------------------------------------------------- stats
@@ -1188,7 +1601,25 @@ public final class Fork implements AutoCloseable {
       long stallTimeMs,
       long flushesPublished,
       long flushRetries,
-      String readOnlyReason) {}
+      String readOnlyReason,
+      long compactionsPublished,
+      long compactionsAborted,
+      long flushBytesWritten,
+      long compactionBytesWritten,
+      long compactionStalls,
+      long compactionStallMs,
+      int retainedSnapshots,
+      String lastCompactionError,
+      long lastCompactionErrorTimeMs) {
+
+    /**
+     * Bytes written by flushes and compactions per byte written by flushes (1.0 = no rewrite;
+     * 0 before the first flush of this process).
+     */
+    public double writeAmplification() {
+      return flushBytesWritten == 0 ? 0 : (double) (flushBytesWritten + compactionBytesWritten) / flushBytesWritten;
+    }
+  }
 
   /** Current statistics. */
   public Stats stats() {
@@ -1209,7 +1640,16 @@ public final class Fork implements AutoCloseable {
         flush.stallTimeMs(),
         flush.publishedCount(),
         flush.retryCount(),
-        readOnlyReason);
+        readOnlyReason,
+        compactionsPublished.get(),
+        compactionsAborted.get(),
+        flushBytesWritten.get(),
+        compactionBytesWritten.get(),
+        compactionStalls.get(),
+        TimeUnit.NANOSECONDS.toMillis(compactionStallNanos.get()),
+        retained.size(),
+        lastCompactionError,
+        lastCompactionErrorTimeMs);
   }
 
   // ---------------------------------------------------------------- drop and close
@@ -1331,6 +1771,21 @@ public final class Fork implements AutoCloseable {
       log.debug("fork={} WAL close during halt: {}", entry.name(), e.toString());
     }
     manifests.close();
+  }
+
+  /** The head's segment sizes in bytes, newest first (what the merge policy looks at). */
+  public List<Long> headSegmentSizes() {
+    PublishedSnapshot h = readState.head();
+    List<Long> out = new ArrayList<>();
+    if (h != null) {
+      h.manifest().getSegmentsList().forEach(r -> out.add(r.getSizeBytes()));
+    }
+    return out;
+  }
+
+  /** The engine context this fork runs in. */
+  ForkContext context() {
+    return ctx;
   }
 
   /** Fails tickets with NOT_FOUND (the fork is gone), then closes. */

@@ -16,6 +16,8 @@ import java.util.concurrent.ScheduledExecutorService;
  * @param finalizerPool pool on which each fork's finalizer runs as a sequential executor
  * @param scheduler interval flushes, retries, stream timeouts
  * @param segmentIds allocates segment ids and tracks the ones in flight
+ * @param onPublished told (on the fork's finalizer, so it must return quickly) after every flush
+ *     a fork publishes: the compaction scheduler's trigger
  */
 public record ForkContext(
     Vfs vfs,
@@ -25,7 +27,8 @@ public record ForkContext(
     ExecutorService streamExecutor,
     Executor finalizerPool,
     ScheduledExecutorService scheduler,
-    SegmentIdAllocator segmentIds) {
+    SegmentIdAllocator segmentIds,
+    java.util.function.Consumer<Fork> onPublished) {
 
   /** {@code <data>/forks/<forkId>}. */
   public Path forkDir(String forkId) {

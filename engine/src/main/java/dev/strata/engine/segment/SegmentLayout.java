@@ -10,6 +10,7 @@ import java.nio.file.Path;
  * <dataDir>/segments/<hex>/               one directory per segment (16 lowercase hex digits)
  * <dataDir>/segments/<hex>/staging/docs.sst   the SST between write and ingest
  * <dataDir>/segments/<hex>/lucene/        the Lucene index (one Lucene segment)
+ * <dataDir>/tmp/<kind>-<uuid>/            a compaction job's private working directory
  * }</pre>
  */
 record SegmentLayout(Path dataDir) {
@@ -18,6 +19,11 @@ record SegmentLayout(Path dataDir) {
   static final String STAGING_DIR = "staging";
   static final String STAGED_SST = "docs.sst";
   static final String LUCENE_DIR = "lucene";
+  static final String TMP_DIR = "tmp";
+
+  Path tmpDir() {
+    return dataDir.resolve(TMP_DIR);
+  }
 
   Path rocksDbDir() {
     return dataDir.resolve(ROCKSDB_DIR);

@@ -278,6 +278,89 @@ public final class SegmentStore implements AutoCloseable {
     markObsolete(segmentId);
   }
 
+  // ---------------------------------------------------------------- compaction
+
+  /**
+   * Creates a job's private working directory, {@code <dataDir>/tmp/<kind>-<random UUID>}, with an
+   * exclusive create: no two jobs can ever share one, and no one can guess it in advance (the seed
+   * bug of issue #5 was concurrent merges deleting each other's temp directories). The job that
+   * created it is the only one that deletes it ({@link Vfs#deleteRecursively}); leftovers of a
+   * crash are removed by {@link #deleteJobDirectories} at open.
+   *
+   * @throws IOException if it cannot be created (a name collision included)
+   */
+  public Path createJobDirectory(String kind) throws IOException {
+    vfs.createDirectories(layout.tmpDir());
+    Path dir = layout.tmpDir().resolve(kind + "-" + java.util.UUID.randomUUID());
+    vfs.createDirectory(dir);
+    return dir;
+  }
+
+  /**
+   * Deletes every job directory: call at open only, before any job can start.
+   *
+   * @return how many were removed
+   * @throws IOException if one cannot be deleted
+   */
+  public int deleteJobDirectories() throws IOException {
+    if (!vfs.exists(layout.tmpDir())) {
+      return 0;
+    }
+    List<Path> leftovers = vfs.list(layout.tmpDir());
+    for (Path p : leftovers) {
+      vfs.deleteRecursively(p);
+    }
+    if (!leftovers.isEmpty()) {
+      vfs.syncDirectory(layout.tmpDir());
+      log.info("deleted {} job directories left by a crash: {}", leftovers.size(), leftovers);
+    }
+    return leftovers.size();
+  }
+
+  /**
+   * Writes segment {@code segmentId} as the merge of {@code runNewestFirst} (see {@link
+   * SegmentMerger} for the rules: newest version wins, shadowed puts dropped, tombstones dropped
+   * when {@code dropTombstones}), working in {@code jobDir}; then moves the Lucene index to the
+   * segment's directory. The SST stays in {@code jobDir} until {@link #ingest}. On failure nothing
+   * of the new segment is left outside {@code jobDir} except, possibly, its segment directory,
+   * which {@link #discard} removes (as does the orphan sweep after a crash).
+   *
+   * @param runNewestFirst a contiguous run of a head's segments, held by the caller
+   * @param liveness the liveness map of that head
+   * @param limiter charged with every byte written, or null for no limit
+   * @param cancelled polled between keys; when it turns true the merge stops with a {@link
+   *     java.util.concurrent.CancellationException} (engine shutdown)
+   * @throws java.nio.file.FileAlreadyExistsException if the segment directory exists
+   * @throws IOException if reading the inputs or writing the output fails
+   */
+  public WrittenSegment merge(
+      long segmentId,
+      List<Segment> runNewestFirst,
+      LivenessMap liveness,
+      boolean dropTombstones,
+      Path jobDir,
+      WriteRateLimiter limiter,
+      java.util.function.BooleanSupplier cancelled)
+      throws IOException {
+    SegmentFormat.requireValidSegmentId(segmentId);
+    WrittenSegment written;
+    lockForRead();
+    try {
+      written =
+          new SegmentMerger(this, vfs, envOptions, dbOptions, limiter, cancelled)
+              .merge(segmentId, runNewestFirst, liveness, dropTombstones, jobDir);
+    } finally {
+      unlockForRead();
+    }
+    Path segDir = layout.segmentDir(segmentId);
+    vfs.createDirectory(segDir);
+    vfs.rename(jobDir.resolve(SegmentLayout.LUCENE_DIR), layout.luceneDir(segmentId));
+    vfs.syncDirectory(segDir);
+    vfs.syncDirectory(jobDir);
+    vfs.syncDirectory(layout.segmentsDir());
+    return written;
+  }
+
   // ---------------------------------------------------------------- reads
 
   /**
