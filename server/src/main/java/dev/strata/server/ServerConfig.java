@@ -89,7 +89,8 @@ public final class ServerConfig {
           new Key("wal.segment_bytes", "64MiB", "size at which a WAL segment file is rolled"),
           new Key("shutdown.grace_period", "30s", "bound on a graceful shutdown: in-flight calls, then the final flush"),
           new Key("server.threads", "32", "threads running RPCs (blocking engine calls never run on network threads)"),
-          new Key("log.level", "INFO", "root log level (TRACE, DEBUG, INFO, WARN, ERROR)"));
+          new Key("log.level", "INFO", "root log level (TRACE, DEBUG, INFO, WARN, ERROR)"),
+          new Key("metrics.listen", "auto", "host:port of the Prometheus /metrics endpoint; auto = listen host, listen port + 1 (0 if that is 0); off disables"));
 
   private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
 
@@ -139,6 +140,8 @@ public final class ServerConfig {
   private final long shutdownGraceMs;
   private final int serverThreads;
   private final String logLevel;
+  private final String metricsHost;
+  private final int metricsPort;
   private final boolean logLevelExplicit;
 
   private ServerConfig(Map<String, String> raw, Map<String, Token> tokens, java.util.Set<String> explicitKeys) {
@@ -223,6 +226,18 @@ public final class ServerConfig {
     }
     this.logLevel = level;
     this.logLevelExplicit = explicitKeys.contains("log.level");
+    String metrics = p.string("metrics.listen");
+    if (metrics.equalsIgnoreCase("off")) {
+      this.metricsHost = null;
+      this.metricsPort = -1;
+    } else if (metrics.equalsIgnoreCase("auto")) {
+      this.metricsHost = listenHost;
+      this.metricsPort = listenPort == 0 || listenPort == 65535 ? 0 : listenPort + 1;
+    } else {
+      String[] mhp = p.hostPort("metrics.listen");
+      this.metricsHost = mhp[0];
+      this.metricsPort = Integer.parseInt(mhp[1]);
+    }
     this.tokens = List.copyOf(tokens.values());
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException("invalid configuration: " + String.join("; ", problems));
@@ -500,6 +515,16 @@ public final class ServerConfig {
   /** True if {@code log.level} was set by a source, not left at its default. */
   public boolean logLevelExplicit() {
     return logLevelExplicit;
+  }
+
+  /** Host of the metrics endpoint, or null if {@code metrics.listen} is off. */
+  public String metricsHost() {
+    return metricsHost;
+  }
+
+  /** Port of the metrics endpoint (0 = any free port), or -1 if off. */
+  public int metricsPort() {
+    return metricsPort;
   }
 
   /** Write-stall timeout, ms (also the permit wait of Flush). */
