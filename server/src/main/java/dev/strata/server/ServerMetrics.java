@@ -64,17 +64,16 @@ final class ServerMetrics implements AutoCloseable {
         .unit(Unit.BYTES)
         .labelNames("fork", "kind")
         .callback(
-            cb -> {
-              StrataEngine e = serving(engine);
-              if (e == null) {
-                return;
-              }
-              for (Map.Entry<String, StrataEngine.SegmentUsage> u : e.segmentUsage().entrySet()) {
-                cb.call(u.getValue().exclusiveBytes(), u.getKey(), "exclusive");
-                cb.call(u.getValue().sharedBytes(), u.getKey(), "shared");
-                cb.call(u.getValue().reclaimableBytes(), u.getKey(), "reclaimable");
-              }
-            })
+            cb ->
+                ifServing(
+                    engine,
+                    e -> {
+                      for (Map.Entry<String, StrataEngine.SegmentUsage> u : e.segmentUsage().entrySet()) {
+                        cb.call(u.getValue().exclusiveBytes(), u.getKey(), "exclusive");
+                        cb.call(u.getValue().sharedBytes(), u.getKey(), "shared");
+                        cb.call(u.getValue().reclaimableBytes(), u.getKey(), "reclaimable");
+                      }
+                    }))
         .register(registry);
     counter(engine, "strata_flushes", "Flushes published", f -> f.stats().flushesPublished());
     counter(engine, "strata_compactions", "Compactions published", f -> f.stats().compactionsPublished());
@@ -90,43 +89,29 @@ final class ServerMetrics implements AutoCloseable {
     GaugeWithCallback.builder()
         .name("strata_compactions_running")
         .help("Compaction jobs merging right now, over all forks")
-        .callback(cb -> {
-          StrataEngine e = serving(engine);
-          if (e != null) {
-            cb.call(e.compactions().runningJobs());
-          }
-        })
+        .callback(cb -> ifServing(engine, e -> cb.call(e.compactions().runningJobs())))
         .register(registry);
+    serverCounter(engine, "strata_snapshots_expired", "Snapshots deleted by retention", StrataEngine::snapshotsExpired);
+    serverCounter(engine, "strata_segments_collected", "Segments found unreferenced by garbage collection",
+        StrataEngine::segmentsCollected);
+    serverCounter(engine, "strata_compaction_failures", "Compaction jobs that failed (retried later)",
+        e -> e.compactions().failureCount());
+  }
+
+  private void serverCounter(
+      Supplier<StrataEngine> engine, String name, String help, java.util.function.ToDoubleFunction<StrataEngine> value) {
     CounterWithCallback.builder()
-        .name("strata_snapshots_expired")
-        .help("Snapshots deleted by retention")
-        .callback(cb -> {
-          StrataEngine e = serving(engine);
-          if (e != null) {
-            cb.call(e.snapshotsExpired());
-          }
-        })
+        .name(name)
+        .help(help)
+        .callback(cb -> ifServing(engine, e -> cb.call(value.applyAsDouble(e))))
         .register(registry);
-    CounterWithCallback.builder()
-        .name("strata_segments_collected")
-        .help("Segments found unreferenced by garbage collection")
-        .callback(cb -> {
-          StrataEngine e = serving(engine);
-          if (e != null) {
-            cb.call(e.segmentsCollected());
-          }
-        })
-        .register(registry);
-    CounterWithCallback.builder()
-        .name("strata_compaction_failures")
-        .help("Compaction jobs that failed (retried later)")
-        .callback(cb -> {
-          StrataEngine e = serving(engine);
-          if (e != null) {
-            cb.call(e.compactions().failureCount());
-          }
-        })
-        .register(registry);
+  }
+
+  private static void ifServing(Supplier<StrataEngine> engine, java.util.function.Consumer<StrataEngine> body) {
+    StrataEngine e = serving(engine);
+    if (e != null) {
+      body.accept(e);
+    }
   }
 
   private interface ForkValue {
@@ -142,14 +127,7 @@ final class ServerMetrics implements AutoCloseable {
         .name(name)
         .help(help)
         .labelNames("fork")
-        .callback(cb -> {
-          StrataEngine e = serving(engine);
-          if (e != null) {
-            for (Fork f : e.openForks()) {
-              cb.call(value.of(e, f), f.name());
-            }
-          }
-        })
+        .callback(cb -> perFork(engine, value, cb::call))
         .register(registry);
   }
 
@@ -158,15 +136,23 @@ final class ServerMetrics implements AutoCloseable {
         .name(name)
         .help(help)
         .labelNames("fork")
-        .callback(cb -> {
-          StrataEngine e = serving(engine);
-          if (e != null) {
-            for (Fork f : e.openForks()) {
-              cb.call(value.applyAsDouble(f), f.name());
-            }
-          }
-        })
+        .callback(cb -> perFork(engine, (e, f) -> value.applyAsDouble(f), cb::call))
         .register(registry);
+  }
+
+  /** Where a per-fork callback sends one fork's value. */
+  private interface Sink {
+    void call(double value, String... labels);
+  }
+
+  private static void perFork(Supplier<StrataEngine> engine, ForkValue value, Sink sink) {
+    ifServing(
+        engine,
+        e -> {
+          for (Fork f : e.openForks()) {
+            sink.call(value.of(e, f), f.name());
+          }
+        });
   }
 
   private static StrataEngine serving(Supplier<StrataEngine> engine) {
