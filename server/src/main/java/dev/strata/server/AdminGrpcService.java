@@ -102,8 +102,9 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
         () -> {
           StrataEngine engine = ctx.engine();
           StatsResponse.Builder out = StatsResponse.newBuilder().setStartTime(ApiConversions.timestamp(ctx.startTimeMs));
+          Map<String, StrataEngine.SegmentUsage> usage = engine.segmentUsage();
           for (Fork f : forks(engine, req.getForksList())) {
-            out.addForks(forkStats(engine, f));
+            out.addForks(forkStats(engine, f, usage));
           }
           Map<Long, Long> distinct = new HashMap<>();
           for (Fork f : engine.openForks()) {
@@ -119,7 +120,7 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
         });
   }
 
-  private ForkStats forkStats(StrataEngine engine, Fork f) {
+  private ForkStats forkStats(StrataEngine engine, Fork f, Map<String, StrataEngine.SegmentUsage> usages) {
     Fork.Stats s = f.stats();
     Optional<Manifest> head = f.head();
     long segmentBytes = 0;
@@ -130,7 +131,7 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
     }
     long docs = ctx.counts.head(f).values().stream().mapToLong(Long::longValue).sum();
     StrataEngine.SegmentUsage usage =
-        engine.segmentUsage().getOrDefault(f.name(), new StrataEngine.SegmentUsage(0, 0, 0));
+        usages.getOrDefault(f.name(), new StrataEngine.SegmentUsage(0, 0, 0));
     ForkState state =
         f.isDropping()
             ? ForkState.FORK_STATE_DROPPING
