@@ -124,7 +124,7 @@ public final class StrataEngine implements AutoCloseable {
     this.ctx =
         new ForkContext(
             vfs, dataDir, options, segments, streamExecutor, finalizerPool, scheduler, segmentIds,
-            compactions::maybeSchedule);
+            this::onFlushPublished);
   }
 
   private static java.util.concurrent.ThreadFactory daemon(String format) {
@@ -296,6 +296,29 @@ public final class StrataEngine implements AutoCloseable {
   /** Segments marked obsolete by GC since the engine opened (deleted once no reader holds them). */
   public long segmentsCollected() {
     return segmentsCollected.get();
+  }
+
+  private final java.util.concurrent.CopyOnWriteArrayList<java.util.function.Consumer<Fork>> publishListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /** Runs on the fork's finalizer after each flush publication: triggers, then listeners. */
+  private void onFlushPublished(Fork f) {
+    compactions.maybeSchedule(f);
+    for (java.util.function.Consumer<Fork> l : publishListeners) {
+      try {
+        l.accept(f);
+      } catch (RuntimeException e) {
+        log.warn("publish listener failed: {}", e.toString());
+      }
+    }
+  }
+
+  /**
+   * Calls {@code listener} after every flush any fork publishes, on that fork's finalizer (so it
+   * must return quickly; e.g. record a metric). {@link Fork#stats()} then shows that flush.
+   */
+  public void addFlushListener(java.util.function.Consumer<Fork> listener) {
+    publishListeners.add(listener);
   }
 
   /** The compaction scheduler (backlog, running jobs). */
