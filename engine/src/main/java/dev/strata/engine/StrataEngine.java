@@ -668,12 +668,18 @@ public final class StrataEngine implements AutoCloseable {
           if (!checked.add(id)) {
             continue;
           }
+          String problem;
           try {
-            segments
-                .check(id, Integer.toUnsignedLong(ref.getChecksum()))
-                .ifPresent(p -> problems.add("segment " + ref.getSegmentId() + " (snapshot " + m.getId() + "): " + p));
+            problem = segments.check(id, Integer.toUnsignedLong(ref.getChecksum())).orElse(null);
           } catch (IOException | RuntimeException e) {
-            problems.add("segment " + ref.getSegmentId() + " (snapshot " + m.getId() + "): " + e.getMessage());
+            problem = e.getMessage();
+          }
+          // Retention may have expired the snapshot and GC reclaimed the segment during the walk:
+          // that is not a problem. A snapshot still retained keeps its segments, so then it is.
+          if (problem != null && findManifest(m.getId()).isPresent()) {
+            problems.add("segment " + ref.getSegmentId() + " (snapshot " + m.getId() + "): " + problem);
+          } else if (problem != null) {
+            checked.remove(id);
           }
         }
       }
