@@ -395,6 +395,20 @@ public final class ManifestStore implements Closeable {
   }
 
   /**
+   * True while the store takes publications: false once closed, or after a publish failed at or
+   * after its rename (whether that manifest is durable is then unknown). A publish that failed
+   * earlier leaves it usable, with the head unchanged.
+   */
+  public boolean isUsable() {
+    lock.lock();
+    try {
+      return closedBy == null;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
    * Deletes every manifest with {@code seq <= seqInclusive}; see {@link #delete(Collection)}. The
    * caller keeps tagged snapshots by not using this across them.
    *

@@ -184,7 +184,7 @@ public final class Fork implements AutoCloseable {
             this::stream,
             this::publish,
             this::discard,
-            (seq, cause) -> turnReadOnly("flush seq " + seq + " failed: " + cause.getMessage()));
+            (seq, cause) -> turnReadOnly("publication of seq " + seq + " failed: " + cause.getMessage()));
   }
 
   /**
@@ -1302,7 +1302,18 @@ public final class Fork implements AutoCloseable {
         new FlushCoordinator.OrderedPublication() {
           @Override
           public void publish(long seq) throws Exception {
-            done.complete(installCompaction(seq, out));
+            try {
+              done.complete(installCompaction(seq, out));
+            } catch (CleanPublishFailure e) {
+              // Nothing was published and the manifest store is fine: the seq stays a gap in the
+              // chain (seqs need not be dense), the fork goes on, the job reports its failure.
+              discardCompaction(out);
+              compactionFailed(e.getCause());
+              done.completeExceptionally(e.getCause());
+            } catch (Throwable t) {
+              done.completeExceptionally(t); // before abandon() could report an abort instead
+              throw t;
+            }
           }
 
           @Override
@@ -1392,6 +1403,9 @@ public final class Fork implements AutoCloseable {
     try {
       m = manifests.publish(b.build());
     } catch (IOException e) {
+      if (manifests.isUsable()) {
+        throw new CleanPublishFailure(e); // failed before the rename: certainly not durable
+      }
       inDoubtSegments.add(mergedId);
       throw e;
     }
@@ -1454,6 +1468,13 @@ public final class Fork implements AutoCloseable {
         segs.size());
     return new dev.strata.engine.compaction.CompactionResult(
         entry.name(), Optional.of(m), headIds.size(), segs.size(), out.bytesRead(), w.sizeBytes(), null);
+  }
+
+  /** A compaction manifest failed to publish before its rename: nothing is in doubt. */
+  private static final class CleanPublishFailure extends Exception {
+    CleanPublishFailure(IOException cause) {
+      super(cause.getMessage(), cause);
+    }
   }
 
   /** Deletes a compaction's segment that will not be queued for publication. */
