@@ -436,4 +436,76 @@ class RetentionTest {
         .extracting(e -> ((StrataException) e).kind())
         .isEqualTo(StrataException.Kind.NOT_FOUND);
   }
+  // ------------------------------------------------------------------------------------------ 5
+
+  /** Holds the next file creation under {@code <data>/catalog} until released (test seam). */
+  private static final class CatalogGate extends dev.strata.vfs.ForwardingVfs {
+    private final Path catalogDir;
+    volatile boolean armed;
+    final java.util.concurrent.CountDownLatch reached = new java.util.concurrent.CountDownLatch(1);
+    final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+
+    CatalogGate(Path dataDir) {
+      super(dev.strata.vfs.LocalVfs.INSTANCE);
+      this.catalogDir = dataDir.resolve("catalog");
+    }
+
+    @Override
+    public dev.strata.vfs.WritableFile create(Path path) throws IOException {
+      if (armed && path.startsWith(catalogDir)) {
+        armed = false;
+        reached.countDown();
+        try {
+          release.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return super.create(path);
+    }
+  }
+
+  /**
+   * SPEC §4: the base of a fork is kept. A retention pass that runs while a fork is being created
+   * from an old snapshot (after createFork checked the base exists, before the catalog names it)
+   * must not expire that base: once createFork returns, the fork's base snapshot must be readable
+   * and diffable.
+   */
+  @Test
+  void aRetentionPassDuringCreateForkKeepsTheNewForksBase() throws Exception {
+    CatalogGate gate = new CatalogGate(dir);
+    EngineOptions options =
+        EngineFixture.testOptions()
+            .compaction(CompactionOptions.defaults().withEnabled(false).withCheckIntervalMs(3_600_000))
+            .retention(new RetentionOptions(1, 0, 3_600_000))
+            .build();
+    StrataEngine e = StrataEngine.open(dir, new dev.strata.vfs.FaultInjectingVfs(gate), options);
+    java.util.concurrent.ExecutorService creator = java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      Fork main = e.fork("main");
+      main.createOrGetCollection(C, SCHEMA);
+      write(main, "a", "old");
+      Manifest old = flush(main);
+      write(main, "a", "new");
+      flush(main);
+      gate.armed = true;
+      var created = creator.submit(() -> e.createFork("feature", old.getId(), null, false, 5_000));
+      assertThat(gate.reached.await(30, TimeUnit.SECONDS)).as("createFork reached the catalog write").isTrue();
+      e.runRetention(); // keep 1: "old" is neither the head nor tagged nor (yet) in the catalog
+      gate.release.countDown();
+      Fork feature = created.get(30, TimeUnit.SECONDS);
+      var soft = new org.assertj.core.api.SoftAssertions();
+      soft.assertThat(EngineFixture.body(feature.get(C, "a").document())).isEqualTo("old");
+      soft.assertThat(ids(main)).as("the base of fork 'feature' stays").contains(old.getId());
+      soft.assertThat(kindOf(() -> e.acquireSnapshot(old.getId()).release())).as("acquire of the base").isNull();
+      soft.assertThat(kindOf(() -> e.diff(old.getId(), feature.head().orElseThrow().getId(), x -> true)))
+          .as("diff of the fork against its base")
+          .isNull();
+      soft.assertAll();
+    } finally {
+      gate.release.countDown();
+      creator.shutdownNow();
+      e.close();
+    }
+  }
 }
