@@ -508,4 +508,43 @@ class RetentionTest {
       e.close();
     }
   }
+  /**
+   * SPEC §1/§4: tagged snapshots are never expired. A retention pass that runs while {@code
+   * tagSnapshot} is saving the tag (after it checked the snapshot exists, before the catalog names
+   * it) must not expire the snapshot the tag then points to.
+   */
+  @Test
+  void aRetentionPassDuringTagSnapshotKeepsTheTaggedSnapshot() throws Exception {
+    CatalogGate gate = new CatalogGate(dir);
+    EngineOptions options =
+        EngineFixture.testOptions()
+            .compaction(CompactionOptions.defaults().withEnabled(false).withCheckIntervalMs(3_600_000))
+            .retention(new RetentionOptions(1, 0, 3_600_000))
+            .build();
+    StrataEngine e = StrataEngine.open(dir, new dev.strata.vfs.FaultInjectingVfs(gate), options);
+    java.util.concurrent.ExecutorService tagger = java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      Fork main = e.fork("main");
+      main.createOrGetCollection(C, SCHEMA);
+      write(main, "a", "old");
+      Manifest old = flush(main);
+      write(main, "a", "new");
+      flush(main);
+      gate.armed = true;
+      var tagged = tagger.submit(() -> e.tagSnapshot(old.getId(), "release-1"));
+      assertThat(gate.reached.await(30, TimeUnit.SECONDS)).as("tagSnapshot reached the catalog write").isTrue();
+      e.runRetention();
+      gate.release.countDown();
+      tagged.get(30, TimeUnit.SECONDS); // the tag call succeeded
+      var soft = new org.assertj.core.api.SoftAssertions();
+      soft.assertThat(e.tags()).containsEntry("release-1", old.getId());
+      soft.assertThat(ids(main)).as("the tagged snapshot stays").contains(old.getId());
+      soft.assertThat(kindOf(() -> e.acquireSnapshot("release-1").release())).as("acquire by tag").isNull();
+      soft.assertAll();
+    } finally {
+      gate.release.countDown();
+      tagger.shutdownNow();
+      e.close();
+    }
+  }
 }
