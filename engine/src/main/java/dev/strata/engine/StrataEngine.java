@@ -124,7 +124,7 @@ public final class StrataEngine implements AutoCloseable {
     this.ctx =
         new ForkContext(
             vfs, dataDir, options, segments, streamExecutor, finalizerPool, scheduler, segmentIds,
-            compactions::maybeSchedule);
+            this::onFlushPublished);
   }
 
   private static java.util.concurrent.ThreadFactory daemon(String format) {
@@ -257,7 +257,7 @@ public final class StrataEngine implements AutoCloseable {
     int expired = 0;
     for (Fork f : openForks()) {
       try {
-        expired += f.expireSnapshots(protectedIds, options.retention(), now);
+        expired += f.expireSnapshots(protectedIds, options.retention(), now, this::confirmExpiry, this::expired);
       } catch (IOException | RuntimeException e) {
         log.warn("fork={} retention failed (retried next pass): {}", f.name(), e.toString());
       }
@@ -296,6 +296,29 @@ public final class StrataEngine implements AutoCloseable {
   /** Segments marked obsolete by GC since the engine opened (deleted once no reader holds them). */
   public long segmentsCollected() {
     return segmentsCollected.get();
+  }
+
+  private final java.util.concurrent.CopyOnWriteArrayList<java.util.function.Consumer<Fork>> publishListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /** Runs on the fork's finalizer after each flush publication: triggers, then listeners. */
+  private void onFlushPublished(Fork f) {
+    compactions.maybeSchedule(f);
+    for (java.util.function.Consumer<Fork> l : publishListeners) {
+      try {
+        l.accept(f);
+      } catch (RuntimeException e) {
+        log.warn("publish listener failed: {}", e.toString());
+      }
+    }
+  }
+
+  /**
+   * Calls {@code listener} after every flush any fork publishes, on that fork's finalizer (so it
+   * must return quickly; e.g. record a metric). {@link Fork#stats()} then shows that flush.
+   */
+  public void addFlushListener(java.util.function.Consumer<Fork> listener) {
+    publishListeners.add(listener);
   }
 
   /** The compaction scheduler (backlog, running jobs). */
@@ -494,11 +517,75 @@ public final class StrataEngine implements AutoCloseable {
       throw StrataException.invalid("tag must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}, got '" + tag + "'");
     }
     String id = resolveSnapshotRef(snapshotId);
-    findManifest(id).orElseThrow(() -> StrataException.notFound("snapshot '" + snapshotId + "' does not exist"));
+    protectFromRetention(id);
     try {
+      findManifest(id).orElseThrow(() -> StrataException.notFound("snapshot '" + snapshotId + "' does not exist"));
       catalog.putTag(tag, id);
     } catch (IOException | CatalogConflictException e) {
       throw StrataException.of(StrataException.Kind.IO_ERROR, "cannot save tag '" + tag + "': " + e.getMessage(), e);
+    } finally {
+      unprotect(id);
+    }
+  }
+
+  // ---------------------------------------------------------------- retention vs. new references
+
+  /**
+   * Serializes the two moments that matter between retention and a new reference to a snapshot
+   * (a tag, a fork's base): retention's final choice of what to delete, and the registration of
+   * the reference. Held only for in-memory set operations, never across I/O.
+   */
+  private final Object retentionGate = new Object();
+  /** Snapshot ids a tag or fork creation is about to refer to; guarded by retentionGate. */
+  private final Map<String, Integer> referencesInFlight = new java.util.HashMap<>();
+  /** Snapshot ids retention decided to delete and is deleting; guarded by retentionGate. */
+  private final Set<String> expiring = new HashSet<>();
+
+  /**
+   * Keeps retention away from {@code snapshotId} until {@link #unprotect}: either retention
+   * decided first (then this fails with NOT_FOUND: the snapshot is going) or it will see the id and
+   * keep the snapshot. The caller then checks the snapshot still exists and saves its reference.
+   */
+  private void protectFromRetention(String snapshotId) {
+    synchronized (retentionGate) {
+      if (expiring.contains(snapshotId)) {
+        throw StrataException.notFound("snapshot '" + snapshotId + "' has expired");
+      }
+      referencesInFlight.merge(snapshotId, 1, Integer::sum);
+    }
+  }
+
+  private void unprotect(String snapshotId) {
+    synchronized (retentionGate) {
+      referencesInFlight.computeIfPresent(snapshotId, (k, n) -> n == 1 ? null : n - 1);
+    }
+  }
+
+  /**
+   * Retention's final choice: of {@code candidates}, those no tag, fork base or in-flight
+   * reference protects, marked as expiring until {@link #expired}. Reads the catalog in memory.
+   */
+  private List<String> confirmExpiry(List<String> candidates) {
+    synchronized (retentionGate) {
+      Set<String> keep = new HashSet<>(catalog.current().tags().values());
+      for (ForkEntry e : catalog.current().forks()) {
+        keep.add(e.baseSnapshotId());
+      }
+      keep.addAll(referencesInFlight.keySet());
+      List<String> go = new ArrayList<>();
+      for (String id : candidates) {
+        if (!keep.contains(id)) {
+          go.add(id);
+          expiring.add(id);
+        }
+      }
+      return go;
+    }
+  }
+
+  private void expired(List<String> ids) {
+    synchronized (retentionGate) {
+      ids.forEach(expiring::remove);
     }
   }
 
@@ -656,15 +743,19 @@ public final class StrataEngine implements AutoCloseable {
       base.getSegmentsList().forEach(r -> baseSegments.add(Long.parseUnsignedLong(r.getSegmentId(), 16)));
       pinnedForCreation.put(name, baseSegments);
       Manifest pinnedBase = base;
-      if (findManifest(base.getId()).isEmpty()) {
-        throw StrataException.notFound(
-            "snapshot '" + pinnedBase.getId() + "' no longer exists (its fork was dropped)");
-      }
+      // Retention must not expire the base between this check and the catalog entry that names it.
+      protectFromRetention(base.getId());
       ForkEntry entry = ForkEntry.create(name, base.getId(), System.currentTimeMillis());
       try {
+        if (findManifest(base.getId()).isEmpty()) {
+          throw StrataException.notFound(
+              "snapshot '" + pinnedBase.getId() + "' no longer exists (its fork was dropped or it expired)");
+        }
         catalog.put(entry);
       } catch (CatalogConflictException ex) {
         throw StrataException.of(StrataException.Kind.ALREADY_EXISTS, ex.getMessage());
+      } finally {
+        unprotect(base.getId());
       }
       Fork fork;
       dev.strata.engine.read.PublishedSnapshot openBase = null;

@@ -30,8 +30,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * {@code strata.v1.AdminService}: statistics and verification. Compaction is not in the engine yet
- * (issue #5): Compact answers UNIMPLEMENTED after checking its arguments. Thread-safe.
+ * {@code strata.v1.AdminService}: compaction on demand, statistics and verification. Thread-safe.
  */
 final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
   private static final Pattern FORK_PROBLEM = Pattern.compile("fork (\\S+): (.*)", Pattern.DOTALL);
@@ -51,11 +50,30 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
           Violations v = new Violations();
           String forkName = v.forkOrMain("fork", req.getFork());
           v.throwIfAny();
-          Resolver.fork(ctx.engine(), forkName);
-          throw ApiError.of(
-              Status.Code.UNIMPLEMENTED,
-              null,
-              "compaction is not available in this server version yet (issue #5); segments accumulate until then");
+          Fork fork = Resolver.fork(ctx.engine(), forkName);
+          Resolver.requireWritable(fork);
+          java.util.concurrent.CompletableFuture<dev.strata.engine.compaction.CompactionResult> job =
+              ctx.engine()
+                  .compact(forkName, req.getForceFullMerge())
+                  .exceptionallyCompose(
+                      t -> {
+                        Throwable c = t instanceof java.util.concurrent.CompletionException ce ? ce.getCause() : t;
+                        return java.util.concurrent.CompletableFuture.failedFuture(
+                            c instanceof RuntimeException re
+                                ? re
+                                : dev.strata.engine.StrataException.of(
+                                    dev.strata.engine.StrataException.Kind.IO_ERROR,
+                                    "compaction of fork '" + forkName + "' failed: " + c.getMessage(),
+                                    c));
+                      });
+          dev.strata.engine.compaction.CompactionResult r =
+              Deadlines.await(job, "the compaction of fork '" + forkName + "'");
+          CompactResponse.Builder out =
+              CompactResponse.newBuilder()
+                  .setSegmentsBefore(r.segmentsBefore())
+                  .setSegmentsAfter(r.segmentsAfter());
+          r.published().ifPresent(m -> out.setSnapshot(ctx.snapshotView(m)));
+          return out.build();
         });
   }
 
@@ -84,24 +102,25 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
         () -> {
           StrataEngine engine = ctx.engine();
           StatsResponse.Builder out = StatsResponse.newBuilder().setStartTime(ApiConversions.timestamp(ctx.startTimeMs));
+          Map<String, StrataEngine.SegmentUsage> usage = engine.segmentUsage();
           for (Fork f : forks(engine, req.getForksList())) {
-            out.addForks(forkStats(engine, f));
+            out.addForks(forkStats(engine, f, usage));
           }
           Map<Long, Long> distinct = new HashMap<>();
           for (Fork f : engine.openForks()) {
-            for (Manifest m : f.listSnapshots()) {
-              for (SegmentRef r : m.getSegmentsList()) {
-                distinct.put(Long.parseUnsignedLong(r.getSegmentId(), 16), r.getSizeBytes());
-              }
-            }
+            distinct.putAll(f.retainedSegmentBytes()); // from memory: no manifest file is read
           }
           out.setSegmentCount(distinct.size());
           out.setSegmentBytes(distinct.values().stream().mapToLong(Long::longValue).sum());
+          out.setSnapshotsExpiredTotal(engine.snapshotsExpired())
+              .setSegmentsCollectedTotal(engine.segmentsCollected())
+              .setCompactionFailuresTotal(engine.compactions().failureCount())
+              .setCompactionsRunning(engine.compactions().runningJobs());
           return out.build();
         });
   }
 
-  private ForkStats forkStats(StrataEngine engine, Fork f) {
+  private ForkStats forkStats(StrataEngine engine, Fork f, Map<String, StrataEngine.SegmentUsage> usages) {
     Fork.Stats s = f.stats();
     Optional<Manifest> head = f.head();
     long segmentBytes = 0;
@@ -111,6 +130,8 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
       }
     }
     long docs = ctx.counts.head(f).values().stream().mapToLong(Long::longValue).sum();
+    StrataEngine.SegmentUsage usage =
+        usages.getOrDefault(f.name(), new StrataEngine.SegmentUsage(0, 0, 0));
     ForkState state =
         f.isDropping()
             ? ForkState.FORK_STATE_DROPPING
@@ -135,12 +156,30 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
             .setSegmentCount(s.segmentCount())
             .setSegmentBytes(segmentBytes)
             .setDocCount(docs)
-            .setSnapshotCount(f.listSnapshots().size())
+            .setSnapshotCount(f.retainedSnapshotCount())
+            .setCompactionBacklogSegments(engine.compactions().policy().backlog(f.headSegmentSizes()))
+            .setCompactionsTotal(s.compactionsPublished())
+            .setCompactionsAbortedTotal(s.compactionsAborted())
+            .setCompactionPending(engine.compactions().isPending(f))
+            .setFlushBytesWrittenTotal(s.flushBytesWritten())
+            .setCompactionBytesWrittenTotal(s.compactionBytesWritten())
+            .setWriteAmplification(s.writeAmplification())
+            .setCompactionStallsTotal(s.compactionStalls())
+            .setCompactionStallTimeMsTotal(s.compactionStallMs())
+            .setExclusiveSegmentBytes(usage.exclusiveBytes())
+            .setSharedSegmentBytes(usage.sharedBytes())
+            .setReclaimableSegmentBytes(usage.reclaimableBytes())
             .setFlushesTotal(s.flushesPublished())
             .setFlushFailuresTotal(s.flushRetries())
             .setStallTimeMsTotal(s.stallTimeMs())
             .setStalledRequestsTotal(ctx.stalledRequests(f.name()))
-            .setLastError(s.readOnlyReason() == null ? "" : s.readOnlyReason());
+            .setLastError(
+                s.readOnlyReason() != null
+                    ? s.readOnlyReason()
+                    : s.lastCompactionError() == null ? "" : s.lastCompactionError());
+    if (s.readOnlyReason() == null && s.lastCompactionError() != null) {
+      b.setLastErrorTime(ApiConversions.timestamp(s.lastCompactionErrorTimeMs()));
+    }
     if (head.isPresent() && ApiConversions.kind(head.get()) == SnapshotKind.SNAPSHOT_KIND_FLUSH) {
       b.setLastFlushTime(ApiConversions.timestamp(head.get().getCreateTimeMs()));
     }

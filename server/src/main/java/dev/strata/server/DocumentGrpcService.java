@@ -112,7 +112,13 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
               req.getDurability() == Durability.DURABILITY_ASYNC
                   ? dev.strata.wal.Durability.ASYNC
                   : dev.strata.wal.Durability.SYNC;
-          long lsn = ctx.countingStalls(forkName, () -> fork.write(collection, mutations, durability));
+          long t0 = System.nanoTime();
+          long lsn;
+          try {
+            lsn = ctx.countingStalls(forkName, () -> fork.write(collection, mutations, durability));
+          } finally {
+            ctx.metrics.observeWrite(fork.name(), System.nanoTime() - t0);
+          }
           return WriteResponse.newBuilder().setLsn(lsn).setForkId(fork.id()).build();
         });
   }

@@ -73,12 +73,24 @@ public final class ServerConfig {
           new Key("flush.max_retries", "5", "retries of a failed flush before the fork turns read-only"),
           new Key("flush.retry_backoff", "100ms", "first retry delay of a failed flush (doubles, at most 5 s)"),
           new Key("flush.threads", "auto", "threads writing segments, shared by all forks (auto = cores, at least 2)"),
+          new Key("compaction.enabled", "true", "merge segments in the background (the Compact RPC works either way)"),
+          new Key("compaction.max_segments", "16", "cap on segments per fork head; past it the cheapest adjacent window is merged"),
+          new Key("compaction.merge_factor", "4", "adjacent segments of one size tier that merge into one"),
+          new Key("compaction.floor_segment_bytes", "2MiB", "segments smaller than this count as this size when tiers are formed"),
+          new Key("compaction.max_merged_segment_bytes", "5GiB", "background compaction never writes a bigger segment"),
+          new Key("compaction.max_concurrent", "auto", "compactions at once over all forks (auto = cores / 2, at least 1)"),
+          new Key("compaction.write_rate", "64MiB", "bytes per second all compactions may write together; 0 = unlimited"),
+          new Key("compaction.stop_writes_segments", "48", "head segments at which writers wait for compaction (last-resort stall)"),
+          new Key("retention.snapshots", "100", "snapshots each fork keeps at least"),
+          new Key("retention.min_age", "1h", "and every snapshot younger than this"),
+          new Key("retention.interval", "30s", "how often expired snapshots and unreferenced segments are deleted"),
           new Key("cache.block_bytes", "128MiB", "RocksDB block cache"),
           new Key("wal.sync_interval", "200ms", "fsync period for ASYNC writes"),
           new Key("wal.segment_bytes", "64MiB", "size at which a WAL segment file is rolled"),
           new Key("shutdown.grace_period", "30s", "bound on a graceful shutdown: in-flight calls, then the final flush"),
           new Key("server.threads", "32", "threads running RPCs (blocking engine calls never run on network threads)"),
-          new Key("log.level", "INFO", "root log level (TRACE, DEBUG, INFO, WARN, ERROR)"));
+          new Key("log.level", "INFO", "root log level (TRACE, DEBUG, INFO, WARN, ERROR)"),
+          new Key("metrics.listen", "auto", "host:port of the Prometheus /metrics endpoint; auto = listen host, listen port + 1 (0 if that is 0); off disables"));
 
   private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
 
@@ -121,11 +133,15 @@ public final class ServerConfig {
   private final long flushRetryBackoffMs;
   private final int flushThreads;
   private final long blockCacheBytes;
+  private final dev.strata.engine.compaction.CompactionOptions compaction;
+  private final dev.strata.engine.retention.RetentionOptions retention;
   private final long walSyncIntervalMs;
   private final long walSegmentBytes;
   private final long shutdownGraceMs;
   private final int serverThreads;
   private final String logLevel;
+  private final String metricsHost;
+  private final int metricsPort;
   private final boolean logLevelExplicit;
 
   private ServerConfig(Map<String, String> raw, Map<String, Token> tokens, java.util.Set<String> explicitKeys) {
@@ -163,6 +179,43 @@ public final class ServerConfig {
             ? Math.max(2, Runtime.getRuntime().availableProcessors())
             : (int) p.integer("flush.threads", 1, 1024);
     this.blockCacheBytes = p.bytes("cache.block_bytes", 0, Long.MAX_VALUE);
+    dev.strata.engine.compaction.CompactionOptions copts = null;
+    String enabled = p.string("compaction.enabled").toLowerCase(Locale.ROOT);
+    if (!enabled.equals("true") && !enabled.equals("false")) {
+      problems.add("compaction.enabled must be true or false, got '" + enabled + "'");
+    }
+    String concurrent = p.string("compaction.max_concurrent");
+    int maxConcurrent =
+        concurrent.equalsIgnoreCase("auto")
+            ? Math.max(1, Runtime.getRuntime().availableProcessors() / 2)
+            : (int) p.integer("compaction.max_concurrent", 1, 1024);
+    try {
+      copts =
+          new dev.strata.engine.compaction.CompactionOptions(
+              enabled.equals("true"),
+              (int) p.integer("compaction.max_segments", 2, 100_000),
+              (int) p.integer("compaction.merge_factor", 2, 1000),
+              p.bytes("compaction.floor_segment_bytes", 1, Long.MAX_VALUE),
+              p.bytes("compaction.max_merged_segment_bytes", 1, Long.MAX_VALUE),
+              maxConcurrent,
+              p.bytes("compaction.write_rate", 0, Long.MAX_VALUE),
+              (int) p.integer("compaction.stop_writes_segments", 3, 1_000_000),
+              dev.strata.engine.compaction.CompactionOptions.defaults().checkIntervalMs());
+    } catch (IllegalArgumentException e) {
+      problems.add(e.getMessage());
+    }
+    this.compaction = copts;
+    dev.strata.engine.retention.RetentionOptions ropts = null;
+    try {
+      ropts =
+          new dev.strata.engine.retention.RetentionOptions(
+              (int) p.integer("retention.snapshots", 1, Integer.MAX_VALUE),
+              p.duration("retention.min_age", false),
+              Math.max(1, p.duration("retention.interval", false)));
+    } catch (IllegalArgumentException e) {
+      problems.add(e.getMessage());
+    }
+    this.retention = ropts;
     this.walSyncIntervalMs = Math.max(1, p.duration("wal.sync_interval", false));
     this.walSegmentBytes = p.bytes("wal.segment_bytes", 4096, Long.MAX_VALUE);
     this.shutdownGraceMs = p.duration("shutdown.grace_period", false);
@@ -173,6 +226,18 @@ public final class ServerConfig {
     }
     this.logLevel = level;
     this.logLevelExplicit = explicitKeys.contains("log.level");
+    String metrics = p.string("metrics.listen");
+    if (metrics.equalsIgnoreCase("off")) {
+      this.metricsHost = null;
+      this.metricsPort = -1;
+    } else if (metrics.equalsIgnoreCase("auto")) {
+      this.metricsHost = listenHost;
+      this.metricsPort = listenPort == 0 || listenPort == 65535 ? 0 : listenPort + 1;
+    } else {
+      String[] mhp = p.hostPort("metrics.listen");
+      this.metricsHost = mhp[0];
+      this.metricsPort = Integer.parseInt(mhp[1]);
+    }
     this.tokens = List.copyOf(tokens.values());
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException("invalid configuration: " + String.join("; ", problems));
@@ -452,6 +517,16 @@ public final class ServerConfig {
     return logLevelExplicit;
   }
 
+  /** Host of the metrics endpoint, or null if {@code metrics.listen} is off. */
+  public String metricsHost() {
+    return metricsHost;
+  }
+
+  /** Port of the metrics endpoint (0 = any free port), or -1 if off. */
+  public int metricsPort() {
+    return metricsPort;
+  }
+
   /** Write-stall timeout, ms (also the permit wait of Flush). */
   public long writeStallTimeoutMs() {
     return writeStallTimeoutMs;
@@ -470,6 +545,8 @@ public final class ServerConfig {
         .streamThreads(flushThreads)
         .blockCacheBytes(blockCacheBytes)
         .wal(WalOptions.builder().syncIntervalMs(walSyncIntervalMs).segmentBytes(walSegmentBytes).build())
+        .compaction(compaction)
+        .retention(retention)
         .build();
   }
 

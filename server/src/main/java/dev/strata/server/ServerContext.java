@@ -27,6 +27,8 @@ final class ServerContext {
   final SnapshotWatches watches;
   final ExecutorService executor;
   final long startTimeMs = System.currentTimeMillis();
+  /** The Prometheus metrics; the server starts their endpoint once the engine serves. */
+  final ServerMetrics metrics;
 
   /** RESOURCE_EXHAUSTED answers per fork name, since start. */
   private final Map<String, LongAdder> stalledRequests = new ConcurrentHashMap<>();
@@ -36,6 +38,7 @@ final class ServerContext {
     this.config = config;
     this.executor = executor;
     this.watches = new SnapshotWatches(this, scheduler);
+    this.metrics = new ServerMetrics(state::engine);
   }
 
   /** The engine (UNAVAILABLE while starting or stopped). */

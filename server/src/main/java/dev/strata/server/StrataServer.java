@@ -194,7 +194,18 @@ public final class StrataServer implements AutoCloseable {
       terminated.countDown();
       throw e;
     }
+    engine.addFlushListener(f -> ctx.metrics.observeFlush(f.name(), f.stats().lastFlushDurationMs()));
     state.serving(engine);
+    if (config.metricsPort() >= 0) {
+      try {
+        ctx.metrics.start(new InetSocketAddress(config.metricsHost(), config.metricsPort()));
+        log.info("metrics on http://{}:{}/metrics", config.metricsHost(), ctx.metrics.port());
+      } catch (IOException e) {
+        // Serving data matters more than serving numbers: say so loudly and go on.
+        log.error("cannot serve metrics on {}:{}: {} (set metrics.listen, or off)",
+            config.metricsHost(), config.metricsPort(), e.toString());
+      }
+    }
     log.info(
         "serving on {}:{} ({} fork(s), recovered in {} ms)",
         config.listenHost(),
@@ -255,6 +266,11 @@ public final class StrataServer implements AutoCloseable {
       throw new IllegalStateException("not started");
     }
     return s.getPort();
+  }
+
+  /** The port of the {@code /metrics} endpoint, or -1 if it is not serving. */
+  public int metricsPort() {
+    return ctx.metrics.port();
   }
 
   /** The server's configuration. */
@@ -362,6 +378,7 @@ public final class StrataServer implements AutoCloseable {
       if (engine != null) {
         engine.close(); // idempotent; closes it if the flush above failed
       }
+      ctx.metrics.close();
       stopThreads();
       removeShutdownHook();
       terminated.countDown();

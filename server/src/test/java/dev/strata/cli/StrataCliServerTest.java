@@ -276,15 +276,9 @@ class StrataCliServerTest {
       assertThat(r.out().strip().split("\n")).as(String.join(" ", cmd)).hasSize(1);
       r.json(); // parses
     }
-    // Compaction may not be implemented by the server yet: then one error line, exit 1.
-    Result compact = cli("--json", "compact");
-    if (compact.code() == 0) {
-      compact.json();
-    } else {
-      assertThat(compact.code()).isEqualTo(1);
-      assertThat(compact.err()).startsWith("error: UNIMPLEMENTED: ");
-      assertThat(compact.err().strip()).doesNotContain("\n");
-    }
+    Result compact = ok("--json", "compact", "--full");
+    assertThat(compact.out().strip().split("\n")).hasSize(1);
+    assertThat(compact.json().toString()).contains("segmentsBefore");
     Result stats = ok("stats");
     assertThat(stats.out()).contains("FORK").contains("main");
     Result verify = ok("verify");

@@ -378,10 +378,13 @@ class ServerErrorPathTest {
   }
 
   @Test
-  void compactIsNotAvailableYet() {
-    StatusRuntimeException e = failure(() -> t.admin().compact(CompactRequest.newBuilder().build()));
-    assertThat(code(e)).isEqualTo(Status.Code.UNIMPLEMENTED);
-    assertThat(e.getStatus().getDescription()).contains("compaction");
+  void compactRejectsBadAndUnknownForks() {
+    for (String bad : BAD_NAMES) {
+      if (bad.isEmpty()) {
+        continue; // empty means main
+      }
+      assertInvalid(failure(() -> t.admin().compact(CompactRequest.newBuilder().setFork(bad).build())), "fork");
+    }
     assertReason(
         failure(() -> t.admin().compact(CompactRequest.newBuilder().setFork("nope").build())),
         Status.Code.NOT_FOUND,

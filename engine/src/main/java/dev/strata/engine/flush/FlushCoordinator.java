@@ -38,7 +38,9 @@ import org.slf4j.LoggerFactory;
  *       results go to the finalizer, a sequential executor, which keeps them in a priority queue
  *       keyed by seq and publishes seq N only after N−1. A failed stream leaves a hole: it is
  *       retried with exponential back-off and later seqs wait; nothing is ever published past a
- *       hole.
+ *       hole. A compaction takes a seq the same way ({@link #submitOrdered}, under the flush lock,
+ *       without a permit) and is published in that queue like a flush, so a fork's snapshots form
+ *       one chain in seq order whatever publishes them.
  *   <li><b>Every attempt reports exactly once.</b> A stream that returns, throws, is interrupted,
  *       cancelled or times out reports to the finalizer once (an {@link AtomicBoolean} per attempt);
  *       a result that arrives after its attempt timed out is discarded. The finalizer therefore

@@ -1552,11 +1552,18 @@ public final class Fork implements AutoCloseable {
    * head. Call from one thread at a time (the engine's GC thread).
    *
    * @param protectedIds tagged snapshots and fork bases, kept whatever their age
+   * @param confirm given the ids the policy would expire, returns those that may really go (it
+   *     re-checks references registered meanwhile, e.g. a new tag) and marks them as going
+   * @param done told the ids once their files are deleted (or the deletion failed)
    * @return how many snapshots expired
    * @throws IOException if a manifest cannot be deleted (those deleted so far stay deleted)
    */
   public int expireSnapshots(
-      Set<String> protectedIds, dev.strata.engine.retention.RetentionOptions retention, long nowMs)
+      Set<String> protectedIds,
+      dev.strata.engine.retention.RetentionOptions retention,
+      long nowMs,
+      java.util.function.UnaryOperator<List<String>> confirm,
+      Consumer<List<String>> done)
       throws IOException {
     if (closed.get()) {
       return 0;
@@ -1564,11 +1571,28 @@ public final class Fork implements AutoCloseable {
     List<dev.strata.engine.retention.RetentionPolicy.SnapshotInfo> infos = new ArrayList<>();
     retained.forEach(
         (seq, r) -> infos.add(new dev.strata.engine.retention.RetentionPolicy.SnapshotInfo(seq, r.id(), r.createTimeMs())));
-    List<Long> expired = dev.strata.engine.retention.RetentionPolicy.expired(infos, protectedIds, retention, nowMs);
+    List<Long> candidates = dev.strata.engine.retention.RetentionPolicy.expired(infos, protectedIds, retention, nowMs);
+    if (candidates.isEmpty()) {
+      return 0;
+    }
+    Map<String, Long> seqById = new LinkedHashMap<>();
+    for (long seq : candidates) {
+      RetainedSnapshot r = retained.get(seq);
+      if (r != null) {
+        seqById.put(r.id(), seq);
+      }
+    }
+    List<String> going = confirm.apply(new ArrayList<>(seqById.keySet()));
+    List<Long> expired = new ArrayList<>();
+    going.forEach(id -> expired.add(seqById.get(id)));
     if (expired.isEmpty()) {
       return 0;
     }
-    manifests.delete(expired);
+    try {
+      manifests.delete(expired);
+    } finally {
+      done.accept(going);
+    }
     for (long seq : expired) {
       RetainedSnapshot r = retained.remove(seq);
       if (r != null) {

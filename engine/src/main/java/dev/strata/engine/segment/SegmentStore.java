@@ -259,7 +259,9 @@ public final class SegmentStore implements AutoCloseable {
       unlockForRead();
     }
     try {
-      vfs.deleteRecursively(layout.stagingDir(id));
+      if (vfs.exists(layout.stagingDir(id))) { // a merged segment was never staged here
+        vfs.deleteRecursively(layout.stagingDir(id));
+      }
     } catch (IOException e) {
       // The segment is ingested and durable; a leftover staging directory is harmless and
       // deleteOrphans removes it at the next open.

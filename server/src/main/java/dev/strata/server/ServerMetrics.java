@@ -1,0 +1,210 @@
+package dev.strata.server;
+
+import dev.strata.engine.StrataEngine;
+import dev.strata.engine.fork.Fork;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.Unit;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The server's Prometheus metrics (SPEC §7), served as text on {@code GET /metrics} of {@code
+ * metrics.listen} by the Prometheus Java client's {@link HTTPServer}. Two histograms are recorded
+ * as things happen (write RPC latency, flush rotate-to-publish time); everything else is read from
+ * the engine at scrape time through callbacks, so a scrape costs one pass over the open forks and
+ * no file is read. Names follow Prometheus conventions (base units: seconds, bytes; counters end in
+ * {@code _total}); every per-fork series has a {@code fork} label.
+ *
+ * <p>Thread-safe. Owned by {@link StrataServer}, which {@link #close closes} it at shutdown.
+ */
+final class ServerMetrics implements AutoCloseable {
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final Histogram writeSeconds;
+  private final Histogram flushSeconds;
+  private volatile HTTPServer http;
+
+  /**
+   * Registers every metric; callbacks read {@code engine} at scrape time and report nothing while
+   * it is not serving.
+   */
+  ServerMetrics(Supplier<StrataEngine> engine) {
+    writeSeconds =
+        Histogram.builder()
+            .name("strata_write_duration_seconds")
+            .help("Write RPC latency from request to acknowledgement (durability included)")
+            .unit(Unit.SECONDS)
+            .labelNames("fork")
+            .register(registry);
+    flushSeconds =
+        Histogram.builder()
+            .name("strata_flush_duration_seconds")
+            .help("Flush time from rotate to the publication of its snapshot")
+            .unit(Unit.SECONDS)
+            .labelNames("fork")
+            .register(registry);
+    gauge(engine, "strata_l0_bytes", "Bytes in the active L0 buffer (memtable)", f -> f.stats().activeL0Bytes());
+    gauge(engine, "strata_frozen_l0_bytes", "Bytes in frozen L0 buffers waiting for their flush", f -> f.stats().frozenL0Bytes());
+    gauge(engine, "strata_pending_flushes", "Flushes rotated but not yet published", f -> f.stats().pendingFlushes());
+    gauge(engine, "strata_segments", "Segments in the fork's head snapshot", f -> f.stats().segmentCount());
+    gauge(engine, "strata_snapshots", "Retained snapshots of the fork", Fork::retainedSnapshotCount);
+    gauge(engine, "strata_compaction_backlog_segments", "Segments the merge policy still has to merge",
+        (e, f) -> e.compactions().policy().backlog(f.headSegmentSizes()));
+    gauge(engine, "strata_write_amplification", "Bytes written by flushes and compactions per byte flushed",
+        f -> f.stats().writeAmplification());
+    GaugeWithCallback.builder()
+        .name("strata_segment_bytes")
+        .help("Bytes of segments the fork's retained snapshots refer to, by kind: exclusive (only this"
+            + " fork), shared (with other forks), reclaimable (in no fork's head; freed as old snapshots expire)")
+        .unit(Unit.BYTES)
+        .labelNames("fork", "kind")
+        .callback(
+            cb ->
+                ifServing(
+                    engine,
+                    e -> {
+                      for (Map.Entry<String, StrataEngine.SegmentUsage> u : e.segmentUsage().entrySet()) {
+                        cb.call(u.getValue().exclusiveBytes(), u.getKey(), "exclusive");
+                        cb.call(u.getValue().sharedBytes(), u.getKey(), "shared");
+                        cb.call(u.getValue().reclaimableBytes(), u.getKey(), "reclaimable");
+                      }
+                    }))
+        .register(registry);
+    counter(engine, "strata_flushes", "Flushes published", f -> f.stats().flushesPublished());
+    counter(engine, "strata_compactions", "Compactions published", f -> f.stats().compactionsPublished());
+    counter(engine, "strata_write_stall_seconds", "Time writers waited for a flush permit",
+        f -> f.stats().stallTimeMs() / 1000.0);
+    counter(engine, "strata_compaction_stalls", "Times writers waited for compaction (last-resort stall)",
+        f -> f.stats().compactionStalls());
+    counter(engine, "strata_compaction_stall_seconds", "Time writers waited for compaction",
+        f -> f.stats().compactionStallMs() / 1000.0);
+    counter(engine, "strata_flush_written_bytes", "Bytes of segments written by flushes", f -> f.stats().flushBytesWritten());
+    counter(engine, "strata_compaction_written_bytes", "Bytes of segments written by compactions",
+        f -> f.stats().compactionBytesWritten());
+    GaugeWithCallback.builder()
+        .name("strata_compactions_running")
+        .help("Compaction jobs merging right now, over all forks")
+        .callback(cb -> ifServing(engine, e -> cb.call(e.compactions().runningJobs())))
+        .register(registry);
+    serverCounter(engine, "strata_snapshots_expired", "Snapshots deleted by retention", StrataEngine::snapshotsExpired);
+    serverCounter(engine, "strata_segments_collected", "Segments found unreferenced by garbage collection",
+        StrataEngine::segmentsCollected);
+    serverCounter(engine, "strata_compaction_failures", "Compaction jobs that failed (retried later)",
+        e -> e.compactions().failureCount());
+  }
+
+  private void serverCounter(
+      Supplier<StrataEngine> engine, String name, String help, java.util.function.ToDoubleFunction<StrataEngine> value) {
+    CounterWithCallback.builder()
+        .name(name)
+        .help(help)
+        .callback(cb -> ifServing(engine, e -> cb.call(value.applyAsDouble(e))))
+        .register(registry);
+  }
+
+  private static void ifServing(Supplier<StrataEngine> engine, java.util.function.Consumer<StrataEngine> body) {
+    StrataEngine e = serving(engine);
+    if (e != null) {
+      body.accept(e);
+    }
+  }
+
+  private interface ForkValue {
+    double of(StrataEngine engine, Fork fork);
+  }
+
+  private void gauge(Supplier<StrataEngine> engine, String name, String help, java.util.function.ToDoubleFunction<Fork> value) {
+    gauge(engine, name, help, (e, f) -> value.applyAsDouble(f));
+  }
+
+  private void gauge(Supplier<StrataEngine> engine, String name, String help, ForkValue value) {
+    GaugeWithCallback.builder()
+        .name(name)
+        .help(help)
+        .labelNames("fork")
+        .callback(cb -> perFork(engine, value, cb::call))
+        .register(registry);
+  }
+
+  private void counter(Supplier<StrataEngine> engine, String name, String help, java.util.function.ToDoubleFunction<Fork> value) {
+    CounterWithCallback.builder()
+        .name(name)
+        .help(help)
+        .labelNames("fork")
+        .callback(cb -> perFork(engine, (e, f) -> value.applyAsDouble(f), cb::call))
+        .register(registry);
+  }
+
+  /** Where a per-fork callback sends one fork's value. */
+  private interface Sink {
+    void call(double value, String... labels);
+  }
+
+  private static void perFork(Supplier<StrataEngine> engine, ForkValue value, Sink sink) {
+    ifServing(
+        engine,
+        e -> {
+          for (Fork f : e.openForks()) {
+            sink.call(value.of(e, f), f.name());
+          }
+        });
+  }
+
+  private static StrataEngine serving(Supplier<StrataEngine> engine) {
+    try {
+      return engine.get();
+    } catch (RuntimeException e) {
+      return null; // starting or stopped: no per-engine series
+    }
+  }
+
+  /** Records one acknowledged (or failed) write of {@code fork} that took {@code nanos}. */
+  void observeWrite(String fork, long nanos) {
+    writeSeconds.labelValues(fork).observe(nanos / 1e9);
+  }
+
+  /** Records one published flush of {@code fork} that took {@code millis} from rotate. */
+  void observeFlush(String fork, long millis) {
+    flushSeconds.labelValues(fork).observe(millis / 1000.0);
+  }
+
+  /**
+   * Serves {@code /metrics} on {@code address} (port 0 picks one).
+   *
+   * @throws IOException if the port cannot be bound
+   */
+  void start(InetSocketAddress address) throws IOException {
+    http =
+        HTTPServer.builder()
+            .hostname(address.getHostString())
+            .port(address.getPort())
+            .registry(registry)
+            .buildAndStart();
+  }
+
+  /** The bound port, or -1 if not serving. */
+  int port() {
+    HTTPServer h = http;
+    return h == null ? -1 : h.getPort();
+  }
+
+  /** The registry (for tests that read metrics without HTTP). */
+  PrometheusRegistry registry() {
+    return registry;
+  }
+
+  /** Stops the HTTP endpoint; idempotent. */
+  @Override
+  public void close() {
+    HTTPServer h = http;
+    http = null;
+    if (h != null) {
+      h.stop();
+    }
+  }
+}
