@@ -612,6 +612,53 @@ class CompactionCrashTest {
     assertThat(compactsAgain(e2, crashed, model)).isEmpty();
   }
 
+  // ------------------------------------------------------------------------------ 6. a failed publication
+
+  /**
+   * {@link Fork#publishCompaction}: the future "never fails for an abort, fails if the publication
+   * itself failed (the fork is then read-only)"; {@link CompactionScheduler#compactNow}: "fails with
+   * the job's error". An I/O error writing the compaction's manifest fails the fork's pipeline (it
+   * turns read-only), so {@code compact()} must fail and the failure must be counted — not be
+   * reported as an ordinary abort. Then a crash and reopen must recover cleanly.
+   */
+  @Test
+  void aCompactionWhoseManifestWriteFailsReportsAFailureNotAnAbort() throws Exception {
+    Path template = tmp.resolve("template");
+    Map<String, String> model = template(template);
+    Path dir = tmp.resolve("publish-fails");
+    copyFresh(template, dir);
+    CrashHarness h = harness(dir, options(CompactionHooks.NONE));
+    StrataEngine e = h.open();
+    Before b = before(e);
+    // The job's only file creation is the temp file of its manifest (directories are not CREATE).
+    h.vfs.failNext(FaultInjectingVfs.Op.CREATE, Fault.IO_ERROR);
+    CompletableFuture<CompactionResult> job = e.compact(StrataEngine.MAIN, true);
+    Throwable failure = null;
+    CompactionResult result = null;
+    try {
+      result = job.get(30, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException ex) {
+      failure = ex.getCause();
+    }
+    Fork main = e.fork(StrataEngine.MAIN);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (main.readOnlyReason() == null && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    var soft = new org.assertj.core.api.SoftAssertions();
+    soft.assertThat(main.readOnlyReason()).as("a failed publication fails the fork's pipeline").isNotNull();
+    soft.assertThat(failure)
+        .as("compact() must fail when the publication failed; it returned %s", result)
+        .isNotNull();
+    soft.assertThat(e.compactions().failureCount()).as("counted as a compaction failure").isEqualTo(1);
+    soft.assertThat(main.stats().lastCompactionError()).as("Stats.last_error").isNotNull();
+    soft.assertThat(main.readOnlyReason()).as("the reason names the compaction, not a flush").doesNotStartWith("flush");
+    h.powerLoss();
+    StrataEngine again = h.open();
+    soft.assertThat(check(again, dir, model, b)).as("recovery").isEmpty();
+    soft.assertAll();
+  }
+
   // ------------------------------------------------------------------------------ 4. an empty output
 
   /**
