@@ -490,7 +490,7 @@ class CompactionCrashTest {
   /**
    * The compaction's last step is the reclaim of the run it replaced: retention expires the
    * pre-compaction snapshots and GC deletes their segments. A crash at every Vfs call of that pass
-   * (the process dies there, then power loss) must leave the compacted head, the data, and no
+   * (the process dies there: that call and every later one fail, then power loss) must leave the compacted head, the data, and no
    * orphan segment.
    */
   @Test
@@ -527,7 +527,9 @@ class CompactionCrashTest {
     List<String> failures = new ArrayList<>();
     long start = System.nanoTime();
     int runs = 0;
-    for (Mode mode : Mode.values()) {
+    // Only DIE_AT_CALL: a failed GC call is retried by the next pass, so the fault-then-carry-on
+    // mode adds little here, and the sweep stays cheap.
+    for (Mode mode : List.of(Mode.DIE_AT_CALL)) {
       for (long k = 0; k < total; k++) {
         String what = "gc, " + mode + " at call " + k + " (" + opLog.label(base + k) + ")";
         Path dir = tmp.resolve("gc-" + mode + "-" + k);
