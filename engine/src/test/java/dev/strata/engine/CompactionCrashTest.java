@@ -629,35 +629,66 @@ class CompactionCrashTest {
     Map<String, String> model = template(template);
     Path dir = tmp.resolve("publish-fails");
     copyFresh(template, dir);
-    CrashHarness h = harness(dir, options(CompactionHooks.NONE));
+    java.util.concurrent.atomic.AtomicBoolean failManifestRename = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicReference<FaultInjectingVfs> vfsRef = new java.util.concurrent.atomic.AtomicReference<>();
+    CrashHarness h =
+        harness(
+            dir,
+            options(
+                (fork, step) -> {
+                  // After the merge's own rename (of its Lucene index), the next one is the manifest's.
+                  if (step == CompactionHooks.Step.BEFORE_PUBLISH && failManifestRename.get()) {
+                    vfsRef.get().failNext(FaultInjectingVfs.Op.RENAME, Fault.IO_ERROR);
+                  }
+                }));
     StrataEngine e = h.open();
+    vfsRef.set(h.vfs);
     Before b = before(e);
-    // The job's only file creation is the temp file of its manifest (directories are not CREATE).
+    Fork main = e.fork(StrataEngine.MAIN);
+    String headBefore = main.head().orElseThrow().getId();
+    var soft = new org.assertj.core.api.SoftAssertions();
+
+    // 1. The manifest's temp file cannot be created: nothing is published and nothing is in doubt,
+    //    so the job fails (counted, in Stats) and the fork goes on, writable, with its old head.
     h.vfs.failNext(FaultInjectingVfs.Op.CREATE, Fault.IO_ERROR);
-    CompletableFuture<CompactionResult> job = e.compact(StrataEngine.MAIN, true);
     Throwable failure = null;
     CompactionResult result = null;
     try {
-      result = job.get(30, TimeUnit.SECONDS);
+      result = e.compact(StrataEngine.MAIN, true).get(30, TimeUnit.SECONDS);
     } catch (java.util.concurrent.ExecutionException ex) {
       failure = ex.getCause();
     }
-    Fork main = e.fork(StrataEngine.MAIN);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (main.readOnlyReason() == null && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    var soft = new org.assertj.core.api.SoftAssertions();
-    soft.assertThat(main.readOnlyReason()).as("a failed publication fails the fork's pipeline").isNotNull();
     soft.assertThat(failure)
         .as("compact() must fail when the publication failed; it returned %s", result)
-        .isNotNull();
+        .isInstanceOf(FaultInjectingVfs.InjectedIOException.class);
     soft.assertThat(e.compactions().failureCount()).as("counted as a compaction failure").isEqualTo(1);
     soft.assertThat(main.stats().lastCompactionError()).as("Stats.last_error").isNotNull();
-    soft.assertThat(main.readOnlyReason()).as("the reason names the compaction, not a flush").doesNotStartWith("flush");
+    soft.assertThat(main.stats().compactionsAborted()).as("not an abort").isZero();
+    soft.assertThat(main.readOnlyReason()).as("a clean failure leaves the fork writable").isNull();
+    soft.assertThat(main.head().orElseThrow().getId()).isEqualTo(headBefore);
+    soft.assertThat(check(e, dir, model, b)).as("live state after the clean failure").isEmpty();
+
+    // 2. The rename fails: the manifest may or may not be durable, so the pipeline fails and the
+    //    fork turns read-only, naming the publication (not a flush); a restart recovers.
+    failManifestRename.set(true);
+    Before b2 = before(e); // the check above flushed: the head moved on
+    failure = null;
+    try {
+      result = e.compact(StrataEngine.MAIN, true).get(30, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException ex) {
+      failure = ex.getCause();
+    }
+    soft.assertThat(failure).as("compact() fails on a publication in doubt; it returned %s", result).isNotNull();
+    // The job's future fails first; the finalizer then fails the pipeline.
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (main.readOnlyReason() == null && System.nanoTime() < until) {
+      Thread.sleep(10);
+    }
+    soft.assertThat(main.readOnlyReason()).as("in doubt: the pipeline fails").isNotNull();
+    soft.assertThat(main.readOnlyReason()).as("the reason names the publication").startsWith("publication of seq");
     h.powerLoss();
     StrataEngine again = h.open();
-    soft.assertThat(check(again, dir, model, b)).as("recovery").isEmpty();
+    soft.assertThat(check(again, dir, model, b2)).as("recovery").isEmpty();
     soft.assertAll();
   }
 
