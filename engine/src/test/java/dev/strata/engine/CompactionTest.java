@@ -194,4 +194,61 @@ class CompactionTest {
     }
     assertThat(fx.engine.verify()).isEmpty();
   }
+
+  @Test
+  void writersStallOnlyWhenTheHeadReachesTheStopThresholdAndResumeOnceCompactionCatchesUp() throws Exception {
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    var c =
+        dev.strata.engine.compaction.CompactionOptions.defaults()
+            .withMaxSegments(2)
+            .withStopWritesSegments(4)
+            .withCheckIntervalMs(20);
+    fx =
+        new EngineFixture(
+            dir,
+            EngineFixture.testOptions()
+                .l0MaxBytes(4096)
+                .writeStallTimeoutMs(500)
+                .compaction(c)
+                .compactionHooks(
+                    (fork, step) -> {
+                      if (step == dev.strata.engine.compaction.CompactionHooks.Step.STARTED) {
+                        release.await(60, TimeUnit.SECONDS); // compaction cannot keep up
+                      }
+                    })
+                .build());
+    Fork main = fx.engine.fork("main");
+    main.createOrGetCollection("c", SCHEMA);
+    String body = "x".repeat(1500);
+    // Segments pile up to the stop threshold while compaction is held: writes go on until then.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    StrataException stalled = null;
+    int written = 0;
+    while (stalled == null && System.nanoTime() < deadline) {
+      try {
+        main.write("c", put(doc("d" + written, body, "x", written)), Durability.SYNC);
+        written++;
+      } catch (StrataException e) {
+        stalled = e;
+      }
+    }
+    assertThat(stalled).isNotNull();
+    assertThat(stalled.kind()).isEqualTo(StrataException.Kind.RESOURCE_EXHAUSTED);
+    assertThat(stalled.getMessage()).contains("compaction");
+    assertThat(main.stats().segmentCount()).isGreaterThanOrEqualTo(4);
+    assertThat(main.stats().compactionStalls()).isPositive();
+    assertThat(written).isPositive();
+
+    // Compaction catches up: the head drops below the threshold and writes go through again.
+    release.countDown();
+    deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (main.stats().segmentCount() >= 4 && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(main.stats().segmentCount()).isLessThan(4);
+    main.write("c", put(doc("after", body, "x", 0)), Durability.SYNC);
+    flush(main);
+    assertThat(main.get("c", "after")).isNotNull();
+    assertThat(main.get("c", "d0")).isNotNull();
+  }
 }
