@@ -38,7 +38,7 @@ fi
 
 cd "$root"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- engine server wal manifest bench 2>/dev/null)" ]; then
+if [ -n "$(git status --porcelain --untracked-files=no -- engine server wal manifest proto bench 2>/dev/null)" ]; then
   commit="$commit+dirty"
 fi
 echo "java: $JAVA, commit $commit" >&2
