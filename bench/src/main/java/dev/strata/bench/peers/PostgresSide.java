@@ -7,11 +7,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Types;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import org.postgresql.PGConnection;
 
@@ -61,32 +57,25 @@ public final class PostgresSide implements AutoCloseable {
    * (chunks of 2,000 rows, {@code threads} connections), then {@code VACUUM ANALYZE}.
    */
   public void load(Corpus corpus, long from, long to, int threads) throws Exception {
-    ExecutorService pool = Executors.newFixedThreadPool(threads);
-    try {
-      AtomicLong next = new AtomicLong(from);
-      List<Future<?>> fs = new ArrayList<>();
-      for (int t = 0; t < threads; t++) {
-        fs.add(pool.submit(() -> {
-          try (Connection c = pg.connect(DB)) {
-            var copy = c.unwrap(PGConnection.class).getCopyAPI();
-            long start;
-            while ((start = next.getAndAdd(2000)) < to) {
-              StringBuilder csv = new StringBuilder();
-              for (long i = start; i < Math.min(to, start + 2000); i++) {
-                csvRow(csv, corpus.replica(i));
-              }
-              copy.copyIn("COPY packages (" + COLS + ") FROM STDIN (FORMAT csv)", new StringReader(csv.toString()));
-            }
+    ChunkedLoader.run(from, to, 2000, threads, () -> {
+      Connection c = pg.connect(DB);
+      var copy = c.unwrap(PGConnection.class).getCopyAPI();
+      return new ChunkedLoader.Writer() {
+        @Override
+        public void write(long start, long end) throws Exception {
+          StringBuilder csv = new StringBuilder();
+          for (long i = start; i < end; i++) {
+            csvRow(csv, corpus.replica(i));
           }
-          return null;
-        }));
-      }
-      for (Future<?> f : fs) {
-        f.get();
-      }
-    } finally {
-      pool.shutdownNow();
-    }
+          copy.copyIn("COPY packages (" + COLS + ") FROM STDIN (FORMAT csv)", new StringReader(csv.toString()));
+        }
+
+        @Override
+        public void close() throws SQLException {
+          c.close();
+        }
+      };
+    });
     try (Connection c = pg.connect(DB); Statement s = c.createStatement()) {
       s.execute("VACUUM ANALYZE packages");
     }

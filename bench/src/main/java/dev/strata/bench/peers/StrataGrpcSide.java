@@ -12,12 +12,8 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -56,30 +52,14 @@ public final class StrataGrpcSide implements AutoCloseable {
    * documents (ASYNC durability, {@code threads} writers), then flushes and waits for the snapshot.
    */
   public void load(Corpus corpus, long from, long to, int threads) throws Exception {
-    ExecutorService pool = Executors.newFixedThreadPool(threads);
-    try {
-      AtomicLong next = new AtomicLong(from);
-      List<Future<?>> fs = new ArrayList<>();
-      for (int t = 0; t < threads; t++) {
-        fs.add(pool.submit(() -> {
-          long start;
-          while ((start = next.getAndAdd(500)) < to) {
-            WriteRequest.Builder w = WriteRequest.newBuilder().setFork("main").setCollection(Corpus.COLLECTION)
-                .setDurability(Durability.DURABILITY_ASYNC);
-            for (long i = start; i < Math.min(to, start + 500); i++) {
-              w.addMutations(Mutation.newBuilder().setPut(corpus.replica(i).proto()));
-            }
-            admin.withRetry("Write", () -> admin.write(w.build()));
-          }
-          return null;
-        }));
+    ChunkedLoader.run(from, to, 500, threads, () -> (start, end) -> {
+      WriteRequest.Builder w = WriteRequest.newBuilder().setFork("main").setCollection(Corpus.COLLECTION)
+          .setDurability(Durability.DURABILITY_ASYNC);
+      for (long i = start; i < end; i++) {
+        w.addMutations(Mutation.newBuilder().setPut(corpus.replica(i).proto()));
       }
-      for (Future<?> f : fs) {
-        f.get();
-      }
-    } finally {
-      pool.shutdownNow();
-    }
+      admin.withRetry("Write", () -> admin.write(w.build()));
+    });
     admin.flush("main", true, Duration.ofMinutes(10));
   }
 
