@@ -122,6 +122,19 @@ public final class PeerBenchmark {
         }
       }
 
+      if (needsData || config.runs("ping")) {
+        // JIT warm-up of both JVMs (server and load generator) before the first measured workload,
+        // so that the first one (the gRPC ceiling) is not the one that pays for compilation.
+        double w = Math.max(config.warmupSeconds(), 4 * config.runSeconds());
+        List<ClosedLoop.ClientFactory> warm = new ArrayList<>(List.of(strataFinal.ping()));
+        if (needsData) {
+          warm.addAll(List.of(strataFinal.get(corpus, n), strataFinal.search(queries)));
+        }
+        for (ClosedLoop.ClientFactory f : warm) {
+          ClosedLoop.run(f, 8, 0, w / warm.size(), seed);
+        }
+        log(String.format(Locale.ROOT, "warm-up of the Strata server and client: %.1f s, discarded", w));
+      }
       if (config.runs("ping")) {
         for (int c : config.pingClients()) {
           List<Contender> sides = new ArrayList<>();
