@@ -1,5 +1,8 @@
 package dev.strata.bench.engine;
 
+import static dev.strata.bench.Results.json;
+import static dev.strata.bench.Results.median;
+
 import dev.strata.bench.BenchDirs;
 import dev.strata.engine.EngineOptions;
 import dev.strata.engine.StrataEngine;
@@ -12,11 +15,9 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.function.ToDoubleFunction;
 
 /**
  * In-process load generator against {@link StrataEngine} (issue #3 closing numbers). Every run
@@ -158,6 +159,13 @@ public final class EngineLoad {
       Files.writeString(out, json(report), StandardCharsets.UTF_8);
       System.out.println("JSON: " + out.toAbsolutePath());
     }
+  }
+
+  /** Runs only the flush-pipeline phase (and the warm-up); progress goes to stderr. */
+  public Report runFlushPipeline() throws Exception {
+    runPuts = false;
+    runFlushes = true;
+    return run();
   }
 
   /** Runs every phase; progress goes to stderr. */
@@ -367,70 +375,6 @@ public final class EngineLoad {
     java.util.TreeMap<String, Long> all = new java.util.TreeMap<>();
     maps.forEach(m -> m.forEach((k, v) -> all.merge(k, v, Long::sum)));
     return all.isEmpty() ? "-" : all.toString();
-  }
-
-  static <T> double median(List<T> runs, ToDoubleFunction<T> f) {
-    double[] v = runs.stream().mapToDouble(f).filter(x -> !Double.isNaN(x)).sorted().toArray();
-    if (v.length == 0) {
-      return Double.NaN;
-    }
-    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  }
-
-  /** Records as JSON: enough for a script, no library needed. */
-  static String json(Object o) {
-    if (o == null) {
-      return "null";
-    }
-    if (o instanceof String str) {
-      StringBuilder b = new StringBuilder("\"");
-      for (char ch : str.toCharArray()) {
-        switch (ch) {
-          case '"' -> b.append("\\\"");
-          case '\\' -> b.append("\\\\");
-          case '\n' -> b.append("\\n");
-          default -> {
-            if (ch < 0x20) {
-              b.append(String.format("\\u%04x", (int) ch));
-            } else {
-              b.append(ch);
-            }
-          }
-        }
-      }
-      return b.append('"').toString();
-    }
-    if (o instanceof Double d) {
-      return d.isNaN() || d.isInfinite() ? "null" : String.format(Locale.ROOT, "%.3f", d);
-    }
-    if (o instanceof Number || o instanceof Boolean) {
-      return o.toString();
-    }
-    if (o instanceof int[] a) {
-      return Arrays.toString(a);
-    }
-    if (o instanceof List<?> l) {
-      List<String> parts = new ArrayList<>();
-      l.forEach(x -> parts.add(json(x)));
-      return "[" + String.join(", ", parts) + "]";
-    }
-    if (o instanceof Map<?, ?> m) {
-      List<String> parts = new ArrayList<>();
-      m.forEach((k, v) -> parts.add(json(k.toString()) + ": " + json(v)));
-      return "{" + String.join(", ", parts) + "}";
-    }
-    if (o instanceof Record rec) {
-      List<String> parts = new ArrayList<>();
-      for (var c : rec.getClass().getRecordComponents()) {
-        try {
-          parts.add(json(c.getName()) + ": " + json(c.getAccessor().invoke(rec)));
-        } catch (ReflectiveOperationException e) {
-          throw new IllegalStateException(e);
-        }
-      }
-      return "{" + String.join(", ", parts) + "}";
-    }
-    return json(o.toString());
   }
 
   /** Collection time of every garbage collector of this JVM so far, in milliseconds. */

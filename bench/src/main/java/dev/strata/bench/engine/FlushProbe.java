@@ -1,5 +1,6 @@
 package dev.strata.bench.engine;
 
+import dev.strata.bench.LongSamples;
 import dev.strata.engine.flush.FlushTicket;
 import dev.strata.engine.fork.Fork;
 import java.util.concurrent.TimeUnit;

@@ -1,5 +1,6 @@
 package dev.strata.bench.engine;
 
+import dev.strata.bench.LongSamples;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.fork.Fork;
 import dev.strata.wal.Durability;

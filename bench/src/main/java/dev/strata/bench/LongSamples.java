@@ -1,4 +1,4 @@
-package dev.strata.bench.engine;
+package dev.strata.bench;
 
 import java.util.Arrays;
 
@@ -6,28 +6,32 @@ import java.util.Arrays;
  * A growable array of long samples (nanoseconds, usually) with exact percentiles by sorting. Not
  * thread-safe: one per thread, merged at the end; or wrap calls in {@code synchronized}.
  */
-final class LongSamples {
+public final class LongSamples {
   private long[] values = new long[1024];
   private int size;
 
-  void add(long v) {
+  /** Adds one sample. */
+  public void add(long v) {
     if (size == values.length) {
       values = Arrays.copyOf(values, values.length * 2);
     }
     values[size++] = v;
   }
 
-  void addAll(LongSamples other) {
+  /** Adds every sample of {@code other}. */
+  public void addAll(LongSamples other) {
     for (int i = 0; i < other.size; i++) {
       add(other.values[i]);
     }
   }
 
-  int size() {
+  /** The number of samples. */
+  public int size() {
     return size;
   }
 
-  long sum() {
+  /** The sum of the samples. */
+  public long sum() {
     long s = 0;
     for (int i = 0; i < size; i++) {
       s += values[i];
@@ -39,7 +43,7 @@ final class LongSamples {
    * The {@code p}-th percentile (0..100) by the nearest-rank method, or NaN if empty. Sorts the
    * samples in place.
    */
-  double percentile(double p) {
+  public double percentile(double p) {
     if (size == 0) {
       return Double.NaN;
     }
@@ -48,7 +52,8 @@ final class LongSamples {
     return values[Math.max(0, Math.min(size - 1, rank - 1))];
   }
 
-  double max() {
+  /** The largest sample, or NaN if empty. */
+  public double max() {
     return percentile(100);
   }
 }
