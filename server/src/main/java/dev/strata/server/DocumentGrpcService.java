@@ -490,7 +490,10 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
                       .setScore(h.score())
                       .setDocument(ApiConversions.document(h.document())));
             }
-            return out.setTotalHits(result.totalHits()).setSnapshotId(snap.id()).build();
+            return out.setTotalHits(result.totalHits())
+                .setTotalHitsLowerBound(result.totalHitsLowerBound())
+                .setSnapshotId(snap.id())
+                .build();
           } finally {
             if (snap != null) {
               snap.release();

@@ -48,6 +48,17 @@ import org.apache.lucene.search.TopScoreDocCollectorManager;
  * {@link SegmentStore#get} (it is live there by construction).
  */
 public final class SegmentSearcher {
+  /**
+   * Scored queries count matches exactly up to this many; beyond it {@link
+   * SearchResult#totalHitsLowerBound()} is set (the API's {@code total_hits_lower_bound}).
+   */
+  public static final int TOTAL_HITS_THRESHOLD = 10_000;
+
+  /** A query string that matches every document (null, blank or {@code *}). */
+  static boolean isMatchAll(SearchQuery query) {
+    String q = query.queryString();
+    return q == null || q.isBlank() || q.strip().equals("*");
+  }
 
   private SegmentSearcher() {}
 
@@ -101,13 +112,17 @@ public final class SegmentSearcher {
       searcher.setQueryCache(null);
       TopDocs top;
       try {
+        // Counting every match of a scored query turns off Lucene's skipping of blocks that cannot
+        // make the top k (block-max WAND): past the threshold the count is a lower bound. A
+        // match-all query keeps an exact count (collection document counts rely on it; Lucene
+        // counts it without scoring).
+        int threshold = isMatchAll(query) ? Integer.MAX_VALUE : TOTAL_HITS_THRESHOLD;
         if (sort == null) {
-          top =
-              searcher.search(q, new TopScoreDocCollectorManager(query.limit(), Integer.MAX_VALUE));
+          top = searcher.search(q, new TopScoreDocCollectorManager(query.limit(), threshold));
         } else {
           top =
               searcher.search(
-                  q, new TopFieldCollectorManager(sort, query.limit(), null, Integer.MAX_VALUE));
+                  q, new TopFieldCollectorManager(sort, query.limit(), null, threshold));
           TopFieldCollector.populateScores(top.scoreDocs, searcher, q);
         }
       } catch (IndexSearcher.TooManyClauses e) {
@@ -133,7 +148,10 @@ public final class SegmentSearcher {
         }
         hits.add(new SearchHit(id, sd.score, segment.segmentId(), v.document()));
       }
-      return new SearchResult(hits, top.totalHits.value());
+      return new SearchResult(
+          hits,
+          top.totalHits.value(),
+          top.totalHits.relation() == org.apache.lucene.search.TotalHits.Relation.GREATER_THAN_OR_EQUAL_TO);
     } finally {
       multi.close();
     }
