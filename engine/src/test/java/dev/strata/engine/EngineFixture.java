@@ -37,9 +37,13 @@ public final class EngineFixture implements AutoCloseable {
     this.engine = StrataEngine.open(dir, vfs, options);
   }
 
-  /** Options for tests: no interval flush (tests flush explicitly), short timeouts. */
+  /**
+   * Options for tests: no interval flush (tests flush explicitly), no background compaction (tests
+   * count segments; compaction tests turn it on), short timeouts.
+   */
   public static EngineOptions.Builder testOptions() {
     return EngineOptions.builder()
+        .compaction(dev.strata.engine.compaction.CompactionOptions.defaults().withEnabled(false))
         .flushIntervalMs(0)
         .writeStallTimeoutMs(2_000)
         .streamTimeoutMs(30_000)
