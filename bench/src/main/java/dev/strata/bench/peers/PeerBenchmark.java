@@ -26,13 +26,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Workloads (numbers of issue #6): 7 the gRPC ceiling ({@code ping}), 2 point Get ({@code get}),
  * 3 full-text search over the network and in-process ({@code search}), 1 durable ingest
  * ({@code ingest}), 5 fork create/drop ({@code forks}), 4 the flush pipeline ({@code flush}, through
- * {@link EngineLoad}). Workload 6 (recovery) is not implemented.
+ * {@link EngineLoad}), 6 restart after {@code kill -9} with unflushed WAL ({@code recovery}, through
+ * {@link RecoveryBenchmark}, after the others: its own servers and databases).
  *
  * <p>PostgreSQL is skipped (with a note in the report) when it is not installed or does not start,
  * unless {@code requirePostgres} is set: then that is an error.
  *
  * <p>Usage: {@code PeerBenchmark [--smoke|--quick] [--reps N] [--seconds S] [--only w1,w2] [--fork-scales 1,10]
- * [--no-postgres] [--require-postgres] [--out DIR]}; raw results and plots go to {@code DIR}
+ * [--recovery-mib M] [--no-postgres] [--require-postgres] [--out DIR]}; raw results and plots go to {@code DIR}
  * (default {@code bench/results/peers}).
  */
 public final class PeerBenchmark {
@@ -46,6 +47,7 @@ public final class PeerBenchmark {
   private final List<String> notes = new ArrayList<>();
   private final AtomicInteger forkCounter = new AtomicInteger();
   private final long seed = 20261123L;
+  private final List<PeerReport.Recovery> recoveries = new ArrayList<>();
   private EngineLoad.Report flushReport;
 
   /**
@@ -90,6 +92,18 @@ public final class PeerBenchmark {
     info.put("queries", queries.size() + "");
     log("corpus: " + n + " packages, " + queries.size() + " queries");
 
+    if (config.workloads().stream().anyMatch(w -> !w.equals("recovery"))) {
+      serverWorkloads(corpus, queries, n);
+    }
+    if (config.runs("recovery")) {
+      recoveries.addAll(new RecoveryBenchmark(config, scratchRoot, corpus, info, PeerBenchmark::log).run());
+    }
+    info.put("wall time", String.format(Locale.ROOT, "%.0f s", (System.nanoTime() - t0) / 1e9));
+    return new PeerReport(config, info, measurements, timings, notes, flushReport, recoveries);
+  }
+
+  /** Workloads 1–5 and 7: a Strata server (and PostgreSQL) for all of them, stopped at the end. */
+  private void serverWorkloads(Corpus corpus, List<String> queries, long n) throws Exception {
     PostgresSide pg = null;
     StrataGrpcSide strata = null;
     RawRocksDbSide rocksGet = null;
@@ -202,8 +216,6 @@ public final class PeerBenchmark {
       }
       BenchDirs.deleteRecursively(strataDir);
     }
-    info.put("wall time", String.format(Locale.ROOT, "%.0f s", (System.nanoTime() - t0) / 1e9));
-    return new PeerReport(config, info, measurements, timings, notes, flushReport);
   }
 
   private PostgresSide startPostgres() throws Exception {
@@ -367,6 +379,7 @@ public final class PeerBenchmark {
     Double seconds = null;
     LinkedHashSet<String> only = null;
     int[] forkScales = null;
+    Integer recoveryMib = null;
     boolean usePg = true;
     boolean requirePg = "1".equals(System.getenv("STRATA_REQUIRE_PG"));
     Path out = Paths.get("bench/results/peers");
@@ -378,12 +391,13 @@ public final class PeerBenchmark {
         case "--seconds" -> seconds = Double.parseDouble(args[++i]);
         case "--only" -> only = new LinkedHashSet<>(Arrays.asList(args[++i].split(",")));
         case "--fork-scales" -> forkScales = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+        case "--recovery-mib" -> recoveryMib = Integer.parseInt(args[++i]);
         case "--no-postgres" -> usePg = false;
         case "--require-postgres" -> requirePg = true;
         case "--out" -> out = Paths.get(args[++i]);
         default -> {
           System.err.println("usage: PeerBenchmark [--smoke|--quick] [--reps N] [--seconds S] [--only "
-              + String.join(",", PeerConfig.ALL) + "] [--fork-scales 1,10] [--no-postgres] [--require-postgres] [--out DIR]");
+              + String.join(",", PeerConfig.ALL) + "] [--fork-scales 1,10] [--recovery-mib M] [--no-postgres] [--require-postgres] [--out DIR]");
           System.exit(2);
         }
       }
@@ -400,6 +414,9 @@ public final class PeerBenchmark {
     }
     if (forkScales != null) {
       config = config.withForkScales(forkScales);
+    }
+    if (recoveryMib != null) {
+      config = config.withRecoveryMib(recoveryMib);
     }
     PeerReport report = new PeerBenchmark(config, BenchDirs.root(), usePg, requirePg).run();
     List<Path> files = report.write(out);

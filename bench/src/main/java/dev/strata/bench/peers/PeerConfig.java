@@ -20,7 +20,9 @@ import java.util.Set;
  * @param forkReps create/drop pairs per side and size
  * @param flushSeconds measured window of a flush-pipeline run (workload 4); 0 skips workload 4
  * @param flushReps repetitions of each flush-pipeline setting
- * @param workloads which workloads run: "ingest", "get", "search", "forks", "flush", "ping"
+ * @param recoveryMib unflushed WAL written before each kill -9 of workload 6, in MiB
+ * @param recoveryReps interleaved kill -9 and restart rounds of workload 6 (each side once per round)
+ * @param workloads which workloads run: "ingest", "get", "search", "forks", "flush", "ping", "recovery"
  */
 public record PeerConfig(
     String name,
@@ -38,46 +40,54 @@ public record PeerConfig(
     int forkReps,
     double flushSeconds,
     int flushReps,
+    int recoveryMib,
+    int recoveryReps,
     Set<String> workloads) {
 
   /** Every workload name, in the order they run. */
   public static final Set<String> ALL =
-      new java.util.LinkedHashSet<>(java.util.List.of("ping", "get", "search", "ingest", "forks", "flush"));
+      new java.util.LinkedHashSet<>(java.util.List.of("ping", "get", "search", "ingest", "forks", "flush", "recovery"));
 
-  /** The default run: about 15–20 minutes on two cores. */
+  /** The default run: about 15–20 minutes on two cores (recovery: 1 GiB of WAL, 2 rounds). */
   public static PeerConfig full() {
     return new PeerConfig("full", 0, new int[] {1, 8, 64}, new int[] {1, 100}, new int[] {1, 8, 64},
-        new int[] {1, 8}, new int[] {1, 2}, new int[] {1, 8, 64}, 3, 1.0, 3.0, new int[] {1, 10}, 3, 6.0, 3, ALL);
+        new int[] {1, 8}, new int[] {1, 2}, new int[] {1, 8, 64}, 3, 1.0, 3.0, new int[] {1, 10}, 3, 6.0, 3, 1024, 2, ALL);
   }
 
   /** Half the repetitions, shorter windows, forks at one size: about 6–8 minutes. */
   public static PeerConfig quick() {
     return new PeerConfig("quick", 0, new int[] {1, 8, 64}, new int[] {1, 100}, new int[] {1, 8, 64},
-        new int[] {1, 8}, new int[] {1, 2}, new int[] {1, 8, 64}, 2, 0.5, 2.0, new int[] {1}, 2, 4.0, 1, ALL);
+        new int[] {1, 8}, new int[] {1, 2}, new int[] {1, 8, 64}, 2, 0.5, 2.0, new int[] {1}, 2, 4.0, 1, 512, 1, ALL);
   }
 
   /** Tiny sizes, a few seconds per side: proves every side works, measures nothing. */
   public static PeerConfig smoke() {
     return new PeerConfig("smoke", 400, new int[] {1, 4}, new int[] {1, 10}, new int[] {1, 4},
-        new int[] {2}, new int[] {1}, new int[] {2}, 1, 0.1, 0.4, new int[] {1, 2}, 1, 0, 0, ALL);
+        new int[] {2}, new int[] {1}, new int[] {2}, 1, 0.1, 0.4, new int[] {1, 2}, 1, 0, 0, 4, 1, ALL);
   }
 
   /** A copy with other repetitions and window. */
   public PeerConfig withTiming(int newReps, double newRunSeconds) {
     return new PeerConfig(name, corpusDocs, ingestClients, batchDocs, getClients, searchClients, embeddedSearchThreads,
-        pingClients, newReps, warmupSeconds, newRunSeconds, forkScales, forkReps, flushSeconds, flushReps, workloads);
+        pingClients, newReps, warmupSeconds, newRunSeconds, forkScales, forkReps, flushSeconds, flushReps, recoveryMib, recoveryReps, workloads);
   }
 
   /** A copy running only {@code only}. */
   public PeerConfig withWorkloads(Set<String> only) {
     return new PeerConfig(name, corpusDocs, ingestClients, batchDocs, getClients, searchClients, embeddedSearchThreads,
-        pingClients, reps, warmupSeconds, runSeconds, forkScales, forkReps, flushSeconds, flushReps, Set.copyOf(only));
+        pingClients, reps, warmupSeconds, runSeconds, forkScales, forkReps, flushSeconds, flushReps, recoveryMib, recoveryReps, Set.copyOf(only));
   }
 
   /** A copy with other fork sizes (corpus copies). */
   public PeerConfig withForkScales(int[] scales) {
     return new PeerConfig(name, corpusDocs, ingestClients, batchDocs, getClients, searchClients, embeddedSearchThreads,
-        pingClients, reps, warmupSeconds, runSeconds, scales, forkReps, flushSeconds, flushReps, workloads);
+        pingClients, reps, warmupSeconds, runSeconds, scales, forkReps, flushSeconds, flushReps, recoveryMib, recoveryReps, workloads);
+  }
+
+  /** A copy writing {@code mib} MiB of WAL before each kill -9 of workload 6. */
+  public PeerConfig withRecoveryMib(int mib) {
+    return new PeerConfig(name, corpusDocs, ingestClients, batchDocs, getClients, searchClients, embeddedSearchThreads,
+        pingClients, reps, warmupSeconds, runSeconds, forkScales, forkReps, flushSeconds, flushReps, mib, recoveryReps, workloads);
   }
 
   /** Whether workload {@code w} runs. */
@@ -91,6 +101,7 @@ public record PeerConfig(
         + " x batch " + Arrays.toString(batchDocs) + ", get clients " + Arrays.toString(getClients) + ", search clients "
         + Arrays.toString(searchClients) + ", in-process search threads " + Arrays.toString(embeddedSearchThreads)
         + ", ping clients " + Arrays.toString(pingClients) + ", " + reps + " reps of " + runSeconds + " s (+" + warmupSeconds
-        + " s warm-up), fork sizes x" + Arrays.toString(forkScales) + " corpus, workloads " + workloads;
+        + " s warm-up), fork sizes x" + Arrays.toString(forkScales) + " corpus, recovery " + recoveryMib + " MiB x "
+        + recoveryReps + ", workloads " + workloads;
   }
 }

@@ -26,6 +26,7 @@ import java.util.function.ToDoubleFunction;
  * @param timings every single timed operation (fork create and drop)
  * @param notes what was skipped and why
  * @param flush the flush-pipeline report (workload 4), or null if it did not run
+ * @param recoveries every kill -9 and restart of workload 6
  */
 public record PeerReport(
     PeerConfig config,
@@ -33,7 +34,8 @@ public record PeerReport(
     List<Measurement> measurements,
     List<Timing> timings,
     List<String> notes,
-    EngineLoad.Report flush) {
+    EngineLoad.Report flush,
+    List<Recovery> recoveries) {
 
   /**
    * One closed-loop run of one side.
@@ -69,6 +71,28 @@ public record PeerReport(
   /** One timed operation, in milliseconds; {@code docs} is the size of the data it applied to. */
   public record Timing(String workload, String side, String operation, long docs, int rep, double millis) {}
 
+  /**
+   * One kill -9 and restart of workload 6.
+   *
+   * @param walBytes bytes of the unflushed WAL on disk at the kill (Strata: every file of the forks'
+   *     {@code wal} directories; RocksDB: its {@code *.log} files)
+   * @param docs documents written before the kill
+   * @param loadSeconds time to write them (not part of the comparison)
+   * @param restartMs from starting the process until it serves (Strata: health check SERVING;
+   *     RocksDB: {@code RocksDB.open} returned in the child), JVM start included
+   * @param recoveryMs the store's own recovery (Strata: "recovered in N ms" of the server's log, the
+   *     engine's open; RocksDB: {@code RocksDB.open} timed inside the child)
+   * @param replayMibPerSec {@code walBytes} in MiB divided by {@code recoveryMs} in seconds
+   * @param idsChecked acknowledged ids read back after the restart; {@code idsFound} of them found
+   */
+  public record Recovery(String side, int rep, long walBytes, long docs, double loadSeconds, double restartMs,
+      double recoveryMs, double replayMibPerSec, int idsChecked, int idsFound) {}
+
+  /** The median of {@code metric} over the recoveries of {@code side}; NaN if none. */
+  public double medianRecovery(String side, ToDoubleFunction<Recovery> metric) {
+    return Results.median(recoveries.stream().filter(r -> r.side().equals(side)).toList(), metric);
+  }
+
   /** Measurements of one workload, side, client count and batch size. */
   public List<Measurement> runs(String workload, String side, int clients, int batchDocs) {
     return measurements.stream()
@@ -95,6 +119,9 @@ public record PeerReport(
     Set<String> s = new LinkedHashSet<>();
     measurements.stream().filter(m -> m.workload().equals(workload)).forEach(m -> s.add(m.side()));
     timings.stream().filter(t -> t.workload().equals(workload)).forEach(t -> s.add(t.side()));
+    if (workload.equals("recovery")) {
+      recoveries.forEach(r -> s.add(r.side()));
+    }
     return new ArrayList<>(s);
   }
 
@@ -123,6 +150,7 @@ public record PeerReport(
         "queries/s", Measurement::opsPerSec, 1, "µs");
     forkTable(s);
     flushTable(s);
+    recoveryTable(s);
     throughputTable(s, "ping", "Workload 7: the gRPC ceiling (health check) vs PostgreSQL's (SELECT 1)", "calls/s",
         Measurement::opsPerSec, 1, "µs");
     goals(s);
@@ -242,6 +270,37 @@ public record PeerReport(
         times(ratio(flushDocsPerSec(2), one)), times(ratio(flushDocsPerSec(4), one))));
   }
 
+  private void recoveryTable(StringBuilder s) {
+    List<String> sides = sides("recovery");
+    if (sides.isEmpty()) {
+      return;
+    }
+    s.append("\n### Workload 6: recovery after kill -9 with unflushed WAL (medians of ").append(config.recoveryReps())
+        .append(")\n\n| side | WAL MiB | documents | restart ms | recovery ms | replay MiB/s | Strata / side (MiB/s) | ids found |\n")
+        .append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    double strata = medianRecovery("Strata", Recovery::replayMibPerSec);
+    for (String side : sides) {
+      double mibs = medianRecovery(side, Recovery::replayMibPerSec);
+      int checked = recoveries.stream().filter(r -> r.side().equals(side)).mapToInt(Recovery::idsChecked).sum();
+      int found = recoveries.stream().filter(r -> r.side().equals(side)).mapToInt(Recovery::idsFound).sum();
+      s.append("| ").append(side).append(" | ").append(num(medianRecovery(side, r -> r.walBytes() / 1048576.0)))
+          .append(" | ").append(String.format(Locale.ROOT, "%,.0f", medianRecovery(side, r -> r.docs())))
+          .append(" | ").append(ms(medianRecovery(side, Recovery::restartMs)))
+          .append(" | ").append(ms(medianRecovery(side, Recovery::recoveryMs)))
+          .append(" | ").append(num(mibs))
+          .append(" | ").append(side.equals("Strata") ? "" : times(ratio(strata, mibs)))
+          .append(" | ").append(found).append(" / ").append(checked).append(" |\n");
+    }
+    s.append("\nEach side writes corpus replicas (Strata: gRPC `Write`s of 500, ASYNC, then one SYNC write; RocksDB: "
+        + "`WriteBatch`es of 500, WAL on, unsynced, then one `sync=true` write) until its WAL holds the target, nothing "
+        + "flushed (Strata: `l0.max_bytes` above the WAL, `flush.interval=off`; RocksDB: `write_buffer_size` above it, "
+        + "`max_write_buffer_number=2`), is killed with SIGKILL and restarted in a new process on the warm page cache. "
+        + "Restart: process start to serving (Strata: health check `SERVING`; RocksDB: `RocksDB.open` returned), JVM start "
+        + "included. Recovery: the server's \"recovered in N ms\" (engine open: WAL replay into L0) / `RocksDB.open` timed "
+        + "inside the child. RocksDB reopens the same crashed copy twice: default options (it writes the replayed "
+        + "memtable to an L0 SST before `open` returns) and `avoid_flush_during_recovery=true` (replay only, like Strata).\n");
+  }
+
   /** Median docs/s of the flush runs with {@code permits} pending flushes; NaN if none. */
   public double flushDocsPerSec(int permits) {
     if (flush == null) {
@@ -280,6 +339,14 @@ public record PeerReport(
         });
     if (flush != null) {
       goal(s, "flush pipeline with 4 permits ≥ 2× one permit (docs/s)", ratio(flushDocsPerSec(4), flushDocsPerSec(1)), 2);
+    }
+    if (!recoveries.isEmpty()) {
+      double strata = medianRecovery("Strata", Recovery::replayMibPerSec);
+      for (String side : sides("recovery")) {
+        if (!side.equals("Strata")) {
+          goal(s, "WAL replay ≥ " + side + "'s (MiB/s)", ratio(strata, medianRecovery(side, Recovery::replayMibPerSec)), 1);
+        }
+      }
     }
     goal(s, "SYNC ingest vs raw RocksDB sync=true at " + maxIngest + " clients, batch 1 (gRPC vs in-process; "
             + "the WAL-only comparison is WalAppendBenchmark's)",
@@ -349,6 +416,18 @@ public record PeerReport(
     return s.toString();
   }
 
+  /** Every kill -9 and restart of workload 6 as CSV (header first). */
+  public String recoveriesCsv() {
+    StringBuilder s = new StringBuilder(
+        "side,rep,wal_bytes,docs,load_seconds,restart_ms,recovery_ms,replay_mib_per_sec,ids_checked,ids_found\n");
+    for (Recovery r : recoveries) {
+      s.append(String.join(",", csv(r.side()), "" + r.rep(), "" + r.walBytes(), "" + r.docs(), fmt(r.loadSeconds()),
+          fmt(r.restartMs()), fmt(r.recoveryMs()), fmt(r.replayMibPerSec()), "" + r.idsChecked(), "" + r.idsFound()))
+          .append('\n');
+    }
+    return s.toString();
+  }
+
   private static String fmt(double v) {
     return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.3f", v);
   }
@@ -358,7 +437,8 @@ public record PeerReport(
   }
 
   /**
-   * Writes {@code peers.json}, {@code peers-runs.csv}, {@code peers-timings.csv}, {@code peers.md}
+   * Writes {@code peers.json}, {@code peers-runs.csv}, {@code peers-timings.csv}, {@code peers-recovery.csv}
+   * (if workload 6 ran), {@code peers.md}
    * and the PNG plots of workloads 1 and 2 into {@code dir}.
    *
    * @return the files written
@@ -369,6 +449,9 @@ public record PeerReport(
     files.add(Files.writeString(dir.resolve("peers.json"), Results.json(this), StandardCharsets.UTF_8));
     files.add(Files.writeString(dir.resolve("peers-runs.csv"), measurementsCsv(), StandardCharsets.UTF_8));
     files.add(Files.writeString(dir.resolve("peers-timings.csv"), timingsCsv(), StandardCharsets.UTF_8));
+    if (!recoveries.isEmpty()) {
+      files.add(Files.writeString(dir.resolve("peers-recovery.csv"), recoveriesCsv(), StandardCharsets.UTF_8));
+    }
     files.add(Files.writeString(dir.resolve("peers.md"), markdown(), StandardCharsets.UTF_8));
     files.addAll(PeerPlots.write(this, dir));
     return files;

@@ -44,6 +44,15 @@ public final class StrataServerProcess implements AutoCloseable {
    */
   public static StrataServerProcess start(Path dataDir, Map<String, String> settings, int heapMb, Path log, long startTimeoutMs)
       throws IOException, InterruptedException {
+    return start(dataDir, "127.0.0.1:0", settings, heapMb, log, startTimeoutMs);
+  }
+
+  /**
+   * Like {@link #start(Path, Map, int, Path, long)}, listening on {@code listen} ({@code host:port};
+   * a fixed port lets a restarted server be reached where the killed one was).
+   */
+  public static StrataServerProcess start(Path dataDir, String listen, Map<String, String> settings, int heapMb, Path log,
+      long startTimeoutMs) throws IOException, InterruptedException {
     String java = ProcessHandle.current().info().command().orElse(
         Paths.get(System.getProperty("java.home"), "bin", "java").toString());
     List<String> cmd = new ArrayList<>(List.of(
@@ -54,7 +63,7 @@ public final class StrataServerProcess implements AutoCloseable {
       cmd.addAll(List.of(extra.split("\\s+"))); // e.g. -XX:StartFlightRecording=filename=server.jfr
     }
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"),
-        "dev.strata.cli.StrataCli", "serve", "--data-dir", dataDir.toString(), "--listen", "127.0.0.1:0"));
+        "dev.strata.cli.StrataCli", "serve", "--data-dir", dataDir.toString(), "--listen", listen));
     settings.forEach((k, v) -> {
       cmd.add("--set");
       cmd.add(k + "=" + v);
@@ -72,7 +81,7 @@ public final class StrataServerProcess implements AutoCloseable {
       if (!p.isAlive()) {
         throw new IOException("strata serve exited with " + p.exitValue() + ": " + tail(log));
       }
-      Thread.sleep(50);
+      Thread.sleep(10);
     }
     p.destroyForcibly();
     throw new IOException("strata serve did not start in " + startTimeoutMs + " ms: " + tail(log));

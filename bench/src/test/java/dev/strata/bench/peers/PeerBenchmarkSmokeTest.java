@@ -65,15 +65,16 @@ class PeerBenchmarkSmokeTest {
     assertThat(report.timings()).hasSize((int) (forkSizes * config.forkReps() * 2 * (pg ? 3 : 1)));
     assertThat(report.timings()).allSatisfy(t -> assertThat(t.millis()).isPositive());
     assertThat(report.info()).containsKey("strata segments after load");
+    RecoveryBenchmarkSmokeTest.checkRecoveries(report, config);
 
     String md = report.markdown();
-    assertThat(md).contains("Workload 1", "Workload 2", "Workload 3", "Workload 5", "Workload 7", "Strata / RocksDB");
+    assertThat(md).contains("Workload 1", "Workload 2", "Workload 3", "Workload 5", "Workload 6", "Workload 7", "Strata / RocksDB");
     if (pg) {
       assertThat(md).contains("Strata / PostgreSQL");
     }
     List<Path> files = report.write(out);
     assertThat(files).extracting(p -> p.getFileName().toString())
-        .contains("peers.json", "peers-runs.csv", "peers-timings.csv", "ingest-throughput.png", "get-p99.png");
+        .contains("peers.json", "peers-runs.csv", "peers-timings.csv", "peers-recovery.csv", "ingest-throughput.png", "get-p99.png");
     assertThat(Files.readAllLines(out.resolve("peers-runs.csv"))).hasSize(report.measurements().size() + 1);
     assertThat(Files.readString(out.resolve("peers.json"))).startsWith("{").contains("\"measurements\"");
     assertThat(Files.size(out.resolve("get-throughput.png"))).isPositive();
