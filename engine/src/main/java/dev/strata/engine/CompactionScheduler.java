@@ -194,6 +194,9 @@ public final class CompactionScheduler implements AutoCloseable {
    */
   public void shutdown(long timeoutMs) {
     stopped = true;
+    if (limiter != null) {
+      limiter.stop();
+    }
     executor.shutdown();
     try {
       if (!executor.awaitTermination(timeoutMs, TimeUnit.MILLISECONDS)) {

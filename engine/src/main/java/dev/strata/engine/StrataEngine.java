@@ -76,6 +76,8 @@ public final class StrataEngine implements AutoCloseable {
   /** Retention and GC run here, one pass at a time ({@code strata-gc}). */
   private final ExecutorService gcExecutor;
   private final java.util.concurrent.atomic.AtomicLong snapshotsExpired = new java.util.concurrent.atomic.AtomicLong();
+  /** A periodic retention pass is queued or running. */
+  private final java.util.concurrent.atomic.AtomicBoolean retentionQueued = new java.util.concurrent.atomic.AtomicBoolean();
   private final java.util.concurrent.atomic.AtomicLong segmentsCollected = new java.util.concurrent.atomic.AtomicLong();
 
   /** Open forks by name; a name being created or dropped maps to a reservation. */
@@ -190,9 +192,16 @@ public final class StrataEngine implements AutoCloseable {
     Set<Long> referenced = referencedSegments();
     long max = referenced.stream().mapToLong(Long::longValue).max().orElse(0);
     segmentIds.advanceTo(max + 1);
-    var cleanup = segments.deleteOrphans(referenced);
-    if (!cleanup.isEmpty()) {
-      log.info("recovery deleted orphan segments of unpublished flushes: {}", cleanup);
+    List<String> unknown = openForks().stream().filter(f -> !f.segmentsKnown()).map(Fork::name).toList();
+    if (unknown.isEmpty()) {
+      var cleanup = segments.deleteOrphans(referenced);
+      if (!cleanup.isEmpty()) {
+        log.info("recovery deleted orphan segments of unpublished flushes: {}", cleanup);
+      }
+    } else {
+      // A manifest that could not be read may name segments no readable one does (compaction
+      // leaves such segments to older snapshots): deleting "orphans" now could destroy it.
+      log.warn("fork(s) {} have unreadable manifests: the orphan sweep is skipped until they are repaired", unknown);
     }
     // Only now may flushes run: the sweep above would delete their in-flight segments.
     openForks().forEach(Fork::startTimer);
@@ -202,10 +211,20 @@ public final class StrataEngine implements AutoCloseable {
     long gc = options.retention().intervalMs();
     scheduler.scheduleWithFixedDelay(
         () -> {
+          if (!retentionQueued.compareAndSet(false, true)) {
+            return; // the previous pass is still queued or running: do not pile them up
+          }
           try {
-            gcExecutor.execute(this::retentionPass);
+            gcExecutor.execute(
+                () -> {
+                  try {
+                    retentionPass();
+                  } finally {
+                    retentionQueued.set(false);
+                  }
+                });
           } catch (java.util.concurrent.RejectedExecutionException e) {
-            // closing
+            retentionQueued.set(false); // closing
           }
         },
         gc,

@@ -579,16 +579,26 @@ public final class FlushCoordinator<T, O> {
    * @return flushes still pending when it gave up (their data stays in the WAL)
    */
   public int shutdown(long timeoutMs) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     int left = drain(timeoutMs);
     closed = true;
+    // A barrier through the sequential finalizer: it runs after any publication already running
+    // (a compaction's is not counted by drain), so none is still writing when this returns; later
+    // ones see `closed` and abandon. Outputs parked behind a flush that will never publish are
+    // freed here too.
+    java.util.concurrent.CountDownLatch barrier = new java.util.concurrent.CountDownLatch(1);
     try {
-      // Outputs parked behind a flush that will never publish now: free them.
       finalizer.execute(
           () -> {
             while (!ready.isEmpty()) {
               ready.poll().abandon(new IllegalStateException("pipeline closed"));
             }
+            barrier.countDown();
           });
+      long waitNs = Math.max(TimeUnit.SECONDS.toNanos(1), deadline - System.nanoTime());
+      if (!barrier.await(waitNs, TimeUnit.NANOSECONDS)) {
+        log.warn("fork={} a publication was still running when the pipeline closed", forkName);
+      }
     } catch (RejectedExecutionException e) {
       // the engine's pools are down; their segments are swept at the next open
     }

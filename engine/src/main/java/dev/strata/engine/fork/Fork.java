@@ -456,6 +456,7 @@ public final class Fork implements AutoCloseable {
   private void turnReadOnly(String reason) {
     if (readOnlyReason == null) {
       readOnlyReason = reason;
+      wakeStalledWriters();
       log.error("fork={} is now read-only: {}", entry.name(), reason);
       tickets.failAll(
           StrataException.failedPrecondition("fork '" + entry.name() + "' is read-only: " + reason));
@@ -1044,6 +1045,11 @@ public final class Fork implements AutoCloseable {
         opened.release();
         continue;
       }
+      if (!retained.containsKey(seq) && openedSnapshots.remove(snapshotId, opened)) {
+        // Retention expired it between the load and the cache insert: keep the caller's
+        // reference (its segments stay until the caller releases), but never cache it.
+        opened.release();
+      }
       evictOpenedSnapshots(snapshotId);
       return opened;
     }
@@ -1333,6 +1339,7 @@ public final class Fork implements AutoCloseable {
 
   private dev.strata.engine.compaction.CompactionResult aborted(CompactionOutput out, String why) {
     compactionsAborted.incrementAndGet();
+    wakeStalledWriters();
     return new dev.strata.engine.compaction.CompactionResult(
         entry.name(), Optional.empty(), out.headSegments(), out.headSegments(), out.bytesRead(), 0, why);
   }
@@ -1503,6 +1510,14 @@ public final class Fork implements AutoCloseable {
   public void compactionFailed(Throwable t) {
     lastCompactionError = "compaction failed: " + t.getMessage();
     lastCompactionErrorTimeMs = System.currentTimeMillis();
+    wakeStalledWriters();
+  }
+
+  /** Lets writers in the segment-count stall re-check now (they re-check their condition). */
+  private void wakeStalledWriters() {
+    synchronized (compactionProgress) {
+      compactionProgress.notifyAll();
+    }
   }
 
   /** True if the fork takes compactions (open, writable, not being dropped). */
@@ -1543,6 +1558,9 @@ public final class Fork implements AutoCloseable {
           PublishedSnapshot h = readState.head();
           if (h == null || h.segments().size() < copts.stopWritesSegments()) {
             return;
+          }
+          if (closed.get() || dropping.get() || readOnlyReason != null) {
+            checkWritable(); // throws the precise status
           }
           long left = deadline - System.nanoTime();
           if (left <= 0) {
@@ -1791,8 +1809,13 @@ public final class Fork implements AutoCloseable {
     if (head != null) {
       head.release();
     }
-    openedSnapshots.values().forEach(PublishedSnapshot::release);
-    openedSnapshots.clear();
+    for (String id : List.copyOf(openedSnapshots.keySet())) {
+      PublishedSnapshot s = openedSnapshots.remove(id); // retention may remove (and release) it too
+      if (s != null) {
+        s.release();
+      }
+    }
+    wakeStalledWriters();
     try {
       wal.close();
     } catch (IOException e) {

@@ -132,7 +132,17 @@ final class SegmentMerger {
       Path jobDir)
       throws IOException {
     Path sstPath = jobDir.resolve(SegmentLayout.STAGED_SST);
-    SstStats sst = writeSst(segmentId, runNewestFirst, liveness, dropTombstones, sstPath);
+    SstStats sst;
+    store.lockForRead(); // the SstFileWriter uses the store's native options
+    try {
+      sst = writeSst(segmentId, runNewestFirst, liveness, dropTombstones, sstPath);
+    } finally {
+      store.unlockForRead();
+    }
+    if (cancelled.getAsBoolean()) {
+      throw new java.util.concurrent.CancellationException(
+          "merge into segment " + SegmentFormat.hex(segmentId) + " cancelled");
+    }
     long luceneDocs = writeLucene(runNewestFirst, liveness, jobDir.resolve(SegmentLayout.LUCENE_DIR));
     if (luceneDocs != sst.puts) {
       throw new SegmentCorruptionException(

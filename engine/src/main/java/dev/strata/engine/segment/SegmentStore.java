@@ -345,15 +345,11 @@ public final class SegmentStore implements AutoCloseable {
       java.util.function.BooleanSupplier cancelled)
       throws IOException {
     SegmentFormat.requireValidSegmentId(segmentId);
-    WrittenSegment written;
-    lockForRead();
-    try {
-      written =
-          new SegmentMerger(this, vfs, envOptions, dbOptions, limiter, cancelled)
-              .merge(segmentId, runNewestFirst, liveness, dropTombstones, jobDir);
-    } finally {
-      unlockForRead();
-    }
+    // The merger takes the read lock only around its RocksDB work (cursors, SstFileWriter): the
+    // Lucene half runs without it, so a close never waits for a long index merge.
+    WrittenSegment written =
+        new SegmentMerger(this, vfs, envOptions, dbOptions, limiter, cancelled)
+            .merge(segmentId, runNewestFirst, liveness, dropTombstones, jobDir);
     Path segDir = layout.segmentDir(segmentId);
     vfs.createDirectory(segDir);
     vfs.rename(jobDir.resolve(SegmentLayout.LUCENE_DIR), layout.luceneDir(segmentId));

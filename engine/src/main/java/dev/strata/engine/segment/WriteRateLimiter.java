@@ -13,6 +13,7 @@ public final class WriteRateLimiter extends RateLimiter {
   private final com.google.common.util.concurrent.RateLimiter bucket;
   private final long minPauseCheckBytes;
   private volatile double mbPerSec;
+  private volatile boolean stopped;
 
   /**
    * @param bytesPerSec the limit in bytes per second; must be positive
@@ -27,17 +28,36 @@ public final class WriteRateLimiter extends RateLimiter {
     this.minPauseCheckBytes = Math.max(64 << 10, bytesPerSec / 100);
   }
 
-  /** Takes {@code bytes} from the bucket, sleeping while it is empty; returns ns slept. */
+  /**
+   * Takes {@code bytes} from the bucket, sleeping while it is empty; returns ns slept.
+   *
+   * @throws java.util.concurrent.CancellationException once {@link #stop()} was called, so a
+   *     throttled merge ends promptly at shutdown instead of sleeping out its debt
+   */
   @Override
   public long pause(long bytes) {
-    long slept = 0;
+    long start = System.nanoTime();
     long left = bytes;
     while (left > 0) {
       int chunk = (int) Math.min(left, Integer.MAX_VALUE);
-      slept += (long) (bucket.acquire(chunk) * 1e9);
+      while (!bucket.tryAcquire(chunk, 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+        checkStopped();
+      }
+      checkStopped();
       left -= chunk;
     }
-    return slept;
+    return System.nanoTime() - start;
+  }
+
+  /** Makes every current and later {@link #pause} throw: the engine is shutting down. */
+  public void stop() {
+    stopped = true;
+  }
+
+  private void checkStopped() {
+    if (stopped) {
+      throw new java.util.concurrent.CancellationException("compaction write-rate limiter stopped (shutdown)");
+    }
   }
 
   @Override
