@@ -144,6 +144,20 @@ class CorpusWalkthroughTest {
       ok("fork", "drop", "experiment");
       assertThat(ok("fork", "list").out()).doesNotContain("experiment");
       assertThat(ok("verify").out()).startsWith("ok");
+
+      // 9. Compaction and metrics.
+      Result compact = ok("compact", "--full");
+      assertThat(compact.out()).containsPattern("(compacted fork main: \\d+ -> 1 segments|nothing to compact on fork main \\(1 segments\\))");
+      assertThat(ok("verify").out()).startsWith("ok");
+      java.net.http.HttpResponse<String> metrics =
+          java.net.http.HttpClient.newHttpClient()
+              .send(
+                  java.net.http.HttpRequest.newBuilder(
+                          java.net.URI.create("http://127.0.0.1:" + server.metricsPort() + "/metrics"))
+                      .timeout(Duration.ofSeconds(30))
+                      .build(),
+                  java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(metrics.body()).contains("strata_segments{fork=\"main\"} 1.0");
     } finally {
       server.shutdown(Duration.ofSeconds(30));
     }
