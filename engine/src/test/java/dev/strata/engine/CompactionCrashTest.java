@@ -431,7 +431,7 @@ class CompactionCrashTest {
     Path countDir = tmp.resolve("count");
     copyFresh(template, countDir);
     CrashHarness counting = harness(countDir, options(CompactionHooks.NONE));
-    OpLabels opLog = new OpLabels(countDir);
+    CrashOpLog opLog = new CrashOpLog(countDir);
     counting.base = opLog;
     StrataEngine ce = counting.open();
     long base = counting.vfs.operationCount();
@@ -507,7 +507,7 @@ class CompactionCrashTest {
     Path countDir = tmp.resolve("gc-count");
     copyFresh(template, countDir);
     CrashHarness counting = harness(countDir, keepOne);
-    OpLabels opLog = new OpLabels(countDir);
+    CrashOpLog opLog = new CrashOpLog(countDir);
     counting.base = opLog;
     StrataEngine ce = counting.open();
     Set<Long> before = new HashSet<>(ce.segments().segmentIdsOnDisk());
@@ -757,111 +757,5 @@ class CompactionCrashTest {
     }
     failures.forEach(f -> System.out.println("FAILURE " + f));
     assertThat(failures).as("crash points of an all-deleting compaction that broke a guarantee").isEmpty();
-  }
-
-  /**
-   * Names each call the fault injector counts, including {@code createDirectory} (which {@link
-   * CrashOpLog} does not log, so its labels drift by one per job directory). Only for messages.
-   */
-  static final class OpLabels extends dev.strata.vfs.ForwardingVfs {
-    private final Path root;
-    private final List<String> ops = new ArrayList<>();
-
-    OpLabels(Path root) {
-      super(dev.strata.vfs.LocalVfs.INSTANCE);
-      this.root = root;
-    }
-
-    synchronized String label(long ordinal) {
-      return ordinal < ops.size() ? ops.get((int) ordinal) : "?";
-    }
-
-    private synchronized void log(String op, Path p) {
-      String s = p.toString();
-      String r = root.toString();
-      ops.add(op + " " + (s.startsWith(r) ? s.substring(r.length()) : s));
-    }
-
-    @Override
-    public dev.strata.vfs.WritableFile create(Path path) throws IOException {
-      log("CREATE", path);
-      return wrap(delegate().create(path));
-    }
-
-    @Override
-    public dev.strata.vfs.WritableFile openForAppend(Path path) throws IOException {
-      log("OPEN_APPEND", path);
-      return wrap(delegate().openForAppend(path));
-    }
-
-    private dev.strata.vfs.WritableFile wrap(dev.strata.vfs.WritableFile inner) {
-      return new dev.strata.vfs.ForwardingWritableFile(inner) {
-        @Override
-        public void write(java.nio.ByteBuffer src) throws IOException {
-          log("WRITE", delegate().path());
-          super.write(src);
-        }
-
-        @Override
-        public void sync() throws IOException {
-          log("SYNC", delegate().path());
-          super.sync();
-        }
-      };
-    }
-
-    @Override
-    public java.nio.channels.SeekableByteChannel openForRead(Path path) throws IOException {
-      log("READ", path);
-      return delegate().openForRead(path);
-    }
-
-    @Override
-    public byte[] readAllBytes(Path path) throws IOException {
-      log("READ", path);
-      return delegate().readAllBytes(path);
-    }
-
-    @Override
-    public void truncate(Path path, long sizeBytes) throws IOException {
-      log("TRUNCATE", path);
-      delegate().truncate(path, sizeBytes);
-    }
-
-    @Override
-    public void rename(Path source, Path target) throws IOException {
-      log("RENAME", target);
-      delegate().rename(source, target);
-    }
-
-    @Override
-    public boolean deleteIfExists(Path path) throws IOException {
-      log("DELETE", path);
-      return delegate().deleteIfExists(path);
-    }
-
-    @Override
-    public void deleteRecursively(Path dir) throws IOException {
-      log("DELETE", dir);
-      delegate().deleteRecursively(dir);
-    }
-
-    @Override
-    public void syncDirectory(Path dir) throws IOException {
-      log("SYNC_DIR", dir);
-      delegate().syncDirectory(dir);
-    }
-
-    @Override
-    public void createDirectories(Path dir) throws IOException {
-      log("CREATE_DIRS", dir);
-      delegate().createDirectories(dir);
-    }
-
-    @Override
-    public void createDirectory(Path dir) throws IOException {
-      log("CREATE_DIR", dir);
-      delegate().createDirectory(dir);
-    }
   }
 }

@@ -117,4 +117,10 @@ final class CrashOpLog extends ForwardingVfs {
     log("CREATE_DIRS", dir);
     delegate().createDirectories(dir);
   }
+
+  @Override
+  public void createDirectory(Path dir) throws IOException {
+    log("CREATE_DIR", dir);
+    delegate().createDirectory(dir);
+  }
 }

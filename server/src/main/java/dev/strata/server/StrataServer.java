@@ -194,7 +194,7 @@ public final class StrataServer implements AutoCloseable {
       terminated.countDown();
       throw e;
     }
-    engine.addFlushListener(f -> ctx.metrics.observeFlush(f.name(), f.stats().lastFlushDurationMs()));
+    engine.addFlushListener(f -> ctx.metrics.observeFlush(f.name(), f.lastFlushDurationMs()));
     state.serving(engine);
     if (config.metricsPort() >= 0) {
       try {

@@ -835,18 +835,7 @@ public final class Fork implements AutoCloseable {
         liveness = liveness.withNewest(out.segment(), newcomers, ctx.segments());
       }
       WrittenSegment w = out.written();
-      refs.add(
-          SegmentRef.newBuilder()
-              .setSegmentId(formatSegmentId(w.segmentId()))
-              .setDocCount(w.docCount())
-              .setTombstoneCount(w.tombstoneCount())
-              .setSizeBytes(w.sizeBytes())
-              .setChecksum((int) w.contentChecksum())
-              .setMinLsn(w.minLsn())
-              .setMaxLsn(w.maxLsn())
-              .setOrigin(SegmentOrigin.SEGMENT_ORIGIN_FLUSH)
-              .setOriginForkId(entry.forkId())
-              .build());
+      refs.add(segmentRef(w, SegmentOrigin.SEGMENT_ORIGIN_FLUSH));
       newIds.add(w.segmentId());
       docs += w.docCount();
     }
@@ -921,13 +910,7 @@ public final class Fork implements AutoCloseable {
       // (fsyncgate rule), so the fork stops taking writes now rather than at its next write.
       turnReadOnly("WAL truncation below LSN " + (task.coveredLsn() + 1) + " failed: " + e.getMessage());
     }
-    for (Consumer<Manifest> w : watchers) {
-      try {
-        w.accept(m);
-      } catch (RuntimeException e) {
-        log.warn("fork={} snapshot watcher failed: {}", entry.name(), e.toString());
-      }
-    }
+    notifyWatchers(m);
     lastFlushDurationMs = task.ageMs();
     tickets.published(task.coveredLsn(), m);
     try {
@@ -939,21 +922,55 @@ public final class Fork implements AutoCloseable {
 
   private void discard(FlushOutput out) {
     if (out.segment() != null) {
-      long id = out.segment().segmentId();
-      out.segment().release();
-      if (inDoubtSegments.contains(id) || isReferenced(id)) {
-        // A manifest naming it may be on disk (publish failed after its rename): keep it.
-        ctx.segmentIds().settle(id);
-        return;
-      }
+      discardSegment(out.segment());
+    }
+  }
+
+  /**
+   * Releases the handle of a segment that will not be published and deletes it — unless a
+   * manifest naming it may be on disk (a publish failed after its rename) or a retained one names
+   * it: then it stays. Either way its id leaves the in-flight set.
+   */
+  private void discardSegment(Segment segment) {
+    long id = segment.segmentId();
+    segment.release();
+    if (inDoubtSegments.contains(id) || isReferenced(id)) {
+      ctx.segmentIds().settle(id);
+      return;
+    }
+    try {
+      ctx.segments().discard(id);
+    } catch (IOException | RuntimeException e) {
+      log.warn("fork={} could not discard unpublished segment {}: {}", entry.name(), formatSegmentId(id), e.toString());
+    } finally {
+      ctx.segmentIds().settle(id);
+    }
+  }
+
+  /** Tells every snapshot watcher about {@code m}; a failing watcher does not stop the others. */
+  private void notifyWatchers(Manifest m) {
+    for (Consumer<Manifest> w : watchers) {
       try {
-        ctx.segments().discard(id);
-      } catch (IOException | RuntimeException e) {
-        log.warn("fork={} could not discard segment {}: {}", entry.name(), formatSegmentId(id), e.toString());
-      } finally {
-        ctx.segmentIds().settle(id);
+        w.accept(m);
+      } catch (RuntimeException e) {
+        log.warn("fork={} snapshot watcher failed: {}", entry.name(), e.toString());
       }
     }
+  }
+
+  /** The manifest entry of a segment this fork wrote. */
+  private SegmentRef segmentRef(WrittenSegment w, SegmentOrigin origin) {
+    return SegmentRef.newBuilder()
+        .setSegmentId(formatSegmentId(w.segmentId()))
+        .setDocCount(w.docCount())
+        .setTombstoneCount(w.tombstoneCount())
+        .setSizeBytes(w.sizeBytes())
+        .setChecksum((int) w.contentChecksum())
+        .setMinLsn(w.minLsn())
+        .setMaxLsn(w.maxLsn())
+        .setOrigin(origin)
+        .setOriginForkId(entry.forkId())
+        .build();
   }
 
   // ---------------------------------------------------------------- reads
@@ -1377,18 +1394,7 @@ public final class Fork implements AutoCloseable {
     WrittenSegment w = out.written();
     List<SegmentRef> oldRefs = head.manifest().getSegmentsList();
     List<SegmentRef> refs = new ArrayList<>(oldRefs.subList(0, at));
-    refs.add(
-        SegmentRef.newBuilder()
-            .setSegmentId(formatSegmentId(mergedId))
-            .setDocCount(w.docCount())
-            .setTombstoneCount(w.tombstoneCount())
-            .setSizeBytes(w.sizeBytes())
-            .setChecksum((int) w.contentChecksum())
-            .setMinLsn(w.minLsn())
-            .setMaxLsn(w.maxLsn())
-            .setOrigin(SegmentOrigin.SEGMENT_ORIGIN_COMPACTION)
-            .setOriginForkId(entry.forkId())
-            .build());
+    refs.add(segmentRef(w, SegmentOrigin.SEGMENT_ORIGIN_COMPACTION));
     refs.addAll(oldRefs.subList(end, oldRefs.size()));
     long docs = head.manifest().getStats().getDocCount() + w.docCount();
     for (SegmentRef r : oldRefs.subList(at, end)) {
@@ -1453,13 +1459,7 @@ public final class Fork implements AutoCloseable {
     synchronized (compactionProgress) {
       compactionProgress.notifyAll();
     }
-    for (Consumer<Manifest> watcher : watchers) {
-      try {
-        watcher.accept(m);
-      } catch (RuntimeException e) {
-        log.warn("fork={} snapshot watcher failed: {}", entry.name(), e.toString());
-      }
-    }
+    notifyWatchers(m);
     try {
       options.compactionHooks().at(entry.name(), dev.strata.engine.compaction.CompactionHooks.Step.PUBLISHED);
     } catch (Exception e) {
@@ -1491,19 +1491,7 @@ public final class Fork implements AutoCloseable {
 
   /** Deletes an unpublished compaction's segment (its handle is released first). */
   private void discardCompaction(CompactionOutput out) {
-    long id = out.merged().segmentId();
-    out.merged().release();
-    if (inDoubtSegments.contains(id) || isReferenced(id)) {
-      ctx.segmentIds().settle(id);
-      return;
-    }
-    try {
-      ctx.segments().discard(id);
-    } catch (IOException | RuntimeException e) {
-      log.warn("fork={} could not delete aborted compaction segment {}: {}", entry.name(), formatSegmentId(id), e.toString());
-    } finally {
-      ctx.segmentIds().settle(id);
-    }
+    discardSegment(out.merged());
   }
 
   /** Records a failed compaction job for {@code Stats} ({@code last_error}). */
@@ -1839,6 +1827,11 @@ public final class Fork implements AutoCloseable {
       log.debug("fork={} WAL close during halt: {}", entry.name(), e.toString());
     }
     manifests.close();
+  }
+
+  /** Rotate-to-publish time of the last published flush, ms (0 before the first). */
+  public long lastFlushDurationMs() {
+    return lastFlushDurationMs;
   }
 
   /** The head's segment sizes in bytes, newest first (what the merge policy looks at). */
