@@ -5,6 +5,7 @@ import dev.strata.engine.compaction.CompactionOptions;
 import dev.strata.engine.flush.FlushHooks;
 import dev.strata.engine.retention.RetentionOptions;
 import dev.strata.wal.WalOptions;
+import java.util.Objects;
 
 /**
  * Every engine knob, with the defaults of SPEC §2. Immutable; build with {@link #builder()}.
@@ -102,17 +103,17 @@ public record EngineOptions(
     private CompactionHooks compactionHooks = CompactionHooks.NONE;
 
     public Builder compaction(CompactionOptions v) {
-      compaction = java.util.Objects.requireNonNull(v);
+      compaction = Objects.requireNonNull(v);
       return this;
     }
 
     public Builder retention(RetentionOptions v) {
-      retention = java.util.Objects.requireNonNull(v);
+      retention = Objects.requireNonNull(v);
       return this;
     }
 
     public Builder compactionHooks(CompactionHooks v) {
-      compactionHooks = java.util.Objects.requireNonNull(v);
+      compactionHooks = Objects.requireNonNull(v);
       return this;
     }
 

@@ -136,6 +136,8 @@ class RetentionTest {
    */
   private static void assertDiskIsExactlyTheRetained(StrataEngine e, Path dir, Set<Long> heldByReaders)
       throws Exception {
+    // Obsolete segments are deleted on the store's deleter thread, not by the releasing one.
+    assertThat(e.segments().awaitDeletions(30_000)).as("background deletions drained").isTrue();
     Map<Long, Long> ref = referencedBytes(e);
     Set<Long> expected = new TreeSet<>(ref.keySet());
     expected.addAll(heldByReaders);

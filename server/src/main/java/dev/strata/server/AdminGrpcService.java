@@ -14,6 +14,7 @@ import dev.strata.api.v1.VerifyRequest;
 import dev.strata.api.v1.VerifyResponse;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
+import dev.strata.engine.segment.SegmentStore;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.manifest.proto.SegmentRef;
 import io.grpc.Status;
@@ -116,12 +117,16 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
               .setSegmentsCollectedTotal(engine.segmentsCollected())
               .setCompactionFailuresTotal(engine.compactions().failureCount())
               .setCompactionsRunning(engine.compactions().runningJobs());
+          SegmentStore.DeletionStats deletions = engine.segments().deletionStats();
+          out.setSegmentDeletionsPending(deletions.pending())
+              .setSegmentsDeletedTotal(deletions.deleted())
+              .setSegmentDeletionsFailedTotal(deletions.failed());
           return out.build();
         });
   }
 
   private ForkStats forkStats(StrataEngine engine, Fork f, Map<String, StrataEngine.SegmentUsage> usages) {
-    Fork.Stats s = f.stats();
+    var s = f.stats();
     Optional<Manifest> head = f.head();
     long segmentBytes = 0;
     if (head.isPresent()) {

@@ -96,6 +96,16 @@ final class ServerMetrics implements AutoCloseable {
         StrataEngine::segmentsCollected);
     serverCounter(engine, "strata_compaction_failures", "Compaction jobs that failed (retried later)",
         e -> e.compactions().failureCount());
+    GaugeWithCallback.builder()
+        .name("strata_segment_deletions_pending")
+        .help("Obsolete segments waiting for the background deleter")
+        .callback(cb -> ifServing(engine, e -> cb.call(e.segments().deletionStats().pending())))
+        .register(registry);
+    serverCounter(engine, "strata_segments_deleted", "Obsolete segments whose files were deleted",
+        e -> e.segments().deletionStats().deleted());
+    serverCounter(engine, "strata_segment_deletion_failures",
+        "Obsolete-segment deletions that failed (the next open's orphan sweep finishes them)",
+        e -> e.segments().deletionStats().failed());
   }
 
   private void serverCounter(

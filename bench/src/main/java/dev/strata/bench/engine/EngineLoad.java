@@ -1,5 +1,6 @@
 package dev.strata.bench.engine;
 
+import dev.strata.engine.fork.ForkStats;
 import static dev.strata.bench.Results.json;
 import static dev.strata.bench.Results.median;
 
@@ -216,13 +217,13 @@ public final class EngineLoad {
     try (StrataEngine engine = StrataEngine.open(dir, LocalVfs.INSTANCE, options)) {
       Fork fork = engine.fork(StrataEngine.MAIN);
       fork.createOrGetCollection("docs", DocumentSource.SCHEMA);
-      Fork.Stats before = fork.stats();
+      ForkStats before = fork.stats();
       long gcBefore = gcMillis();
       Ingest ingest = new Ingest(fork, "docs", docs, config.writers(), batchDocs, durability);
       ingest.start();
       sleepSeconds(seconds);
       Ingest.Result r = ingest.stop();
-      Fork.Stats after = fork.stats();
+      ForkStats after = fork.stats();
       return new PutRun(
           durability.name(),
           batchDocs,
@@ -256,7 +257,7 @@ public final class EngineLoad {
     try (StrataEngine engine = StrataEngine.open(dir, LocalVfs.INSTANCE, options)) {
       Fork fork = engine.fork(StrataEngine.MAIN);
       fork.createOrGetCollection("docs", DocumentSource.SCHEMA);
-      Fork.Stats before = fork.stats();
+      ForkStats before = fork.stats();
       Ingest ingest =
           new Ingest(fork, "docs", docs, config.writers(), config.flushBatchDocs(), Durability.ASYNC);
       FlushProbe probe = new FlushProbe(fork, config.flushEveryMs(), options.writeStallTimeoutMs());
@@ -265,10 +266,10 @@ public final class EngineLoad {
       probe.start();
       sleepSeconds(config.flushSeconds());
       Ingest.Result w = ingest.stop();
-      Fork.Stats atStop = fork.stats();
+      ForkStats atStop = fork.stats();
       long gcMs = gcMillis() - gcBefore;
       FlushProbe.Result p = probe.stop(60_000);
-      Fork.Stats after = fork.stats();
+      ForkStats after = fork.stats();
       long engineStallMs = atStop.stallTimeMs() - before.stallTimeMs();
       long probeWaitMs = p.flushCallNanos().sum() / 1_000_000;
       long writerStallMs = Math.max(0, engineStallMs - probeWaitMs);

@@ -2,20 +2,18 @@ package dev.strata.engine.flush;
 
 import com.google.common.util.concurrent.MoreExecutors;
 import dev.strata.engine.StrataException;
+import java.io.IOException;
 import java.util.PriorityQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *       without a permit) and is published in that queue like a flush, so a fork's snapshots form
  *       one chain in seq order whatever publishes them.
  *   <li><b>Every attempt reports exactly once.</b> A stream that returns, throws, is interrupted,
- *       cancelled or times out reports to the finalizer once (an {@link AtomicBoolean} per attempt);
+ *       cancelled or times out reports to the finalizer once ({@link StreamAttempt});
  *       a result that arrives after its attempt timed out is discarded. The finalizer therefore
  *       never waits forever for a seq.
  *   <li><b>Failure is sticky.</b> After {@code maxRetries} failed attempts, or any failure to
@@ -54,7 +52,7 @@ import org.slf4j.LoggerFactory;
  * thousands would mean thousands of idle threads. A sequential executor over a shared pool gives
  * the same ordering with no idle threads.
  *
- * <p>A timed-out attempt is reported failed but not interrupted (see {@code runAttempt}); its
+ * <p>A timed-out attempt is reported failed but not interrupted ({@link StreamAttempt}); its
  * output, if it ever comes, is discarded.
  *
  * <p>Thread-safe. Lock order: {@code flushLock} then {@code idleLock}; neither is held across I/O
@@ -124,8 +122,8 @@ public final class FlushCoordinator<T, O> {
   private final Discarder<O> discarder;
   private final FailureListener failureListener;
 
-  /** Guards nextSeq and the swap of the caller's buffers. */
-  private final ReentrantLock flushLock = new ReentrantLock();
+  /** Guards nextSeq and the swap of the caller's buffers (the caller's lock, or our own). */
+  private final ReentrantLock flushLock;
 
   /** Next seq to assign. Guarded by flushLock. */
   private long nextSeq;
@@ -154,8 +152,11 @@ public final class FlushCoordinator<T, O> {
    * @param streamExecutor shared, bounded pool for stream phases
    * @param finalizerPool shared pool; this coordinator runs on it as a sequential executor
    * @param scheduler shared scheduler for retries and stream timeouts
+   * @param flushLock the lock seqs are assigned under: the one that already guards the caller's
+   *     buffers (e.g. a fork's memtables), so the swap and the seq are one critical section
    */
   public FlushCoordinator(
+      ReentrantLock flushLock,
       String forkName,
       long firstSeq,
       int maxPendingFlushes,
@@ -169,6 +170,7 @@ public final class FlushCoordinator<T, O> {
       FinalizePhase<T, O> finalizePhase,
       Discarder<O> discarder,
       FailureListener failureListener) {
+    this.flushLock = flushLock;
     this.forkName = forkName;
     this.nextSeq = firstSeq;
     this.nextToPublish = firstSeq;
@@ -292,19 +294,6 @@ public final class FlushCoordinator<T, O> {
   /** The result of a rotate: the flush's seq and the WAL LSN it covers. */
   public record Rotation(long seq, long coveredLsn) {}
 
-  /**
-   * Runs {@code body} under the flush lock: for callers that must read state consistent with
-   * rotates (e.g. the list of frozen buffers). No I/O in {@code body}.
-   */
-  public <R> R withFlushLock(java.util.function.Supplier<R> body) {
-    flushLock.lock();
-    try {
-      return body.get();
-    } finally {
-      flushLock.unlock();
-    }
-  }
-
   private void checkUsable() {
     if (closed) {
       throw StrataException.of(
@@ -318,65 +307,12 @@ public final class FlushCoordinator<T, O> {
   }
 
   private void runAttempt(FlushTask<T> task, int attempt) {
-    AtomicBoolean reported = new AtomicBoolean();
-    Future<?> future;
-    try {
-      future =
-          streamExecutor.submit(
-              () -> {
-                O out = null;
-                Throwable err = null;
-                try {
-                  out = streamPhase.stream(task, attempt);
-                } catch (Throwable t) {
-                  err = t;
-                }
-                report(task, attempt, reported, out, err);
-              });
-    } catch (RejectedExecutionException e) {
-      report(task, attempt, reported, null, e);
-      return;
-    }
-    ScheduledFuture<?> watchdog;
-    try {
-      watchdog =
-          scheduler.schedule(
-              () -> {
-                if (!future.isDone()) {
-                  report(
-                      task,
-                      attempt,
-                      reported,
-                      null,
-                      new java.util.concurrent.TimeoutException(
-                          "stream of flush seq "
-                              + task.seq()
-                              + " took longer than "
-                              + streamTimeoutMs
-                              + " ms"));
-                  // Not cancel(true): an interrupt inside FileChannel I/O closes the channel
-                  // (a WAL fsync would fail the WAL for good; Lucene's files likewise). The
-                  // stuck attempt runs on and its late result is discarded.
-                }
-              },
-              streamTimeoutMs,
-              TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      return; // shutting down: the stream itself still reports
-    }
-    // If the stream already reported, the watchdog finds it done and does nothing.
-    task.setWatchdog(watchdog);
+    StreamAttempt.start(
+        task, attempt, streamPhase, streamExecutor, scheduler, streamTimeoutMs, this::onAttemptReported, this::discardQuietly);
   }
 
-  private void report(
-      FlushTask<T> task, int attempt, AtomicBoolean reported, O out, Throwable err) {
-    if (!reported.compareAndSet(false, true)) {
-      if (out != null) {
-        discardQuietly(out); // late result of an attempt that already timed out
-      }
-      return;
-    }
-    task.cancelWatchdog();
+  /** An attempt's single report: hand it to the finalizer (or discard it if the pools are down). */
+  private void onAttemptReported(FlushTask<T> task, int attempt, O out, Throwable err) {
     try {
       finalizer.execute(() -> onStreamDone(task, attempt, out, err));
     } catch (RejectedExecutionException e) {
@@ -410,7 +346,7 @@ public final class FlushCoordinator<T, O> {
       } else {
         fail(
             task.seq(),
-            new java.io.IOException(
+            new IOException(
                 "flush seq " + task.seq() + " failed after " + (attempt + 1) + " attempts: " + err,
                 err));
       }
@@ -586,7 +522,7 @@ public final class FlushCoordinator<T, O> {
     // (a compaction's is not counted by drain), so none is still writing when this returns; later
     // ones see `closed` and abandon. Outputs parked behind a flush that will never publish are
     // freed here too.
-    java.util.concurrent.CountDownLatch barrier = new java.util.concurrent.CountDownLatch(1);
+    CountDownLatch barrier = new CountDownLatch(1);
     try {
       finalizer.execute(
           () -> {
@@ -635,9 +571,5 @@ public final class FlushCoordinator<T, O> {
     return retries.get();
   }
 
-  /** The error that failed the pipeline, or null. */
-  public Throwable failure() {
-    return failure;
-  }
 
 }

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Consumer;
 
 /**
  * What every fork shares, owned by the engine: file system, data directory, options, the segment
@@ -28,7 +29,7 @@ public record ForkContext(
     Executor finalizerPool,
     ScheduledExecutorService scheduler,
     SegmentIdAllocator segmentIds,
-    java.util.function.Consumer<Fork> onPublished) {
+    Consumer<Fork> onPublished) {
 
   /** {@code <data>/forks/<forkId>}. */
   public Path forkDir(String forkId) {

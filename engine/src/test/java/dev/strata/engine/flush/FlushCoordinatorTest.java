@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
@@ -76,6 +77,7 @@ class FlushCoordinatorTest {
       List<Long> discarded,
       AtomicReference<Throwable> failed) {
     return new FlushCoordinator<>(
+        new ReentrantLock(),
         "test",
         1,
         permits,

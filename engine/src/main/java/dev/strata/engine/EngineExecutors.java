@@ -1,0 +1,137 @@
+package dev.strata.engine;
+
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Every thread pool of one engine, in one place: who uses it, its bound, and the order it stops in.
+ * Owned by {@link StrataEngine}; all threads are daemons named {@code strata-<pool>-N}.
+ *
+ * <table>
+ *   <caption>Pools</caption>
+ *   <tr><th>pool</th><th>threads</th><th>work</th></tr>
+ *   <tr><td>{@code strata-stream}</td><td>{@code flush.stream_threads}</td><td>flush stream phases of
+ *       every fork (segment writes); queue bounded in effect by each fork's permits</td></tr>
+ *   <tr><td>{@code strata-finalizer}</td><td>max(2, stream threads / 2)</td><td>each fork's
+ *       finalizer runs on it as a sequential executor (publication in seq order)</td></tr>
+ *   <tr><td>{@code strata-scheduler}</td><td>1</td><td>interval flushes, stream retries and timeouts,
+ *       the compaction sweep, the retention timer (each task only queues work elsewhere)</td></tr>
+ *   <tr><td>{@code strata-gc}</td><td>1</td><td>retention passes and segment GC, one at a time</td></tr>
+ *   <tr><td>{@code strata-compaction}</td><td>{@code compaction.max_concurrent}</td><td>compaction
+ *       merges; core threads time out when idle</td></tr>
+ * </table>
+ *
+ * Threads owned elsewhere: one WAL syncer per fork ({@code WalWriter}) and the segment store's
+ * obsolete-segment deleter ({@code strata-segment-deleter}, owned by {@code SegmentStore}).
+ *
+ * <h2>Shutdown order</h2>
+ *
+ * {@link #stopCompactionsAndGc} first (no merge or GC may start while forks close), then the forks
+ * close (each drains its own pipeline through these pools), then {@link #stopFlushPools}. {@link
+ * #haltNow} stops everything at once (simulated crash). Every wait is bounded.
+ *
+ * <p>Thread-safe: the executors are.
+ */
+final class EngineExecutors {
+  private static final Logger log = LoggerFactory.getLogger(EngineExecutors.class);
+  private static final long TERMINATION_WAIT_S = 30;
+
+  private final ThreadPoolExecutor stream;
+  private final ExecutorService finalizer;
+  private final ScheduledThreadPoolExecutor scheduler;
+  private final ExecutorService gc;
+  private final ThreadPoolExecutor compaction;
+
+  EngineExecutors(EngineOptions options) {
+    int streams = options.streamThreads();
+    this.stream =
+        new ThreadPoolExecutor(streams, streams, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemon("strata-stream-%d"));
+    this.finalizer = Executors.newFixedThreadPool(Math.max(2, streams / 2), daemon("strata-finalizer-%d"));
+    this.scheduler = new ScheduledThreadPoolExecutor(1, daemon("strata-scheduler-%d"));
+    scheduler.setRemoveOnCancelPolicy(true);
+    this.gc = Executors.newSingleThreadExecutor(daemon("strata-gc-%d"));
+    int merges = options.compaction().maxConcurrent();
+    this.compaction =
+        new ThreadPoolExecutor(merges, merges, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemon("strata-compaction-%d"));
+    compaction.allowCoreThreadTimeOut(true);
+  }
+
+  private static ThreadFactory daemon(String format) {
+    return new ThreadFactoryBuilder().setNameFormat(format).setDaemon(true).build();
+  }
+
+  ExecutorService stream() {
+    return stream;
+  }
+
+  ExecutorService finalizer() {
+    return finalizer;
+  }
+
+  ScheduledExecutorService scheduler() {
+    return scheduler;
+  }
+
+  ExecutorService gc() {
+    return gc;
+  }
+
+  ThreadPoolExecutor compaction() {
+    return compaction;
+  }
+
+  /**
+   * Stops taking compaction and GC work and waits for running jobs (bounded: {@code
+   * compactionWaitMs} and 30 s). Running merges stop on their own when their scheduler is stopped.
+   */
+  void stopCompactionsAndGc(long compactionWaitMs) {
+    compaction.shutdown();
+    gc.shutdown();
+    awaitQuietly(compaction, TimeUnit.MILLISECONDS.toNanos(compactionWaitMs), "compaction");
+    awaitQuietly(gc, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S), "gc");
+  }
+
+  /** After the forks closed: stops the scheduler, the stream and the finalizer pools (bounded). */
+  void stopFlushPools() {
+    scheduler.shutdownNow();
+    stream.shutdownNow();
+    finalizer.shutdown();
+    awaitQuietly(stream, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S), "stream");
+    awaitQuietly(finalizer, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S), "finalizer");
+    awaitQuietly(scheduler, TimeUnit.SECONDS.toNanos(10), "scheduler");
+  }
+
+  /**
+   * Simulated crash: stops every pool at once (interrupting all but the compaction threads, whose
+   * merges stop on their scheduler's flag), then waits for the threads (bounded).
+   */
+  void haltNow() {
+    scheduler.shutdownNow();
+    compaction.shutdown(); // merges poll their scheduler's stop flag: no interrupt inside Lucene I/O
+    gc.shutdownNow();
+    stream.shutdownNow();
+    finalizer.shutdownNow();
+    for (ExecutorService e : new ExecutorService[] {compaction, stream, finalizer, gc}) {
+      awaitQuietly(e, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S), "halt");
+    }
+  }
+
+  private static void awaitQuietly(ExecutorService e, long nanos, String pool) {
+    try {
+      if (!e.awaitTermination(nanos, TimeUnit.NANOSECONDS)) {
+        log.warn("{} threads still running after {} ms; going on", pool, TimeUnit.NANOSECONDS.toMillis(nanos));
+      }
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
