@@ -391,7 +391,11 @@ public final class WalWriter implements AutoCloseable {
    * §2 step 5).
    *
    * <p>An I/O error here fails the WAL like any other (the directory's durable state is unknown).
-   * A {@link WalReader} positioned in a deleted segment keeps reading it (the open file survives
+   * A call that throws may still have deleted, durably or not, any of the segments it was asked to
+   * delete: the caller released those LSNs by asking. Segments holding an LSN at or above {@code
+   * lsn} are never touched.
+   *
+   * <p>A {@link WalReader} positioned in a deleted segment keeps reading it (the open file survives
    * unlinking on POSIX); one opened on the directory before the call may fail to open a deleted
    * segment.
    *
