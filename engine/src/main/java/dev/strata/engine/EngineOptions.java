@@ -5,6 +5,7 @@ import dev.strata.engine.compaction.CompactionOptions;
 import dev.strata.engine.flush.FlushHooks;
 import dev.strata.engine.retention.RetentionOptions;
 import dev.strata.wal.WalOptions;
+import java.time.Clock;
 import java.util.Objects;
 
 /**
@@ -27,6 +28,8 @@ import java.util.Objects;
  * @param retention snapshot retention ({@link RetentionOptions#defaults()})
  * @param compactionHooks test seam at each step of a compaction; {@link CompactionHooks#NONE} in
  *     production
+ * @param clock the wall clock that stamps manifests and fork entries and that retention compares
+ *     snapshot ages with ({@link Clock#systemUTC()}; tests move a fixed one instead of sleeping)
  */
 public record EngineOptions(
     long l0MaxBytes,
@@ -42,7 +45,8 @@ public record EngineOptions(
     FlushHooks hooks,
     CompactionOptions compaction,
     RetentionOptions retention,
-    CompactionHooks compactionHooks) {
+    CompactionHooks compactionHooks,
+    Clock clock) {
 
   /** Checks ranges. */
   public EngineOptions {
@@ -82,6 +86,7 @@ public record EngineOptions(
     b.compaction = compaction;
     b.retention = retention;
     b.compactionHooks = compactionHooks;
+    b.clock = clock;
     return b;
   }
 
@@ -101,6 +106,12 @@ public record EngineOptions(
     private CompactionOptions compaction = CompactionOptions.defaults();
     private RetentionOptions retention = RetentionOptions.defaults();
     private CompactionHooks compactionHooks = CompactionHooks.NONE;
+    private Clock clock = Clock.systemUTC();
+
+    public Builder clock(Clock v) {
+      clock = Objects.requireNonNull(v);
+      return this;
+    }
 
     public Builder compaction(CompactionOptions v) {
       compaction = Objects.requireNonNull(v);
@@ -187,7 +198,8 @@ public record EngineOptions(
           hooks,
           compaction,
           retention,
-          compactionHooks);
+          compactionHooks,
+          clock);
     }
   }
 }

@@ -71,7 +71,7 @@ final class EngineRecovery {
     segmentIds.advanceTo(onDisk.stream().mapToLong(Long::longValue).max().orElse(0) + 1);
     if (catalog.byName(StrataEngine.MAIN).isEmpty()) {
       try {
-        catalog.put(ForkEntry.create(StrataEngine.MAIN, "", System.currentTimeMillis()));
+        catalog.put(ForkEntry.create(StrataEngine.MAIN, "", ctx.options().clock().millis()));
       } catch (CatalogConflictException ex) {
         throw new IOException("cannot create fork main", ex);
       }

@@ -215,7 +215,7 @@ final class ForkRegistry {
    */
   private ForkEntry saveEntry(String name, Manifest base) throws IOException {
     gate.protect(base.getId());
-    ForkEntry entry = ForkEntry.create(name, base.getId(), System.currentTimeMillis());
+    ForkEntry entry = ForkEntry.create(name, base.getId(), ctx.options().clock().millis());
     try {
       if (findManifest(base.getId()).isEmpty()) {
         throw StrataException.notFound(

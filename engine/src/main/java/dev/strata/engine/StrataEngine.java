@@ -109,7 +109,7 @@ public final class StrataEngine implements AutoCloseable {
     this.forks = new ForkRegistry(ctx, catalog, gate, tags);
     this.retention =
         new RetentionService(
-            forks, catalog, segments, segmentIds, gate, options.retention(), executors.gc(), System::currentTimeMillis);
+            forks, catalog, segments, segmentIds, gate, options.retention(), executors.gc(), options.clock()::millis);
     this.verifier = new EngineVerifier(forks, segments);
   }
 

@@ -190,23 +190,21 @@ public final class FlushCoordinator<T, O> {
 
   /**
    * Rotates: takes a permit (waiting at most {@code permitWaitMs} outside any lock), runs {@code
-   * action} under the flush lock with the next seq, and starts the stream phase.
+   * action} under the flush lock with the next seq, and starts the stream phase. A wait of 0
+   * means "refuse at once": no permit free is RESOURCE_EXHAUSTED, never a silent no-op, so a
+   * writer with {@code write_stall_timeout=0} still meets back-pressure.
    *
-   * @param permitWaitMs 0 to give up at once (the interval trigger), else the write-stall timeout
-   * @return the seq and covered LSN of the new flush, or null if there was nothing to flush or
-   *     {@code permitWaitMs} was 0 and no permit was free
-   * @throws StrataException RESOURCE_EXHAUSTED if no permit came within a non-zero wait;
+   * @param permitWaitMs how long to wait for a permit (the write-stall timeout), ≥ 0
+   * @return the seq and covered LSN of the new flush, or null if there was nothing to flush
+   * @throws StrataException RESOURCE_EXHAUSTED if no permit came within {@code permitWaitMs};
    *     FAILED_PRECONDITION if the pipeline has failed; UNAVAILABLE if closed
    * @throws InterruptedException if interrupted while waiting for a permit
    */
   public Rotation rotate(long permitWaitMs, RotateAction<T> action) throws InterruptedException {
     checkUsable();
     if (!permits.tryAcquire()) {
-      if (permitWaitMs == 0) {
-        return null;
-      }
       long start = System.nanoTime();
-      boolean got = permits.tryAcquire(permitWaitMs, TimeUnit.MILLISECONDS);
+      boolean got = permitWaitMs > 0 && permits.tryAcquire(permitWaitMs, TimeUnit.MILLISECONDS);
       stallNanos.addAndGet(System.nanoTime() - start);
       if (!got) {
         checkUsable(); // a pipeline that failed meanwhile is read-only, not overloaded
@@ -221,6 +219,26 @@ public final class FlushCoordinator<T, O> {
             Math.max(100, permitWaitMs / 10));
       }
     }
+    return swapAndStart(action);
+  }
+
+  /**
+   * Rotates only if a permit is free right now (the interval trigger: a busy pipeline just skips a
+   * tick).
+   *
+   * @return the new flush, or null if no permit was free or there was nothing to flush
+   * @throws StrataException FAILED_PRECONDITION if the pipeline has failed; UNAVAILABLE if closed
+   */
+  public Rotation tryRotate(RotateAction<T> action) {
+    checkUsable();
+    if (!permits.tryAcquire()) {
+      return null;
+    }
+    return swapAndStart(action);
+  }
+
+  /** With a permit in hand: the swap under the flush lock, then the first stream attempt. */
+  private Rotation swapAndStart(RotateAction<T> action) {
     FlushTask<T> task;
     flushLock.lock();
     try {

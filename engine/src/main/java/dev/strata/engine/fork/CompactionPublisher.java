@@ -138,9 +138,7 @@ final class CompactionPublisher {
     int at = start.get();
     int end = at + out.runIds().size();
     LivenessMap liveness = rebase(head, out, at);
-    Manifest m = chain.logAndApply(edit.applyTo(head.manifest(), entry, System.currentTimeMillis()), List.of(out.merged().segmentId()));
-    ctx.segmentIds().settle(out.merged().segmentId());
-
+    // Handles first, so a failure leaks nothing and publishes nothing.
     List<Segment> segs = new ArrayList<>();
     List<Segment> headSegs = head.segments();
     try {
@@ -154,8 +152,16 @@ final class CompactionPublisher {
       }
     } catch (IOException | RuntimeException e) {
       segs.stream().filter(sg -> sg != out.merged()).forEach(Segment::release);
+      throw new SnapshotChain.CleanPublishFailure(e instanceof IOException io ? io : new IOException(e)); // nothing published
+    }
+    Manifest m;
+    try {
+      m = chain.logAndApply(edit.applyTo(head.manifest(), entry, ctx.options().clock().millis()), List.of(out.merged().segmentId()));
+    } catch (Exception e) {
+      segs.stream().filter(sg -> sg != out.merged()).forEach(Segment::release);
       throw e;
     }
+    ctx.segmentIds().settle(out.merged().segmentId());
     PublishedSnapshot snap = new PublishedSnapshot(m, segs, liveness);
     if (!memTables.installHead(snap, lifecycle::isClosed)) {
       snap.release();
@@ -207,7 +213,7 @@ final class CompactionPublisher {
   /** Records a failed compaction job for {@code Stats} ({@code last_error}). */
   void failed(Throwable t) {
     lastError = "compaction failed: " + t.getMessage();
-    lastErrorTimeMs = System.currentTimeMillis();
+    lastErrorTimeMs = ctx.options().clock().millis();
     writeController.wake();
   }
 

@@ -88,9 +88,10 @@ final class FlushScheduler {
     }
     try {
       if (memTables.hasUnflushedData(wal.lastLsn())) {
-        rotate(0, false); // no permit free: skip this tick rather than stall the scheduler
+        // No permit free: skip this tick rather than stall the scheduler.
+        flush.tryRotate(seq -> memTables.swapLocked(0, wal::lastLsn));
       }
-    } catch (RuntimeException | InterruptedException e) {
+    } catch (RuntimeException e) {
       log.debug("fork={} interval flush skipped: {}", forkName, e.toString());
     }
   }
@@ -98,11 +99,11 @@ final class FlushScheduler {
   /**
    * Rotates if there is something to flush.
    *
-   * @param permitWaitMs how long to wait for a flush permit; 0 to give up at once
+   * @param permitWaitMs how long to wait for a flush permit; 0 refuses at once if none is free
    * @param onlyIfFull rotate only if the active buffer is still at {@code l0.max_bytes} once the
    *     permit is in hand (many stalled writers wake up; only one should rotate)
    * @return the rotation, or null if nothing was rotated
-   * @throws StrataException RESOURCE_EXHAUSTED if no permit came within a non-zero wait
+   * @throws StrataException RESOURCE_EXHAUSTED if no permit came within {@code permitWaitMs}
    */
   FlushCoordinator.Rotation rotate(long permitWaitMs, boolean onlyIfFull) throws InterruptedException {
     long fullBytes = onlyIfFull ? l0MaxBytes : 0;
@@ -123,23 +124,31 @@ final class FlushScheduler {
       if (r != null) {
         // A ticket must name an LSN that survives a power loss: after one, the WAL would hand
         // out a lost (ASYNC) LSN again and the ticket would resolve to the wrong writes.
-        if (wal.durableLsn() < r.coveredLsn()) {
-          try {
-            wal.sync();
-          } catch (IOException e) {
-            throw lifecycle.walFailed(e);
-          }
-        }
+        syncUpTo(r.coveredLsn());
         return tickets.ticket(r.seq(), r.coveredLsn());
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw StrataException.of(StrataException.Kind.UNAVAILABLE, "interrupted");
     }
-    // Nothing new: the ticket covers what was last rotated (maybe already published).
+    // Nothing new: every assigned LSN is in a rotated buffer, so the last rotate's covered LSN is
+    // at least the caller's acknowledged one; make it durable for the same reason as above.
+    long covered = memTables.lastRotatedLsn();
+    syncUpTo(covered);
     PublishedSnapshot head = memTables.current().head();
     long seq = head == null ? 0 : head.manifest().getSeq() + flush.pendingFlushes();
-    return tickets.ticket(seq, memTables.lastRotatedLsn());
+    return tickets.ticket(seq, covered);
+  }
+
+  /** Makes the WAL durable up to {@code lsn} if it is not yet. */
+  private void syncUpTo(long lsn) {
+    if (wal.durableLsn() < lsn) {
+      try {
+        wal.sync();
+      } catch (IOException e) {
+        throw lifecycle.walFailed(e);
+      }
+    }
   }
 
   /**

@@ -237,7 +237,15 @@ public final class Fork implements AutoCloseable {
    * @throws StrataException FAILED_PRECONDITION on a schema conflict or a read-only fork
    */
   public CollectionRegistry.Collection createOrGetCollection(String name, CollectionSchema schema) {
-    return writer.createOrGetCollection(name, schema);
+    return writer.defineCollection(name, schema).collection();
+  }
+
+  /**
+   * As {@link #createOrGetCollection}, saying whether this call created the collection: among
+   * racing callers exactly one is told it did.
+   */
+  public CollectionRegistry.Defined defineCollection(String name, CollectionSchema schema) {
+    return writer.defineCollection(name, schema);
   }
 
   /** The fork's collections. */

@@ -89,7 +89,7 @@ final class ForkRecovery {
     try {
       Optional<Manifest> headManifest = manifests.head();
       if (headManifest.isEmpty() && !entry.baseSnapshotId().isEmpty()) {
-        headManifest = Optional.of(publishFirstManifest(manifests, entry, base));
+        headManifest = Optional.of(publishFirstManifest(manifests, entry, base, ctx.options().clock().millis()));
       }
       List<String> chainProblems = new ArrayList<>();
       manifests.verifyChain().forEach(p -> chainProblems.add(p.toString()));
@@ -162,14 +162,14 @@ final class ForkRecovery {
     }
   }
 
-  private static Manifest publishFirstManifest(ManifestStore store, ForkEntry entry, Manifest base)
+  private static Manifest publishFirstManifest(ManifestStore store, ForkEntry entry, Manifest base, long nowMs)
       throws IOException {
     if (base == null) {
       throw new IOException(
           "fork '" + entry.name() + "' has no manifest and its base snapshot " + entry.baseSnapshotId() + " is gone");
     }
     try {
-      return store.publish(SnapshotEdit.firstOfFork(entry, base, System.currentTimeMillis()));
+      return store.publish(SnapshotEdit.firstOfFork(entry, base, nowMs));
     } catch (ManifestConflictException e) {
       throw new IOException("could not publish the first manifest of fork " + entry.name(), e);
     }

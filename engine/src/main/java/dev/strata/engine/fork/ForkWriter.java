@@ -117,29 +117,42 @@ final class ForkWriter {
   }
 
   /**
-   * Returns the collection, creating it (durably, through the WAL) if it does not exist.
+   * Returns the collection, creating it (durably, through the WAL) if it does not exist; says
+   * whether this call created it (exactly one caller does).
    *
    * @throws StrataException INVALID_ARGUMENT (bad name or a schema Lucene cannot index),
    *     FAILED_PRECONDITION on a schema conflict or a read-only fork
    */
-  CollectionRegistry.Collection createOrGetCollection(String name, CollectionSchema schema) {
+  CollectionRegistry.Defined defineCollection(String name, CollectionSchema schema) {
     Names.requireValidCollection(name);
     if (collections.get(name) == null) {
       lifecycle.checkWritable();
       // A schema Lucene cannot index (e.g. an unknown analyzer) would fail every flush later.
       DocumentIndexer.validateSchema(schema);
     }
-    return collections.createOrGet(forkName, name, schema, this::logDefinition);
+    return collections.createOrGet(forkName, name, schema, this::logDefinition, watermark::markDone);
   }
 
-  /** Logs a collection definition as its own SYNC WAL record; returns its LSN. */
+  /**
+   * Logs a collection definition as its own SYNC WAL record; returns its LSN, not yet marked done
+   * (the registry does that once the collection is recorded), unless the durability wait fails.
+   */
   private long logDefinition(String name, CollectionSchema schema) throws IOException {
-    WalAppend a = wal.append(WalEntries.encodeDefinition(name, schema), Durability.SYNC);
+    WalAppend a;
+    try {
+      a = wal.append(WalEntries.encodeDefinition(name, schema), Durability.SYNC);
+    } catch (IOException e) {
+      throw lifecycle.walFailed(e);
+    }
     try {
       awaitDurable(a);
       return a.lsn();
-    } finally {
+    } catch (IOException e) {
       watermark.markDone(a.lsn());
+      throw lifecycle.walFailed(e);
+    } catch (RuntimeException e) {
+      watermark.markDone(a.lsn());
+      throw e;
     }
   }
 

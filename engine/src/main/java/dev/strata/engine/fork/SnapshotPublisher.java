@@ -85,12 +85,11 @@ final class SnapshotPublisher {
   /** Publishes one flush: the coordinator's finalize phase. */
   void publish(FlushTask<L0Buffer> task, FlushOutput out) throws Exception {
     PublishedSnapshot head = memTables.current().head();
-    List<Segment> older = head == null ? List.of() : head.segments();
     LivenessMap liveness = head == null ? LivenessMap.empty() : head.liveness();
     List<Long> newIds = new ArrayList<>();
     WrittenSegment w = out.written();
     if (out.segment() != null) {
-      liveness = rebase(liveness, older, out);
+      liveness = rebase(liveness, head == null ? List.of() : head.segments(), out);
       newIds.add(w.segmentId());
     }
     List<CollectionDef> defs = new ArrayList<>();
@@ -103,22 +102,35 @@ final class SnapshotPublisher {
             task.coveredLsn(),
             w == null ? null : SnapshotEdit.refOf(w, SegmentOrigin.SEGMENT_ORIGIN_FLUSH, entry.forkId()),
             defs);
-    Manifest next = edit.applyTo(head == null ? null : head.manifest(), entry, System.currentTimeMillis());
+    Manifest next = edit.applyTo(head == null ? null : head.manifest(), entry, ctx.options().clock().millis());
     ctx.options().hooks().beforePublish(entry.name(), task.seq());
-    Manifest m = chain.logAndApply(next, newIds);
+    // The new snapshot pins its own references, taken before the manifest is durable so that a
+    // failure here leaks nothing and leaves the head as it was: the new segment's handle moves
+    // over from the stream output, older segments are acquired again (the old head releases its
+    // own below).
+    List<Segment> older = head == null ? List.of() : head.segments();
+    List<Segment> segs = new ArrayList<>();
+    try {
+      for (Segment s : older) {
+        segs.add(ctx.segments().acquire(s.segmentId()));
+      }
+    } catch (IOException | RuntimeException e) {
+      segs.forEach(Segment::release);
+      throw e;
+    }
+    Manifest m;
+    try {
+      m = chain.logAndApply(next, newIds);
+    } catch (Exception e) {
+      segs.forEach(Segment::release);
+      throw e;
+    }
     newIds.forEach(ctx.segmentIds()::settle);
     if (w != null) {
       flushBytesWritten.addAndGet(w.sizeBytes());
     }
-
-    // The new snapshot pins its own references: the new segment's handle moves over from the
-    // stream output, older segments are acquired again (the old head releases its own below).
-    List<Segment> segs = new ArrayList<>();
     if (out.segment() != null) {
-      segs.add(out.segment());
-    }
-    for (Segment s : older) {
-      segs.add(ctx.segments().acquire(s.segmentId()));
+      segs.add(0, out.segment());
     }
     PublishedSnapshot snap = new PublishedSnapshot(m, segs, liveness);
     if (!memTables.installFlush(snap, task.payload(), lifecycle::isClosed)) {
@@ -128,6 +140,11 @@ final class SnapshotPublisher {
     if (head != null) {
       head.release();
     }
+    lastFlushDurationMs = task.ageMs();
+    // Tickets first: the snapshot is published, so tickets it covers resolve to it even if the
+    // truncation below turns the fork read-only (SPEC §5.9).
+    tickets.published(task.coveredLsn(), m);
+    watchers.announce(m);
     try {
       wal.truncateBefore(task.coveredLsn() + 1);
     } catch (IOException e) {
@@ -135,9 +152,6 @@ final class SnapshotPublisher {
       // (fsyncgate rule), so the fork stops taking writes now rather than at its next write.
       lifecycle.turnReadOnly("WAL truncation below LSN " + (task.coveredLsn() + 1) + " failed: " + e.getMessage());
     }
-    watchers.announce(m);
-    lastFlushDurationMs = task.ageMs();
-    tickets.published(task.coveredLsn(), m);
     try {
       afterPublish.run();
     } catch (RuntimeException e) {
