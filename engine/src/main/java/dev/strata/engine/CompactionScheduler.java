@@ -150,8 +150,11 @@ public final class CompactionScheduler implements AutoCloseable {
             return;
           }
           out.complete(r);
-          if (background && r.published().isPresent()) {
-            maybeSchedule(fork); // the policy may have more to do (the backlog drains run by run)
+          if (background) {
+            // The policy may have more to do (the backlog drains run by run, and flushes published
+            // during a long merge may have pushed the head over the cap again): look again now
+            // rather than at the next flush or sweep. An abort is retried the same way.
+            maybeSchedule(fork);
           }
         });
   }

@@ -1,13 +1,20 @@
 package dev.strata.engine;
 
 import dev.strata.engine.fork.Fork;
+import dev.strata.engine.fork.RetainedSnapshot;
 import dev.strata.engine.fork.SegmentIdAllocator;
 import dev.strata.engine.retention.RetentionOptions;
+import dev.strata.engine.retention.RetentionPolicy;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.manifest.ForkCatalog;
 import dev.strata.manifest.ForkEntry;
+import dev.strata.manifest.proto.Manifest;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -56,6 +63,10 @@ final class RetentionService {
 
   private final AtomicLong snapshotsExpired = new AtomicLong();
   private final AtomicLong segmentsCollected = new AtomicLong();
+  private final AtomicLong expiredForSpace = new AtomicLong();
+  private volatile StrataEngine.SpaceUsage space = new StrataEngine.SpaceUsage(0, 0, Long.MAX_VALUE, 0);
+  /** Confined to strata-gc. */
+  private long lastOverBoundWarnNanos;
   /** A periodic pass is queued or running (invariant 1). */
   private final AtomicBoolean passQueued = new AtomicBoolean();
   private volatile boolean stopped;
@@ -156,12 +167,80 @@ final class RetentionService {
         log.warn("fork={} retention failed (retried next pass): {}", f.name(), e.toString());
       }
     }
+    expired += expireForSpace(protectedIds); // also measures retained and live bytes for Stats
     snapshotsExpired.addAndGet(expired);
     int collected = collectGarbage();
     if (expired > 0 || collected > 0) {
       log.info("retention: {} snapshots expired, {} segments no longer referenced", expired, collected);
     }
   }
+
+  /**
+   * The space bound ({@code retention.max_bytes}, {@code retention.max_space_amplification}):
+   * while the distinct segments of every retained snapshot take more than the bound, the oldest
+   * snapshots that are neither a head, tagged nor a fork base expire early ({@link
+   * RetentionPolicy#overSpaceBound}). Logs a warning (at most every 10 minutes) when pinned
+   * snapshots alone exceed the bound.
+   *
+   * @return how many snapshots it expired
+   */
+  private int expireForSpace(Set<String> protectedIds) {
+    List<RetentionPolicy.Retained> all = new ArrayList<>();
+    Map<Long, Long> live = new HashMap<>();
+    Map<String, Fork> byName = new HashMap<>();
+    for (Fork f : forks.openForks()) {
+      byName.put(f.name(), f);
+      String headId = f.head().map(Manifest::getId).orElse("");
+      for (RetainedSnapshot r : f.retainedSnapshots()) {
+        boolean head = r.id().equals(headId);
+        if (head) {
+          live.putAll(r.segmentBytes());
+        }
+        all.add(new RetentionPolicy.Retained(f.name(), r.id(), r.createTimeMs(), r.segmentBytes(), head || protectedIds.contains(r.id())));
+      }
+    }
+    long liveBytes = sum(live);
+    long bound = options.spaceBoundBytes(liveBytes);
+    List<RetentionPolicy.Retained> going = RetentionPolicy.overSpaceBound(all, bound);
+    Map<String, List<String>> idsByFork = new HashMap<>();
+    going.forEach(r -> idsByFork.computeIfAbsent(r.forkName(), k -> new ArrayList<>()).add(r.id()));
+    int expired = 0;
+    for (Map.Entry<String, List<String>> e : idsByFork.entrySet()) {
+      try {
+        expired += byName.get(e.getKey()).expireSnapshots(e.getValue(), gate::confirmExpiry, gate::expired);
+      } catch (IOException | RuntimeException ex) {
+        log.warn("fork={} space-bound retention failed (retried next pass): {}", e.getKey(), ex.toString());
+      }
+    }
+    Map<Long, Long> left = new HashMap<>();
+    Set<String> goingIds = new HashSet<>();
+    going.forEach(r -> goingIds.add(r.id()));
+    all.stream().filter(r -> !goingIds.contains(r.id())).forEach(r -> left.putAll(r.segmentBytes()));
+    long after = sum(left);
+    space = new StrataEngine.SpaceUsage(after, liveBytes, bound, expiredForSpace.addAndGet(expired));
+    if (expired > 0) {
+      log.info("retention: {} snapshots expired early to bring retained segments under {} bytes", expired, bound);
+    }
+    long now = System.nanoTime();
+    if (after > bound && now - lastOverBoundWarnNanos > TimeUnit.MINUTES.toNanos(10)) {
+      lastOverBoundWarnNanos = now;
+      log.warn(
+          "retention: retained segments take {} bytes, above the space bound of {} bytes, and only heads,"
+              + " tagged snapshots and fork bases are left to hold them: delete tags or drop forks to reclaim",
+          after, bound);
+    }
+    return expired;
+  }
+
+  private static long sum(Map<Long, Long> bytes) {
+    return bytes.values().stream().mapToLong(Long::longValue).sum();
+  }
+
+  /** Retained and live bytes and the bound, as of the last pass (zeros before the first). */
+  StrataEngine.SpaceUsage spaceUsage() {
+    return space;
+  }
+
 
   /**
    * Marks every segment no retained manifest of any fork refers to as obsolete (invariant 2); the

@@ -431,6 +431,23 @@ public final class StrataEngine implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Where the data directory's segment bytes stand against retention's space bound, as of the last
+   * retention pass (from manifest sizes; no file is read).
+   *
+   * @param retainedBytes distinct segment bytes every retained snapshot of every fork refers to
+   * @param liveBytes distinct segment bytes the forks' heads refer to
+   * @param boundBytes the space bound ({@code retention.max_bytes} or {@code
+   *     retention.max_space_amplification} × live bytes, the tighter); Long.MAX_VALUE if none
+   * @param expiredForSpaceTotal snapshots the bound expired early since the engine opened
+   */
+  public record SpaceUsage(long retainedBytes, long liveBytes, long boundBytes, long expiredForSpaceTotal) {}
+
+  /** {@link SpaceUsage} as of the last retention pass. */
+  public SpaceUsage spaceUsage() {
+    return retention.spaceUsage();
+  }
+
   /** Per-fork statistics, by fork name. */
   public Map<String, ForkStats> stats() {
     Map<String, ForkStats> out = new LinkedHashMap<>();

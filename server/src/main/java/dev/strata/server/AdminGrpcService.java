@@ -121,6 +121,12 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
           out.setSegmentDeletionsPending(deletions.pending())
               .setSegmentsDeletedTotal(deletions.deleted())
               .setSegmentDeletionsFailedTotal(deletions.failed());
+          StrataEngine.SpaceUsage space = engine.spaceUsage();
+          out.setRetainedSegmentBytes(space.retainedBytes())
+              .setLiveSegmentBytes(space.liveBytes())
+              .setRetentionBoundBytes(space.boundBytes() == Long.MAX_VALUE ? 0 : space.boundBytes())
+              .setSnapshotsExpiredForSpaceTotal(space.expiredForSpaceTotal())
+              .setSegmentCap(engine.options().compaction().maxSegments());
           return out.build();
         });
   }
@@ -171,6 +177,7 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
             .setWriteAmplification(s.writeAmplification())
             .setCompactionStallsTotal(s.compactionStalls())
             .setCompactionStallTimeMsTotal(s.compactionStallMs())
+            .setSegmentsOverCap(Math.max(0, s.segmentCount() - engine.options().compaction().maxSegments()))
             .setExclusiveSegmentBytes(usage.exclusiveBytes())
             .setSharedSegmentBytes(usage.sharedBytes())
             .setReclaimableSegmentBytes(usage.reclaimableBytes())

@@ -459,36 +459,30 @@ public final class Fork implements AutoCloseable {
     return expired.size();
   }
 
+  /**
+   * Deletes the named snapshots early (retention's space bound chose them), as {@link
+   * #expireSnapshots}; never the head. Call from the engine's GC thread.
+   *
+   * @return how many expired
+   */
+  public int expireSnapshots(List<String> ids, UnaryOperator<List<String>> confirm, Consumer<List<String>> done)
+      throws IOException {
+    if (lifecycle.isClosed()) {
+      return 0;
+    }
+    List<String> expired = chain.expireIds(ids, confirm, done);
+    snapshotCache.forget(expired);
+    return expired.size();
+  }
+
+  /** Every retained snapshot of this fork, oldest first (from memory; no file is read). */
+  public List<RetainedSnapshot> retainedSnapshots() {
+    return chain.retained();
+  }
+
   /** Current statistics. */
   public ForkStats stats() {
-    ReadState s = memTables.current();
-    PublishedSnapshot head = s.head();
-    return new ForkStats(
-        entry.name(),
-        entry.forkId(),
-        s.l0Bytes(),
-        s.active().sizeBytes(),
-        s.l0Bytes() - s.active().sizeBytes(),
-        wal.durableLsn(),
-        publisher.lastFlushDurationMs(),
-        s.frozenNewestFirst().size(),
-        flush.pendingFlushes(),
-        head == null ? 0 : head.segments().size(),
-        wal.lastLsn(),
-        head == null ? 0 : head.coveredLsn(),
-        flush.stallTimeMs(),
-        flush.publishedCount(),
-        flush.retryCount(),
-        lifecycle.readOnlyReason(),
-        compactions.publishedCount(),
-        compactions.abortedCount(),
-        publisher.flushBytesWritten(),
-        compactions.bytesWritten(),
-        writeController.segmentStalls(),
-        writeController.segmentStallMs(),
-        chain.retainedCount(),
-        compactions.lastError(),
-        compactions.lastErrorTimeMs());
+    return ForkStats.read(entry, memTables.current(), wal, flush, publisher, compactions, writeController, chain, lifecycle);
   }
 
   /** Rotate-to-publish time of the last published flush, ms (0 before the first). */

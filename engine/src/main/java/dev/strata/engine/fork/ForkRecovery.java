@@ -64,7 +64,7 @@ final class ForkRecovery {
       PublishedSnapshot head,
       L0Buffer active,
       CollectionRegistry collections,
-      SortedMap<Long, SnapshotChain.RetainedSnapshot> retained,
+      SortedMap<Long, RetainedSnapshot> retained,
       boolean segmentsKnown,
       String problem,
       int replayedRecords) {}
@@ -98,11 +98,11 @@ final class ForkRecovery {
         head = openHead(ctx, headManifest.get(), openBase);
       }
       wal = WalWriter.open(ctx.vfs(), dir.resolve("wal"), ctx.options().wal());
-      SortedMap<Long, SnapshotChain.RetainedSnapshot> retained = new TreeMap<>();
+      SortedMap<Long, RetainedSnapshot> retained = new TreeMap<>();
       boolean segmentsKnown = true;
       for (long seq : manifests.list()) {
         try {
-          retained.put(seq, SnapshotChain.RetainedSnapshot.of(manifests.load(seq)));
+          retained.put(seq, RetainedSnapshot.of(manifests.load(seq)));
         } catch (IOException e) {
           problem = "manifest seq " + seq + " unreadable: " + e.getMessage();
           segmentsKnown = false;

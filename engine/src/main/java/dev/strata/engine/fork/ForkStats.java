@@ -1,5 +1,11 @@
 package dev.strata.engine.fork;
 
+import dev.strata.engine.flush.FlushCoordinator;
+import dev.strata.engine.l0.L0Buffer;
+import dev.strata.engine.read.PublishedSnapshot;
+import dev.strata.manifest.ForkEntry;
+import dev.strata.wal.WalWriter;
+
 /**
  * A point-in-time view of one fork's counters (the {@code Stats} RPC and the Prometheus metrics).
  * Values are read one by one without a common lock, so they may be a few microseconds apart.
@@ -61,5 +67,45 @@ public record ForkStats(
    */
   public double writeAmplification() {
     return flushBytesWritten == 0 ? 0 : (double) (flushBytesWritten + compactionBytesWritten) / flushBytesWritten;
+  }
+
+  /** Reads the counters of a fork's parts, one by one (no common lock). */
+  static ForkStats read(
+      ForkEntry entry,
+      ReadState s,
+      WalWriter wal,
+      FlushCoordinator<L0Buffer, FlushOutput> flush,
+      SnapshotPublisher publisher,
+      CompactionPublisher compactions,
+      WriteController writeController,
+      SnapshotChain chain,
+      ForkLifecycle lifecycle) {
+    PublishedSnapshot head = s.head();
+    return new ForkStats(
+        entry.name(),
+        entry.forkId(),
+        s.l0Bytes(),
+        s.active().sizeBytes(),
+        s.l0Bytes() - s.active().sizeBytes(),
+        wal.durableLsn(),
+        publisher.lastFlushDurationMs(),
+        s.frozenNewestFirst().size(),
+        flush.pendingFlushes(),
+        head == null ? 0 : head.segments().size(),
+        wal.lastLsn(),
+        head == null ? 0 : head.coveredLsn(),
+        flush.stallTimeMs(),
+        flush.publishedCount(),
+        flush.retryCount(),
+        lifecycle.readOnlyReason(),
+        compactions.publishedCount(),
+        compactions.abortedCount(),
+        publisher.flushBytesWritten(),
+        compactions.bytesWritten(),
+        writeController.segmentStalls(),
+        writeController.segmentStallMs(),
+        chain.retainedCount(),
+        compactions.lastError(),
+        compactions.lastErrorTimeMs());
   }
 }

@@ -54,15 +54,6 @@ import org.slf4j.LoggerFactory;
 final class SnapshotChain implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SnapshotChain.class);
 
-  /** What retention and GC need of one retained manifest. */
-  record RetainedSnapshot(String id, long createTimeMs, Map<Long, Long> segmentBytes) {
-    static RetainedSnapshot of(Manifest m) {
-      Map<Long, Long> bytes = new HashMap<>();
-      m.getSegmentsList().forEach(r -> bytes.put(SnapshotEdit.segmentId(r), r.getSizeBytes()));
-      return new RetainedSnapshot(m.getId(), m.getCreateTimeMs(), Map.copyOf(bytes));
-    }
-  }
-
   /**
    * A manifest failed to publish before its rename: certainly not durable, and the store is still
    * usable, so the seq may stay a gap and the fork go on.
@@ -301,16 +292,34 @@ final class SnapshotChain implements AutoCloseable {
       throws IOException {
     List<RetentionPolicy.SnapshotInfo> infos = new ArrayList<>();
     retained.forEach((seq, r) -> infos.add(new RetentionPolicy.SnapshotInfo(seq, r.id(), r.createTimeMs())));
-    List<Long> candidates = RetentionPolicy.expired(infos, protectedIds, retention, nowMs);
-    if (candidates.isEmpty()) {
-      return List.of();
-    }
-    Map<String, Long> seqById = new LinkedHashMap<>();
-    for (long seq : candidates) {
+    List<String> ids = new ArrayList<>();
+    for (long seq : RetentionPolicy.expired(infos, protectedIds, retention, nowMs)) {
       RetainedSnapshot r = retained.get(seq);
       if (r != null) {
-        seqById.put(r.id(), seq);
+        ids.add(r.id());
       }
+    }
+    return expireIds(ids, confirm, done);
+  }
+
+  /**
+   * Deletes the named snapshots (retention's space bound chose them), as {@link #expire}: files
+   * first, then the retained set. Never the head; ids no longer retained are skipped.
+   *
+   * @return the ids that expired
+   * @throws IOException if a manifest cannot be deleted (those deleted so far stay deleted)
+   */
+  List<String> expireIds(List<String> ids, UnaryOperator<List<String>> confirm, Consumer<List<String>> done)
+      throws IOException {
+    Map<String, Long> seqById = new LinkedHashMap<>();
+    long headSeq = retained.isEmpty() ? -1 : retained.lastKey();
+    for (RetainedSnapshot r : retained.values()) {
+      if (ids.contains(r.id()) && r.seq() != headSeq) {
+        seqById.put(r.id(), r.seq());
+      }
+    }
+    if (seqById.isEmpty()) {
+      return List.of();
     }
     List<String> going = confirm.apply(new ArrayList<>(seqById.keySet()));
     if (going.isEmpty()) {
@@ -326,6 +335,11 @@ final class SnapshotChain implements AutoCloseable {
     expired.forEach(retained::remove);
     log.debug("fork={} expired {} snapshots: seqs {}", entry.name(), expired.size(), expired);
     return going;
+  }
+
+  /** Every retained snapshot, oldest first. */
+  List<RetainedSnapshot> retained() {
+    return new ArrayList<>(retained.values());
   }
 
   /** Closes the manifest store. Idempotent. */

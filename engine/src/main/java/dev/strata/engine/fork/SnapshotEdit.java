@@ -22,11 +22,14 @@ import java.util.Optional;
  * <ul>
  *   <li><b>Flush</b>: the new segment (if the flush wrote one) goes first, newest first; the head's
  *       segments follow unchanged. The covered LSN becomes the flush's; the collections are those
- *       defined at or below it; the document count grows by the new segment's.
+ *       defined at or below it, with their live document counts; the document count is their sum.
  *   <li><b>Compaction</b>: a contiguous run of the head's segments is replaced, in place, by the
- *       merged segment. Covered LSN and collections stay the head's (a compaction adds no write);
- *       the document count loses the run's and gains the merged segment's.
+ *       merged segment. Covered LSN, collections and live counts stay the head's (a compaction
+ *       adds no write and changes no live document).
  * </ul>
+ *
+ * For manifests written before live counts existed (collections without {@code live_doc_count}),
+ * the document count is the old informational total: every version in the segments.
  *
  * In both, the next manifest's id is {@code <fork id>-<seq>}, its parent is the head (none before
  * the fork's first manifest), its origin says which kind published it, and tags are never
@@ -71,7 +74,8 @@ public final class SnapshotEdit {
    * @param seq the flush's seq (rotate order)
    * @param coveredLsn every WAL record with LSN ≤ this is in the next manifest
    * @param newSegment the segment the flush wrote, or null if its buffer held only definitions
-   * @param collections the fork's collections defined at or below {@code coveredLsn}
+   * @param collections the fork's collections defined at or below {@code coveredLsn}, each with
+   *     its live document count in the new snapshot
    */
   public static SnapshotEdit flush(
       long seq, long coveredLsn, SegmentRef newSegment, List<CollectionDef> collections) {
@@ -133,6 +137,9 @@ public final class SnapshotEdit {
       refs.add(added);
       docs += added.getDocCount();
     }
+    if (!collections.isEmpty() && collections.stream().allMatch(CollectionDef::hasLiveDocCount)) {
+      docs = collections.stream().mapToLong(CollectionDef::getLiveDocCount).sum();
+    }
     if (head != null) {
       refs.addAll(head.getSegmentsList());
     }
@@ -168,6 +175,9 @@ public final class SnapshotEdit {
     long docs = head.getStats().getDocCount() + added.getDocCount();
     for (SegmentRef r : old.subList(at, end)) {
       docs -= r.getDocCount();
+    }
+    if (head.getCollectionsCount() > 0 && head.getCollectionsList().stream().allMatch(CollectionDef::hasLiveDocCount)) {
+      docs = head.getStats().getDocCount(); // a merge changes no live document
     }
     return head.toBuilder()
         .setId(snapshotId(fork.forkId(), seq))

@@ -3,6 +3,7 @@ package dev.strata.engine.fork;
 import dev.strata.engine.flush.FlushTask;
 import dev.strata.engine.l0.L0Buffer;
 import dev.strata.engine.read.PublishedSnapshot;
+import dev.strata.engine.segment.LiveDocCounter;
 import dev.strata.engine.segment.LivenessMap;
 import dev.strata.engine.segment.Segment;
 import dev.strata.engine.segment.WrittenSegment;
@@ -15,6 +16,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -29,13 +31,15 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>Rebase the liveness on the head of this moment: the stream phase computed it against the
  *       head it saw; segments published since may hold documents the new segment shadows.
- *   <li>Build the next manifest with a {@link SnapshotEdit} and write it durably ({@link
- *       SnapshotChain#logAndApply}).
+ *   <li>Count the live documents per collection ({@link LiveDocCounter}), build the next manifest
+ *       with a {@link SnapshotEdit} and write it durably ({@link SnapshotChain#logAndApply}).
  *   <li>Install it as the head and drop the flushed buffer from the read path, in one swap ({@link
  *       MemTables#installFlush}).
+ *   <li>Tell the watchers and resolve the tickets.
  *   <li>Let the WAL truncate below the covered LSN; a truncation failure turns the fork read-only
- *       (the WAL is failed for good, fsyncgate), but the snapshot is published.
- *   <li>Tell the watchers, resolve the tickets, run the publish listener (the compaction trigger).
+ *       (the WAL is failed for good, fsyncgate), but the snapshot is published and its tickets
+ *       are resolved.
+ *   <li>Run the publish listener (the compaction trigger).
  * </ol>
  *
  * <p>Confined to the fork's finalizer (a sequential executor), so it needs no lock of its own; the
@@ -54,6 +58,9 @@ final class SnapshotPublisher {
   private final SnapshotWatchers watchers;
   private final ForkLifecycle lifecycle;
   private final Runnable afterPublish;
+
+  /** Live documents per collection, recounted only for segments whose liveness changed. */
+  private final LiveDocCounter liveDocs = new LiveDocCounter();
 
   private final AtomicLong flushBytesWritten = new AtomicLong();
   private volatile long lastFlushDurationMs;
@@ -92,9 +99,17 @@ final class SnapshotPublisher {
       liveness = rebase(liveness, head == null ? List.of() : head.segments(), out);
       newIds.add(w.segmentId());
     }
+    List<Segment> newSegments = new ArrayList<>();
+    if (out.segment() != null) {
+      newSegments.add(out.segment());
+    }
+    if (head != null) {
+      newSegments.addAll(head.segments());
+    }
+    Map<String, Long> live = liveDocs.count(newSegments, liveness);
     List<CollectionDef> defs = new ArrayList<>();
     for (CollectionRegistry.Collection c : collections.asOf(task.coveredLsn())) {
-      defs.add(CollectionRegistry.toDef(c));
+      defs.add(CollectionRegistry.toDef(c).toBuilder().setLiveDocCount(live.getOrDefault(c.name(), 0L)).build());
     }
     SnapshotEdit edit =
         SnapshotEdit.flush(
@@ -141,10 +156,11 @@ final class SnapshotPublisher {
       head.release();
     }
     lastFlushDurationMs = task.ageMs();
-    // Tickets first: the snapshot is published, so tickets it covers resolve to it even if the
-    // truncation below turns the fork read-only (SPEC §5.9).
-    tickets.published(task.coveredLsn(), m);
+    // Watchers, then tickets, both before the truncation: the snapshot is published, so tickets
+    // it covers resolve to it even if the truncation below turns the fork read-only (SPEC §5.9);
+    // and whoever a ticket wakes sees the watchers already told.
     watchers.announce(m);
+    tickets.published(task.coveredLsn(), m);
     try {
       wal.truncateBefore(task.coveredLsn() + 1);
     } catch (IOException e) {

@@ -266,7 +266,12 @@ class FlushCoordinatorTest {
             new AtomicReference<>());
     AtomicLong lsn = new AtomicLong();
     rotate(c, lsn, 1000);
-    assertThat(rotate(c, lsn, 0)).as("interval trigger gives up at once").isNull();
+    assertThat(c.tryRotate(seq -> new FlushCoordinator.Swap<>(seq, lsn.addAndGet(3))))
+        .as("the interval trigger gives up at once")
+        .isNull();
+    assertThatThrownBy(() -> rotate(c, lsn, 0))
+        .as("a zero wait refuses at once: back-pressure, never a silent no-op")
+        .isInstanceOfSatisfying(StrataException.class, e -> assertThat(e.kind()).isEqualTo(StrataException.Kind.RESOURCE_EXHAUSTED));
     assertThatThrownBy(() -> rotate(c, lsn, 150))
         .isInstanceOf(StrataException.class)
         .satisfies(
