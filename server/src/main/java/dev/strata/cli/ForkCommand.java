@@ -72,7 +72,7 @@ final class ForkCommand implements Runnable {
       }
       Fork f = c.createFork(b.build());
       if (json()) {
-        printJson(ProtoJson.toTree(f));
+        printJson(f);
       } else {
         out().printf(
             "created fork %s (%s) from %s; head %s%n",
@@ -89,7 +89,7 @@ final class ForkCommand implements Runnable {
     int run(StrataClient c) {
       List<Fork> forks = c.listForks();
       if (json()) {
-        printJson(Map.of("forks", forks.stream().map(ProtoJson::toTree).toList()));
+        printJson(Map.of("forks", forks));
       } else {
         Views.forks(out(), forks);
       }
@@ -106,7 +106,7 @@ final class ForkCommand implements Runnable {
     int run(StrataClient c) {
       Fork f = c.getFork(name);
       if (json()) {
-        printJson(ProtoJson.toTree(f));
+        printJson(f);
       } else {
         Views.fork(out(), f);
       }
@@ -138,7 +138,7 @@ final class ForkCommand implements Runnable {
     int run(StrataClient c) {
       DropForkResponse r = c.dropFork(name, drainTimeout);
       if (json()) {
-        printJson(ProtoJson.toTree(r));
+        printJson(r);
       } else {
         out().printf(
             "dropped fork %s (%s): %d flushes drained, %d snapshots and %d tags deleted, %d segments (%s) reclaimed%n",
