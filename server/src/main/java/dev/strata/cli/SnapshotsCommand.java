@@ -79,9 +79,28 @@ final class SnapshotsCommand implements Runnable {
     @Option(names = {"-n", "--limit"}, defaultValue = "20", paramLabel = "N", description = "At most N (default ${DEFAULT-VALUE}).")
     int limit;
 
+    @Option(
+        names = "--graph",
+        description =
+            "Draw the chain like git log --graph: what each snapshot did (flush LSN, compaction"
+                + " segments before -> after), tags, forks branching off, expired parents.")
+    boolean graph;
+
     @Override
     int run(StrataClient c) {
       List<Snapshot> list = c.listSnapshots(fork(), tagged, Math.max(1, limit));
+      if (graph) {
+        SnapshotGraph g = new SnapshotGraph(list, c.listForks());
+        if (json()) {
+          Map<String, Object> m = new java.util.LinkedHashMap<>();
+          m.put("snapshots", list);
+          m.put("branches", list.stream().flatMap(s -> g.branches(s.getId()).stream()).toList());
+          printJson(m);
+        } else {
+          g.print(out());
+        }
+        return 0;
+      }
       if (json()) {
         printJson(Map.of("snapshots", list));
         return 0;

@@ -242,6 +242,15 @@ class StrataCliServerTest {
     Result diffTable = ok("snapshots", "diff", base, forkSnapshot);
     assertThat(diffTable.out()).contains("1 added, 1 changed, 2 deleted");
 
+    Result tree = ok("fork", "tree");
+    assertThat(tree.out()).contains("└── feature-x").contains("main@");
+    Result treeJson = ok("--json", "fork", "tree");
+    assertThat(treeJson.json().getAsJsonArray("forks").get(0).getAsJsonObject().getAsJsonArray("children").toString())
+        .contains("feature-x");
+    Result graph = ok("snapshots", "list", "--graph");
+    assertThat(graph.out()).contains("| * fork feature-x").contains("|/").contains("* " + base);
+    assertThat(ok("--fork", "feature-x", "snapshots", "list", "--graph").out()).contains("FORK").contains("from " + base);
+
     Result forks = ok("--json", "fork", "list");
     assertThat(forks.json().getAsJsonArray("forks").toString()).contains("feature-x");
     ok("fork", "show", "feature-x");
