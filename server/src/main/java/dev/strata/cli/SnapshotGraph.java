@@ -65,9 +65,9 @@ final class SnapshotGraph {
         continue;
       }
       if (older == null) {
-        t.row(": " + s.getParentId() + " (older, not listed)");
+        t.row(": " + s.getParentId(), "", "older, not listed");
       } else if (!older.getId().equals(s.getParentId())) {
-        t.row(": " + s.getParentId() + " (expired)");
+        t.row(": " + s.getParentId(), "", "expired");
       }
     }
     t.print(out);

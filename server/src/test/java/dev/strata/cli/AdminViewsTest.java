@@ -93,9 +93,9 @@ class AdminViewsTest {
     assertThat(lines.get(3)).startsWith("| * fork exp").contains("head " + id(EXP, 3));
     assertThat(lines.get(4)).isEqualTo("|/");
     assertThat(lines.get(5)).startsWith("* " + id(MAIN, 7)).endsWith("v1");
-    assertThat(lines.get(6)).isEqualTo(": " + id(MAIN, 6) + " (expired)");
+    assertThat(lines.get(6)).startsWith(": " + id(MAIN, 6)).endsWith("expired");
     assertThat(lines.get(7)).startsWith("* " + id(MAIN, 5));
-    assertThat(lines.get(8)).isEqualTo(": " + id(MAIN, 4) + " (older, not listed)");
+    assertThat(lines.get(8)).startsWith(": " + id(MAIN, 4)).endsWith("older, not listed");
     assertThat(lines).hasSize(9);
 
     SnapshotGraph forkChain =
