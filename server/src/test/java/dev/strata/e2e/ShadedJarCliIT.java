@@ -68,7 +68,11 @@ class ShadedJarCliIT {
   /** Runs {@code strata --server <target> args...} in a JVM of its own. */
   private Run strata(String... args) throws Exception {
     List<String> cmd = new ArrayList<>(java());
-    cmd.addAll(List.of("-XX:TieredStopAtLevel=1", "-jar", jar().toString()));
+    // as bin/strata runs client commands: C1 only, and a class-data archive made by the first run
+    // (about halves the start-up of the ~30 JVMs), its messages kept off stderr
+    cmd.addAll(List.of("-XX:TieredStopAtLevel=1", "-XX:+AutoCreateSharedArchive",
+        "-XX:SharedArchiveFile=" + tmp.resolve("cli.jsa"), "-Xlog:disable", "-Xlog:all=error,cds*=off:stderr",
+        "-jar", jar().toString()));
     if (target != null) {
       cmd.addAll(List.of("--server", target));
     }
