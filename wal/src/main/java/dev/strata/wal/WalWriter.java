@@ -223,10 +223,31 @@ public final class WalWriter implements AutoCloseable {
    * @throws IOException on any I/O failure
    */
   public static WalWriter open(Vfs vfs, Path dir, WalOptions options) throws IOException {
+    return open(vfs, dir, options, 0);
+  }
+
+  /**
+   * {@link #open(Vfs, Path, WalOptions)} for a caller that no longer needs the records below {@code
+   * keepFromLsn} (a durable snapshot covers them): first deletes every segment all of whose records
+   * lie below it, then recovers the rest. This finishes a {@link #truncateBefore} that a crash cut
+   * short, whose deletions may have survived in any subset and left a gap in the chain of those
+   * older segments, which recovery would otherwise refuse as missing records.
+   *
+   * <p>A segment is deleted when the next segment on disk starts at or below {@code keepFromLsn}:
+   * then every record it holds is below that segment's first LSN. The deletions are synced with one
+   * directory fsync before recovery runs.
+   *
+   * @param keepFromLsn the first LSN the caller may read; 0 or 1 keeps everything
+   * @throws WalCorruptionException if the remaining log is damaged beyond what the recovery mode
+   *     repairs
+   * @throws IOException on any I/O failure
+   */
+  public static WalWriter open(Vfs vfs, Path dir, WalOptions options, long keepFromLsn) throws IOException {
     Objects.requireNonNull(vfs, "vfs");
     Objects.requireNonNull(options, "options");
     Path d = dir.toAbsolutePath().normalize();
     vfs.createDirectories(d);
+    deleteSegmentsBelow(vfs, d, keepFromLsn);
     WalRecovery.Result recovered = WalRecovery.run(vfs, d, options.recoveryMode());
     WalRecoveryReport r = recovered.report();
     if (r.clean()) {
@@ -266,6 +287,28 @@ public final class WalWriter implements AutoCloseable {
     WalWriter w = new WalWriter(vfs, d, options, recovered, active);
     w.syncer.start();
     return w;
+  }
+
+  /**
+   * Deletes every segment of {@code dir} whose successor on disk starts at or below {@code
+   * keepFromLsn}, then fsyncs the directory once; see {@link #open(Vfs, Path, WalOptions, long)}.
+   * Whatever subset of these deletions a crash keeps, the rule picks the rest again.
+   */
+  private static void deleteSegmentsBelow(Vfs vfs, Path dir, long keepFromLsn) throws IOException {
+    if (keepFromLsn <= 1) {
+      return;
+    }
+    List<Segment> all = SegmentName.list(vfs, dir);
+    int deleted = 0;
+    for (int i = 0; i + 1 < all.size() && all.get(i + 1).firstLsn() <= keepFromLsn; i++) {
+      vfs.deleteIfExists(all.get(i).path());
+      deleted++;
+    }
+    if (deleted > 0) {
+      vfs.syncDirectory(dir);
+      log.info("WAL {}: deleted {} segments below LSN {} that an interrupted truncation left", dir, deleted,
+          keepFromLsn);
+    }
   }
 
   /**
@@ -401,12 +444,20 @@ public final class WalWriter implements AutoCloseable {
   }
 
   /**
-   * Deletes whole segments all of whose records have an LSN below {@code lsn}, oldest first,
-   * syncing the directory after each deletion (so a crash leaves a gap-free suffix of the log). The
-   * active segment is never deleted. Called when a snapshot covering those LSNs is published (SPEC
-   * §2 step 5). Each deletion and its directory fsync take turns with a leader creating a segment
-   * (they change the same directory), so a call may wait for a roll's creation and fsync, and a roll
-   * for one deletion and fsync.
+   * Deletes whole segments all of whose records have an LSN below {@code lsn}, oldest first, then
+   * syncs the directory <b>once</b> for all of them. The active segment is never deleted. Called
+   * when a snapshot covering those LSNs is published (SPEC §2 step 5). The deletions and their one
+   * directory fsync are a single turn at the directory, taken in turn with a leader creating a
+   * segment (they change the same directory), so a call may wait for a roll's creation and fsync,
+   * and a roll for this call's deletions and fsync.
+   *
+   * <p><b>Crashes.</b> Until the fsync returns, a crash may keep any subset of the deletions (POSIX
+   * orders none of them), which can leave a gap among the older segments: say the second-oldest
+   * deleted and the oldest back. Every segment such a gap can separate lies entirely below {@code
+   * lsn}, and the caller asks only once a durable snapshot covers those LSNs, so it tells {@link
+   * #open(Vfs, Path, WalOptions, long)} the first LSN it still needs and recovery deletes them
+   * again before it checks the chain. (Deleting with one fsync each, as before, kept a gap-free
+   * suffix at the price of one directory fsync per segment on the finalizer.)
    *
    * <p>An I/O error here fails the WAL like any other (the directory's durable state is unknown).
    * A call that throws may still have deleted, durably or not, any of the segments it was asked to
@@ -441,33 +492,36 @@ public final class WalWriter implements AutoCloseable {
       } finally {
         lock.unlock();
       }
-      int deleted = 0;
-      for (long first : victims) {
-        try {
-          changeDirectoryDurably(() -> vfs.deleteIfExists(SegmentName.path(dir, first)));
-        } catch (IOException | RuntimeException e) {
-          lock.lock();
-          try {
-            if (firstError == null) {
-              throw e; // interrupted while waiting for its turn: nothing was changed
-            }
-            throw failedLocked();
-          } finally {
-            lock.unlock();
-          }
-        }
+      if (victims.isEmpty()) {
+        return 0;
+      }
+      try {
+        // One turn at the directory: every deletion, oldest first, then one fsync.
+        changeDirectoryDurably(
+            () -> {
+              for (long first : victims) {
+                vfs.deleteIfExists(SegmentName.path(dir, first));
+              }
+            });
+      } catch (IOException | RuntimeException e) {
         lock.lock();
         try {
-          segmentFirstLsns.remove(Long.valueOf(first));
+          if (firstError == null) {
+            throw e; // interrupted while waiting for its turn: nothing was changed
+          }
+          throw failedLocked();
         } finally {
           lock.unlock();
         }
-        deleted++;
       }
-      if (deleted > 0) {
-        log.debug("WAL {}: deleted {} segments below LSN {}", dir, deleted, lsn);
+      lock.lock();
+      try {
+        segmentFirstLsns.removeAll(victims);
+      } finally {
+        lock.unlock();
       }
-      return deleted;
+      log.debug("WAL {}: deleted {} segments below LSN {}", dir, victims.size(), lsn);
+      return victims.size();
     } finally {
       truncateLock.unlock();
     }

@@ -185,6 +185,48 @@ class WalWriterTest {
     assertThat(readAll(dir)).extracting(WalRecord::lsn).containsExactly(39L, 40L, 41L);
   }
 
+  /**
+   * Issue #12: a truncation that deletes many segments syncs the directory once, not once per
+   * segment. A crash may keep any subset of those deletions (POSIX orders none of them); the
+   * oldest one coming back leaves a gap that plain recovery refuses as missing records, and the
+   * open that is told the first LSN still needed deletes it again.
+   */
+  @Test
+  void truncationSyncsTheDirectoryOnceAndOpenRepairsTheGapACrashCanLeave() throws Exception {
+    RecordingVfs vfs = new RecordingVfs(LocalVfs.INSTANCE);
+    byte[] oldest;
+    try (WalWriter w = WalWriter.open(vfs, dir, small(100))) {
+      for (int i = 1; i <= 20; i++) {
+        w.append(new byte[30], Durability.ASYNC); // two records per segment
+      }
+      w.sync();
+      oldest = Files.readAllBytes(segments(dir).get(0));
+      int mark = vfs.size();
+      assertThat(w.truncateBefore(15)).isEqualTo(7); // segments 1..13; 15..16 holds 15
+      List<String> calls = vfs.callsSince(mark);
+      assertThat(calls).filteredOn(c -> c.startsWith("DELETE ")).hasSize(7);
+      assertThat(calls).filteredOn(c -> c.startsWith("SYNC_DIR ")).hasSize(1);
+      assertThat(calls.get(calls.size() - 1)).startsWith("SYNC_DIR "); // after every deletion
+    }
+    // The deletion of segment 1 did not survive the crash; those of 3..13 did.
+    Files.write(dir.resolve("00000000000000000001.wal"), oldest);
+    assertThatThrownBy(() -> WalWriter.open(LocalVfs.INSTANCE, dir, small(100)).close())
+        .isInstanceOf(WalCorruptionException.class)
+        .hasMessageContaining("records are missing");
+    assertThat(segments(dir)).hasSize(4); // refused: nothing changed
+    try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, dir, small(100), 15)) {
+      assertThat(w.recoveryReport().firstLsn()).isEqualTo(15);
+      assertThat(w.lastLsn()).isEqualTo(20);
+      assertThat(w.append(new byte[1], Durability.SYNC).lsn()).isEqualTo(21);
+    }
+    assertThat(segments(dir).get(0).getFileName().toString()).isEqualTo("00000000000000000015.wal");
+    assertThat(readAll(dir)).extracting(WalRecord::lsn).containsExactly(15L, 16L, 17L, 18L, 19L, 20L, 21L);
+    // Told an LSN inside the first segment, open keeps that segment.
+    try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, dir, small(100), 16)) {
+      assertThat(w.recoveryReport().firstLsn()).isEqualTo(15);
+    }
+  }
+
   @Test
   void oversizedPayloadIsRejectedClearlyAndNothingIsAppended() throws Exception {
     WalOptions opts = WalOptions.builder().maxRecordBytes(100).build();
