@@ -10,20 +10,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.lucene.document.DoublePoint;
-import org.apache.lucene.document.Field;
 import org.apache.lucene.document.LongPoint;
-import org.apache.lucene.document.SortedDocValuesField;
 import org.apache.lucene.document.SortedNumericDocValuesField;
 import org.apache.lucene.document.SortedSetDocValuesField;
 import org.apache.lucene.document.StringField;
 import org.apache.lucene.document.TextField;
 import org.apache.lucene.index.IndexWriter;
-import org.apache.lucene.util.BytesRef;
 import org.apache.lucene.util.NumericUtils;
 
 /**
- * Maps a document to the Lucene fields of its segment index, and checks beforehand that it can be
- * mapped. Stateless and thread-safe.
+ * How a document maps to the Lucene fields of its segment index (built by {@link
+ * LuceneDocumentBuilder}), and the checks that it can be mapped. Stateless and thread-safe.
  *
  * <p>Per schema field kind (values of fields the schema does not name, and of STORED fields, are
  * not indexed: the document body lives in RocksDB):
@@ -87,7 +84,8 @@ public final class DocumentIndexer {
     }
   }
 
-  private static void validateValue(String docId, FieldSpec spec, FieldValue value) {
+  /** Checks one value against its schema field; see {@link #validate}. */
+  static void validateValue(String docId, FieldSpec spec, FieldValue value) {
     switch (spec.kind()) {
       case STORED -> {}
       case TEXT -> {
@@ -166,65 +164,12 @@ public final class DocumentIndexer {
     };
   }
 
-  private static List<String> strings(FieldValue v) {
+  /** The strings of a string or string-list value, or null for any other type. */
+  static List<String> strings(FieldValue v) {
     return switch (v) {
       case FieldValue.Str s -> List.of(s.value());
       case FieldValue.StrList l -> l.values();
       default -> null;
     };
-  }
-
-  /**
-   * The Lucene document of a put: {@code _key}, {@code _collection}, {@code _id} and the indexed
-   * schema fields (named by {@link LuceneFields#field}).
-   *
-   * @param keySuffix the {@code _key} term, {@link SegmentFormat#keySuffix}
-   * @throws IllegalArgumentException if a value does not fit its field ({@link #validate})
-   */
-  static org.apache.lucene.document.Document toLucene(
-      String collection, Document doc, CollectionSchema schema, byte[] keySuffix) {
-    org.apache.lucene.document.Document out = new org.apache.lucene.document.Document();
-    out.add(new StringField(LuceneFields.KEY, new BytesRef(keySuffix), Field.Store.NO));
-    out.add(new StringField(LuceneFields.COLLECTION, collection, Field.Store.NO));
-    out.add(new StringField(LuceneFields.ID, doc.id(), Field.Store.NO));
-    out.add(new SortedDocValuesField(LuceneFields.ID, new BytesRef(doc.id())));
-    for (Map.Entry<String, FieldValue> e : doc.fields().entrySet()) {
-      Optional<FieldSpec> specOpt = schema.field(e.getKey());
-      if (specOpt.isEmpty()) {
-        continue;
-      }
-      FieldSpec spec = specOpt.get();
-      FieldValue value = e.getValue();
-      validateValue(doc.id(), spec, value);
-      String name = LuceneFields.field(collection, spec.name());
-      switch (spec.kind()) {
-        case STORED -> {}
-        case TEXT -> {
-          for (String s : strings(value)) {
-            out.add(new TextField(name, s, Field.Store.NO));
-          }
-        }
-        case KEYWORD -> {
-          for (String s : strings(value)) {
-            out.add(new StringField(name, s, Field.Store.NO));
-            out.add(new SortedSetDocValuesField(name, new BytesRef(s)));
-          }
-        }
-        case LONG -> {
-          long v = ((FieldValue.Int64) value).value();
-          out.add(new LongPoint(name, v));
-          out.add(new SortedNumericDocValuesField(name, v));
-        }
-        case DOUBLE -> {
-          double v =
-              value instanceof FieldValue.Int64 l
-                  ? (double) l.value()
-                  : ((FieldValue.Float64) value).value();
-          out.add(new DoublePoint(name, v));
-          out.add(new SortedNumericDocValuesField(name, NumericUtils.doubleToSortableLong(v)));
-        }
-      }
-    }
-    return out;
   }
 }

@@ -28,9 +28,11 @@ import org.apache.lucene.util.FixedBitSet;
  * no entry ({@link #liveDocs} returns null: all live).
  *
  * <p>Cost: {@link #withNewest} reads every key of the newest segment once (a RocksDB scan of its
- * key prefix, without values, so tombstones count too) and, per older segment with documents, does
- * one {@code TermsEnum.seekExact} on the {@code _key} term per key (in sorted order, so the terms
- * dictionary blocks are visited in order).
+ * key prefix, without values, so tombstones count too) and, per older segment with documents, asks
+ * that segment's {@link SegmentKeyFilter} (a Bloom filter on the heap, about 1 % false positives)
+ * and only when it says "maybe" does one {@code TermsEnum.seekExact} on the {@code _key} term (keys
+ * in sorted order, so the terms dictionary blocks are visited in order). A key new to every older
+ * segment therefore costs one hash per older segment, not a terms lookup.
  */
 public final class LivenessMap {
   private static final LivenessMap EMPTY = new LivenessMap(Map.of());
@@ -191,12 +193,14 @@ public final class LivenessMap {
     private static final class Target {
       final long segmentId;
       final CodecReader leaf;
+      final SegmentKeyFilter filter;
       final TermsEnum terms;
       PostingsEnum postings;
 
-      Target(long segmentId, CodecReader leaf, TermsEnum terms) {
+      Target(long segmentId, CodecReader leaf, SegmentKeyFilter filter, TermsEnum terms) {
         this.segmentId = segmentId;
         this.leaf = leaf;
+        this.filter = filter;
         this.terms = terms;
       }
     }
@@ -213,7 +217,7 @@ public final class LivenessMap {
         }
         Terms t = leaf.terms(LuceneFields.KEY);
         if (t != null) {
-          targets.add(new Target(s.segmentId(), leaf, t.iterator()));
+          targets.add(new Target(s.segmentId(), leaf, s.keyFilter(), t.iterator()));
         }
       }
       if (targets.isEmpty()) {
@@ -227,6 +231,10 @@ public final class LivenessMap {
           term.offset = SegmentFormat.PREFIX_BYTES;
           term.length = key.length - SegmentFormat.PREFIX_BYTES;
           for (Target t : targets) {
+            // The filter answers "certainly absent" for a key new to that segment, the usual case.
+            if (t.filter != null && !t.filter.mightContain(term)) {
+              continue;
+            }
             if (t.terms.seekExact(term)) {
               t.postings = t.terms.postings(t.postings, PostingsEnum.NONE);
               for (int doc = t.postings.nextDoc();

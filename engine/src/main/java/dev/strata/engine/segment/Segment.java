@@ -54,6 +54,18 @@ public final class Segment implements AutoCloseable {
     return shared.leaf();
   }
 
+  /**
+   * The segment's key filter: false from its {@code mightContain} means no put document of the
+   * segment has that key. Built on first use and shared by every handle; null if the segment has
+   * no put documents.
+   *
+   * @throws IOException if the index cannot be read to build it
+   */
+  SegmentKeyFilter keyFilter() throws IOException {
+    checkHeld();
+    return shared.keyFilter();
+  }
+
   /** Number of Lucene documents (puts) in the segment, live or shadowed. */
   public int maxDoc() {
     CodecReader l = leafReader();

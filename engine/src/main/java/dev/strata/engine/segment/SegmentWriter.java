@@ -244,13 +244,12 @@ final class SegmentWriter {
     try (analyzer;
         Directory dir = FSDirectory.open(luceneDir, NoLockFactory.INSTANCE)) {
       try (IndexWriter w = new IndexWriter(dir, config)) {
+        LuceneDocumentBuilder builder = new LuceneDocumentBuilder(); // reuses its Field instances
         for (Keyed k : sorted) {
           SegmentEntry e = k.entry;
           Document doc = e.version().document();
           if (doc != null) {
-            byte[] suffix = Arrays.copyOfRange(k.key, SegmentFormat.PREFIX_BYTES, k.key.length);
-            w.addDocument(
-                DocumentIndexer.toLucene(e.collection(), doc, schemas.get(e.collection()), suffix));
+            w.addDocument(builder.build(e.collection(), doc, schemas.get(e.collection()), k.key));
           }
         }
         w.commit();

@@ -35,6 +35,9 @@ final class SharedSegment {
   private volatile DirectoryReader reader;
   private volatile CodecReader leaf;
 
+  /** Built on first use by {@link #keyFilter()}; null until then, and for a segment without puts. */
+  private volatile SegmentKeyFilter keyFilter;
+
   SharedSegment(long segmentId) {
     this.segmentId = segmentId;
   }
@@ -76,6 +79,28 @@ final class SharedSegment {
   /** The single Lucene segment, or null if the segment has no put documents. */
   CodecReader leaf() {
     return leaf;
+  }
+
+  /**
+   * The segment's key filter ({@link SegmentKeyFilter}), built from its Lucene {@code _key} terms on
+   * the first call and kept for the life of this state; null if the segment has no put documents.
+   * Callers hold a reference. No lock: two threads that race here both build one and the last one
+   * wins, which is only wasted work (a segment is immutable, so both filters are the same).
+   *
+   * @throws IOException if the index cannot be read
+   */
+  SegmentKeyFilter keyFilter() throws IOException {
+    SegmentKeyFilter f = keyFilter;
+    if (f != null) {
+      return f;
+    }
+    CodecReader l = leaf;
+    if (l == null) {
+      return null;
+    }
+    f = SegmentKeyFilter.build(l);
+    keyFilter = f;
+    return f;
   }
 
   /** Closes the reader and its directory if open; idempotent. */
