@@ -40,6 +40,12 @@ import org.slf4j.LoggerFactory;
  *   <li><b>A drop is all or nothing for the user.</b> If its drain times out, or the catalog update
  *       that starts it fails, the fork stays whole and writable; once the catalog says DROPPING, a
  *       crash is finished by the next open.
+ *   <li><b>A fork's first manifest can always be derived or read.</b> Creating a fork writes only
+ *       its catalog entry (two fsyncs: the catalog file and its directory); its first manifest is
+ *       derived from the entry and the base snapshot and written by its first publication. The
+ *       base stays retained (retention keeps fork bases); before the base's fork is dropped, the
+ *       derived manifests of the forks made from it are written ({@link #writeHeadsBasedOn}), and
+ *       a create that finds its base's fork dropping or gone writes its own at once.
  * </ol>
  *
  * <p>Thread-safe. Called from RPC threads (create, drop, lookups) and from engine threads
@@ -69,6 +75,34 @@ final class ForkRegistry {
   /** Registers a fork opened by recovery. */
   void add(Fork fork) {
     forks.put(fork.name(), fork);
+  }
+
+  /**
+   * Writes a new fork's derived first manifest ({@link Fork#isHeadDurable()}) now if the fork that
+   * owns its base snapshot is being dropped or is gone: after a crash the manifest could not be
+   * derived again (invariant 4). Called after the fork is registered; {@link #drop} marks its fork
+   * dropping before it looks for such forks, so of a create and a drop racing, one sees the other.
+   */
+  private void writeHeadIfBaseIsLeaving(Fork fork) throws IOException {
+    if (fork.isHeadDurable()) {
+      return;
+    }
+    Optional<Fork> owner = forkById(Fork.forkIdOf(fork.entry().baseSnapshotId()));
+    if (owner.isEmpty() || owner.get().isDropping()) {
+      fork.materializeHead(ctx.options().writeStallTimeoutMs());
+    }
+  }
+
+  /**
+   * Writes the derived first manifest of every open fork whose base snapshot belongs to {@code
+   * leaving}, which is about to be dropped (invariant 4).
+   */
+  private void writeHeadsBasedOn(Fork leaving) throws IOException {
+    for (Fork f : openForks()) {
+      if (f != leaving && !f.isHeadDurable() && leaving.id().equals(Fork.forkIdOf(f.entry().baseSnapshotId()))) {
+        f.materializeHead(ctx.options().writeStallTimeoutMs());
+      }
+    }
   }
 
   /**
@@ -132,8 +166,11 @@ final class ForkRegistry {
   }
 
   /**
-   * Creates fork {@code name} from a snapshot (O(1): one manifest that refers to the same
-   * segments; no data is copied) and starts its interval timer.
+   * Creates fork {@code name} from a snapshot and starts its interval timer. O(1) and two fsyncs:
+   * the catalog entry is written (temp file fsync, rename, directory fsync) and is the commit
+   * point; the fork's first manifest, which refers to the base's segments (no data is copied), is
+   * derived from it in memory and written by the fork's first publication (invariant 4); its WAL
+   * directory starts empty.
    *
    * @param fromSnapshot a snapshot id or tag of any fork, or null/empty to use {@code fromFork}'s
    *     head
@@ -164,6 +201,18 @@ final class ForkRegistry {
       ForkEntry entry = saveEntry(name, base);
       Fork fork = open(entry, base);
       forks.put(name, fork);
+      try {
+        writeHeadIfBaseIsLeaving(fork);
+      } catch (IOException | RuntimeException ex) {
+        forks.remove(name, fork);
+        fork.closeForDrop();
+        try {
+          abandon(entry);
+        } catch (IOException | RuntimeException cleanup) {
+          ex.addSuppressed(cleanup); // the next open finishes it
+        }
+        throw ex;
+      }
       fork.startTimer();
       done = true;
       log.info("fork={} id={} created from snapshot {}", name, entry.forkId(), base.getId());
@@ -285,6 +334,7 @@ final class ForkRegistry {
               + " flushes pending; the fork stays whole and writable");
     }
     try {
+      writeHeadsBasedOn(fork);
       catalog.update(fork.entry().withState(ForkState.DROPPING));
     } catch (IOException | CatalogConflictException ex) {
       fork.abortDrop();

@@ -3,17 +3,22 @@ package dev.strata.engine;
 import dev.strata.engine.fork.Fork;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.manifest.proto.SegmentRef;
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
 import dev.strata.vfs.FaultInjectingVfs;
+import dev.strata.vfs.FaultInjectingVfs.Fault;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
+import org.slf4j.LoggerFactory;
 
 /**
  * Opens engines on one data directory through a {@link FaultInjectingVfs} that may be armed with
@@ -116,6 +121,64 @@ final class CrashHarness implements AutoCloseable {
     if (engine != null) {
       engine.close();
       engine = null;
+    }
+  }
+
+  /**
+   * Turns the root logger off: a crash sweep provokes hundreds of expected ERROR logs with stack
+   * traces. Returns the level {@link #restoreLogs} puts back.
+   */
+  static Level silenceLogs() {
+    Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+    Level saved = root.getLevel();
+    root.setLevel(Level.OFF);
+    return saved;
+  }
+
+  /** Puts back the root logger level {@link #silenceLogs} returned. */
+  static void restoreLogs(Level saved) {
+    ((Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
+        .setLevel(saved);
+  }
+
+  /** Closes every harness, best effort (a test's clean-up). */
+  static void closeAll(List<CrashHarness> harnesses) {
+    for (CrashHarness h : harnesses) {
+      try {
+        h.close();
+      } catch (RuntimeException e) {
+        // best effort
+      }
+    }
+  }
+
+  /** How a crash point at Vfs call K of a sweep is simulated (then the test crashes and reopens). */
+  enum Mode {
+    /** The process dies at call K: it and every later call of the seam fail. */
+    DIE_AT_CALL,
+    /** Only call K fails, the engine carries on. */
+    FAULT_THEN_POWER_LOSS;
+
+    /** Arms {@code v} to fail call {@code ordinal} (and, dying, the 2,000 after it). */
+    void arm(FaultInjectingVfs v, long ordinal) {
+      v.failOperation(ordinal, Fault.IO_ERROR);
+      if (this == DIE_AT_CALL) {
+        for (long k = ordinal + 1; k < ordinal + 2000; k++) {
+          v.failOperation(k, Fault.IO_ERROR);
+        }
+      }
+    }
+  }
+
+  /** Deletes {@code p} and everything below it, best effort (a sweep's finished copies). */
+  static void deleteTree(Path p) {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      s.sorted(Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
+    } catch (IOException e) {
+      // the temp dir cleanup catches the rest
     }
   }
 

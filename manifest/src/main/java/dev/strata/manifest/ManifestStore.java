@@ -10,9 +10,12 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,6 +46,13 @@ import org.slf4j.LoggerFactory;
  * state unknown: the store then refuses every later mutation with a {@link StoreClosedException}
  * whose cause is that error (sticky); {@link #open} again re-reads the directory, fsyncs it, and
  * reports whichever head is there.
+ *
+ * <p><b>A fork's first manifest, derived.</b> A new fork's first manifest is a pure function of its
+ * catalog entry and its base snapshot, so fork creation does not write it: {@link #adoptFirst}
+ * makes it the head in memory only, and the next {@link #publish} (or {@link #materialize}) writes
+ * it before anything that names it as parent. Until then a crash loses nothing: the engine derives
+ * the same manifest again from the same entry and base. {@link #isHeadDurable()} says which case
+ * holds.
  *
  * <p><b>Corruption.</b> A published file was fsynced before its rename, so a bad head means storage
  * corruption: {@link #open} fails with a {@link ManifestCorruptionException} naming the file, unless
@@ -76,6 +86,21 @@ public final class ManifestStore implements Closeable {
   @GuardedBy("lock")
   private StoreClosedException closedBy;
 
+  /**
+   * The head when it is a derived first manifest not yet written ({@link #adoptFirst}), else null.
+   * Written under lock; read without it.
+   */
+  private volatile Manifest unwrittenHead;
+
+  /** A rename or directory fsync of a manifest failed: whether that file is durable is unknown. */
+  private static final class InDoubt extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    InDoubt(IOException cause) {
+      super(cause);
+    }
+  }
+
   private ManifestStore(SeqFileDirectory files, String forkId, Manifest head, OpenReport openReport) {
     this.files = files;
     this.forkId = forkId;
@@ -101,7 +126,9 @@ public final class ManifestStore implements Closeable {
   /**
    * Opens (creating it if needed) the manifest directory {@code dir} of fork {@code forkId}: deletes
    * leftover temp files, reads the head (the highest seq), applies {@code policy} if it is bad, and
-   * fsyncs the directory so the head it reports is durable. Reads one file; I/O proportional to the
+   * fsyncs the directory so the head it reports, and the deletions and renames it made, are
+   * durable. An empty directory it changed nothing in is not fsynced: there is nothing to make
+   * durable (a new fork's store opens without an fsync). Reads one file; I/O proportional to the
    * number of files in the directory.
    *
    * @throws ManifestCorruptionException naming the head file if it is bad (always for an
@@ -147,7 +174,9 @@ public final class ManifestStore implements Closeable {
             forkId, files.path(seq), aside, e.getMessage());
       }
     }
-    files.syncDirectory();
+    if (head != null || !deleted.isEmpty() || !movedAside.isEmpty()) {
+      files.syncDirectory();
+    }
     if (head != null) {
       LOG.debug("fork {}: opened manifest store {}, head seq {}", forkId, dir, head.getSeq());
     }
@@ -189,6 +218,80 @@ public final class ManifestStore implements Closeable {
   }
 
   /**
+   * False while the head is a derived first manifest that {@link #adoptFirst} set and no publish
+   * has written yet; true otherwise (also when there is no head).
+   */
+  public boolean isHeadDurable() {
+    return unwrittenHead == null;
+  }
+
+  /**
+   * Makes {@code first}, a fork's first manifest derived from its catalog entry and base snapshot,
+   * this store's head <em>in memory only</em> (no I/O). It is written, durably, by the next {@link
+   * #publish} before the manifest that publish was given, or by {@link #materialize}. The caller
+   * must derive it deterministically, so that deriving it again after a crash gives the same bytes
+   * (same id, seq, time), and must keep its base snapshot retained until it is written.
+   *
+   * @throws IllegalArgumentException if it breaks a structural rule
+   * @throws ManifestConflictException if the store already has a head, a publish is in progress, or
+   *     it breaks the rules of a first manifest ({@link #publish})
+   * @throws StoreClosedException if the store was closed or failed
+   */
+  public void adoptFirst(Manifest first) throws StoreClosedException, ManifestConflictException {
+    Objects.requireNonNull(first, "first");
+    List<ChainProblem> invalid = ManifestChainVerifier.checkManifest(first);
+    if (!invalid.isEmpty()) {
+      throw new IllegalArgumentException("invalid manifest: " + invalid);
+    }
+    lock.lock();
+    try {
+      ensureUsableLocked();
+      if (publishing != null) {
+        throw new ManifestConflictException(Reason.PUBLISH_IN_PROGRESS,
+            "fork " + forkId + ": a publish is in progress; refusing " + ManifestChainVerifier.describe(first));
+      }
+      if (head != null) {
+        throw new ManifestConflictException(Reason.STALE_SEQ, "fork " + forkId + " already has a head, "
+            + ManifestChainVerifier.describe(head) + "; refusing " + ManifestChainVerifier.describe(first));
+      }
+      checkSuccessor(null, first);
+      head = first;
+      unwrittenHead = first;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Writes the head durably if {@link #adoptFirst} left it unwritten (temp, fsync, rename, directory
+   * fsync); does nothing otherwise. The engine calls it before the base snapshot of such a head may
+   * go (its fork being dropped).
+   *
+   * @throws ManifestConflictException if a publish is in progress
+   * @throws StoreClosedException if the store was closed or failed
+   * @throws IOException on an I/O failure, with the consequences {@link #publish} describes
+   */
+  public void materialize() throws IOException, ManifestConflictException {
+    Manifest pending;
+    lock.lock();
+    try {
+      ensureUsableLocked();
+      pending = unwrittenHead;
+      if (pending == null) {
+        return;
+      }
+      if (publishing != null) {
+        throw new ManifestConflictException(Reason.PUBLISH_IN_PROGRESS,
+            "fork " + forkId + ": a publish is in progress");
+      }
+      publishing = pending;
+    } finally {
+      lock.unlock();
+    }
+    writeReserved(pending, null);
+  }
+
+  /**
    * Publishes {@code manifest} as the fork's new head, atomically and durably (see the class
    * comment); when this returns, the manifest survives a crash. Publication rules, checked against
    * the current head before any I/O:
@@ -204,7 +307,8 @@ public final class ManifestStore implements Closeable {
    *       empty (a root) or equal to {@code base_snapshot_id} ({@link Reason#WRONG_PARENT}).
    * </ul>
    *
-   * Costs two fsyncs (file, directory).
+   * Costs two fsyncs (file, directory), four when the head is a derived first manifest that is
+   * written first ({@link #adoptFirst}).
    *
    * @return {@code manifest}, now the head
    * @throws IllegalArgumentException if the manifest breaks a structural rule ({@link
@@ -221,6 +325,7 @@ public final class ManifestStore implements Closeable {
     if (!invalid.isEmpty()) {
       throw new IllegalArgumentException("invalid manifest: " + invalid);
     }
+    Manifest pending;
     lock.lock();
     try {
       ensureUsableLocked();
@@ -231,37 +336,85 @@ public final class ManifestStore implements Closeable {
       }
       checkSuccessor(head, manifest);
       publishing = manifest;
+      pending = unwrittenHead;
     } finally {
       lock.unlock();
     }
-    long seq = manifest.getSeq();
+    return writeReserved(pending, manifest);
+  }
+
+  /**
+   * The I/O of a reserved publish: writes {@code pending} (the unwritten derived head, or null),
+   * then {@code next} (or null), each durably, then gives the reservation back: {@code next} is
+   * the head if it was written; the store fails for good if a write left a file in doubt.
+   *
+   * @return {@code next}
+   */
+  private Manifest writeReserved(Manifest pending, Manifest next) throws IOException {
     boolean published = false;
     IOException fatal = null;
     try {
-      Path temp = files.writeTemp(seq, ManifestCodec.encode(manifest));
-      try {
-        files.commit(temp, seq);
-      } catch (IOException e) {
-        fatal = e;
-        files.deleteQuietly(temp); // a no-op if the rename happened
-        throw e;
+      if (pending != null) {
+        // The parent is a derived first manifest: it must be on disk before its child.
+        writeUnwrittenHead(pending);
+      }
+      if (next != null) {
+        writeFile(next);
       }
       published = true;
-      return manifest;
+      return next;
+    } catch (InDoubt e) {
+      fatal = (IOException) e.getCause();
+      throw fatal;
     } finally {
       lock.lock();
       try {
         publishing = null;
-        if (published) {
-          head = manifest;
-        } else if (fatal != null && closedBy == null) {
-          closedBy = new StoreClosedException("manifest store of fork " + forkId + " failed while publishing seq "
-              + seq + "; whether it is durable is unknown: reopen the store to recover", fatal);
-          LOG.error("fork {}: manifest store failed: {}", forkId, fatal.toString());
+        if (published && next != null) {
+          head = next;
+        } else if (!published) {
+          failIfInDoubtLocked(fatal, next != null ? next.getSeq() : pending.getSeq());
         }
       } finally {
         lock.unlock();
       }
+    }
+  }
+
+  /**
+   * Writes {@code m} durably: temp file, fsync, rename, directory fsync.
+   *
+   * @throws InDoubt if the rename or the directory fsync failed (durable state unknown)
+   * @throws IOException if writing or syncing the temp file failed (nothing changed)
+   */
+  private void writeFile(Manifest m) throws IOException {
+    Path temp = files.writeTemp(m.getSeq(), ManifestCodec.encode(m));
+    try {
+      files.commit(temp, m.getSeq());
+    } catch (IOException e) {
+      files.deleteQuietly(temp); // a no-op if the rename happened
+      throw new InDoubt(e);
+    }
+  }
+
+  /** Writes the derived head {@code pending} ({@link #adoptFirst}); on success it is durable. */
+  private void writeUnwrittenHead(Manifest pending) throws IOException {
+    writeFile(pending);
+    lock.lock();
+    try {
+      unwrittenHead = null;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** After a failed write: the store fails for good if the failure left a file in doubt. */
+  private void failIfInDoubtLocked(IOException fatal, long seq) {
+    assert lock.isHeldByCurrentThread();
+    if (fatal != null && closedBy == null) {
+      closedBy = new StoreClosedException("manifest store of fork " + forkId + " failed while publishing seq "
+          + seq + "; whether it is durable is unknown: reopen the store to recover", fatal);
+      LOG.error("fork {}: manifest store failed: {}", forkId, fatal.toString());
     }
   }
 
@@ -343,6 +496,9 @@ public final class ManifestStore implements Closeable {
     Manifest h = head;
     if (h == null) {
       return List.of();
+    }
+    if (unwrittenHead == h) {
+      return List.of(h.getSeq()); // a derived first manifest: the only one, not on disk yet
     }
     List<Long> out = new ArrayList<>();
     for (long seq : files.seqs()) {
@@ -444,6 +600,9 @@ public final class ManifestStore implements Closeable {
     Manifest h = head;
     List<ChainProblem> problems = new ArrayList<>();
     List<Manifest> chain = new ArrayList<>();
+    if (h != null && unwrittenHead == h) {
+      return ManifestChainVerifier.verify(List.of(h)); // derived, not on disk yet: nothing to read
+    }
     boolean headFileSeen = false;
     for (long seq : list()) {
       try {
@@ -462,6 +621,58 @@ public final class ManifestStore implements Closeable {
     }
     problems.addAll(ManifestChainVerifier.verify(chain));
     return List.copyOf(problems);
+  }
+
+  /**
+   * Every published manifest with the chain's problems, read once: the fork's open needs both, and
+   * reading the files twice (once for {@link #verifyChain()}, once to load them) doubled the I/O of
+   * opening a fork with a long history.
+   *
+   * @param manifests the readable manifests by seq, the head included (from memory)
+   * @param problems what {@link #verifyChain()} would report, except that the head's file is not
+   *     read again (the store read it at open); an unreadable file is a {@link
+   *     ChainProblem.Kind#CORRUPT} problem naming it
+   */
+  public record Chain(SortedMap<Long, Manifest> manifests, List<ChainProblem> problems) {
+    /** Copies both. */
+    public Chain {
+      manifests = Collections.unmodifiableSortedMap(new TreeMap<>(manifests));
+      problems = List.copyOf(problems);
+    }
+
+    /** True if some manifest file could not be read. */
+    public boolean hasUnreadable() {
+      return problems.stream().anyMatch(p -> p.kind() == ChainProblem.Kind.CORRUPT);
+    }
+  }
+
+  /**
+   * Reads every published manifest once, the head from memory, and checks the chain ({@link
+   * ManifestChainVerifier#verify}); see {@link Chain}. One read per manifest file below the head.
+   *
+   * @throws StoreClosedException if the store was closed or failed
+   * @throws IOException if the directory cannot be listed
+   */
+  public Chain readChain() throws IOException {
+    Manifest h = head;
+    SortedMap<Long, Manifest> read = new TreeMap<>();
+    List<ChainProblem> problems = new ArrayList<>();
+    for (long seq : list()) {
+      if (h != null && seq == h.getSeq()) {
+        read.put(seq, h);
+        continue;
+      }
+      try {
+        read.put(seq, readChecked(files, forkId, seq));
+      } catch (NoSuchFileException e) {
+        // Expired between the listing and the read: retention may run concurrently.
+      } catch (IOException e) {
+        problems.add(new ChainProblem(ChainProblem.Kind.CORRUPT, files.path(seq).toString(),
+            "unreadable: " + e.getMessage()));
+      }
+    }
+    problems.addAll(ManifestChainVerifier.verify(new ArrayList<>(read.values())));
+    return new Chain(read, problems);
   }
 
   /** Refuses every later mutation and read of older manifests. Idempotent; no I/O. */

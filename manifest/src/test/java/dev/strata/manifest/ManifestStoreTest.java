@@ -9,6 +9,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.strata.manifest.ManifestConflictException.Reason;
 import dev.strata.manifest.ManifestCorruptionException.Kind;
 import dev.strata.manifest.proto.Manifest;
+import dev.strata.vfs.FaultInjectingVfs;
+import dev.strata.vfs.ForwardingVfs;
 import dev.strata.vfs.LocalVfs;
 import dev.strata.vfs.Vfs;
 import java.io.IOException;
@@ -56,6 +58,110 @@ class ManifestStoreTest {
       assertThat(store.verifyChain()).isEmpty();
       assertThat(store.openReport().isClean()).isTrue();
       assertThatThrownBy(() -> store.load(0)).isInstanceOf(ManifestNotFoundException.class);
+    }
+  }
+
+  /** A fork's first manifest derived from its base (issue #12): parent and base = the base. */
+  private static Manifest derivedFirst() {
+    return root(1).toBuilder().setParentId("base-7").setBaseSnapshotId("base-7").build();
+  }
+
+  @Test
+  void anAdoptedFirstManifestIsTheHeadInMemoryAndIsWrittenBeforeItsChild() throws Exception {
+    FaultInjectingVfs fvs = new FaultInjectingVfs();
+    Manifest first = derivedFirst();
+    Manifest second = next(first);
+    try (ManifestStore store = ManifestStore.open(fvs, dir, FORK)) {
+      long ops = fvs.operationCount();
+      store.adoptFirst(first);
+      assertThat(fvs.operationCount()).as("adopting does no I/O").isEqualTo(ops);
+      assertThat(store.head()).contains(first);
+      assertThat(store.isHeadDurable()).isFalse();
+      assertThat(store.list()).containsExactly(1L);
+      assertThat(store.load(1)).isEqualTo(first);
+      assertThat(store.verifyChain()).isEmpty();
+      assertThat(store.readChain().manifests()).containsOnlyKeys(1L);
+      assertThat(Files.exists(dir.resolve("00000000000000000001.manifest"))).isFalse();
+      assertThatThrownBy(() -> store.adoptFirst(first))
+          .isInstanceOf(ManifestConflictException.class);
+      store.publish(second);
+      assertThat(store.isHeadDurable()).isTrue();
+      assertThat(store.head()).contains(second);
+    }
+    fvs.crash(); // whatever publish returned is durable, the derived parent first
+    try (ManifestStore store = ManifestStore.open(fvs, dir, FORK)) {
+      assertThat(store.head()).contains(second);
+      assertThat(store.list()).containsExactly(1L, 2L);
+      assertThat(store.load(1)).isEqualTo(first);
+      assertThat(store.verifyChain()).isEmpty();
+    }
+  }
+
+  @Test
+  void materializeWritesAnAdoptedHeadDurablyOnceAndAFailedWriteLeavesItAdopted() throws Exception {
+    FaultInjectingVfs fvs = new FaultInjectingVfs();
+    Manifest first = derivedFirst();
+    try (ManifestStore store = ManifestStore.open(fvs, dir, FORK)) {
+      store.adoptFirst(first);
+      fvs.failNext(FaultInjectingVfs.Op.SYNC, FaultInjectingVfs.Fault.IO_ERROR); // the temp file's fsync
+      assertThatThrownBy(store::materialize).isInstanceOf(IOException.class);
+      assertThat(store.isUsable()).isTrue();
+      assertThat(store.isHeadDurable()).isFalse();
+      store.materialize();
+      assertThat(store.isHeadDurable()).isTrue();
+      long ops = fvs.operationCount();
+      store.materialize();
+      assertThat(fvs.operationCount()).as("nothing left to write").isEqualTo(ops);
+    }
+    fvs.crash();
+    try (ManifestStore store = ManifestStore.open(fvs, dir, FORK)) {
+      assertThat(store.head()).contains(first);
+      assertThat(store.isHeadDurable()).isTrue();
+    }
+  }
+
+  @Test
+  void openingAnEmptyDirectoryDoesNoFsyncAndOpeningOneWithAHeadDoes() throws Exception {
+    RecordingSyncs syncs = new RecordingSyncs(vfs);
+    try (ManifestStore store = ManifestStore.open(syncs, dir, FORK)) {
+      assertThat(syncs.directorySyncs).isZero();
+      store.publish(root(1));
+    }
+    syncs.directorySyncs = 0;
+    try (ManifestStore store = ManifestStore.open(syncs, dir, FORK)) {
+      assertThat(syncs.directorySyncs).as("the head it reports is made durable").isEqualTo(1);
+    }
+  }
+
+  /** Counts directory fsyncs. */
+  private static final class RecordingSyncs extends ForwardingVfs {
+    int directorySyncs;
+
+    RecordingSyncs(Vfs delegate) {
+      super(delegate);
+    }
+
+    @Override
+    public void syncDirectory(Path d) throws IOException {
+      directorySyncs++;
+      super.syncDirectory(d);
+    }
+  }
+
+  @Test
+  void readChainReadsEachFileOnceAndReportsAnUnreadableOne() throws Exception {
+    List<Manifest> chain;
+    try (ManifestStore store = open()) {
+      chain = publishChain(store, 4);
+    }
+    Files.write(dir.resolve("00000000000000000002.manifest"), new byte[] {1, 2, 3});
+    try (ManifestStore store = open()) {
+      ManifestStore.Chain read = store.readChain();
+      assertThat(read.manifests()).containsOnlyKeys(1L, 3L, 4L);
+      assertThat(read.manifests().get(4L)).isEqualTo(chain.get(3));
+      assertThat(read.hasUnreadable()).isTrue();
+      assertThat(read.problems()).extracting(ChainProblem::kind).contains(ChainProblem.Kind.CORRUPT);
+      assertThat(read.problems().toString()).contains("00000000000000000002.manifest");
     }
   }
 

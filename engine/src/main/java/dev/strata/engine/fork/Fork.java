@@ -116,15 +116,9 @@ public final class Fork implements AutoCloseable {
         new FlushScheduler(
             name, options.l0MaxBytes(), options.flushIntervalMs(), ctx.scheduler(), wal, memTables, flush, tickets, lifecycle);
     this.writeController =
-        new WriteController(
-            name,
-            options.l0MaxBytes(),
-            options.writeStallTimeoutMs(),
+        new WriteController(name, options.l0MaxBytes(), options.writeStallTimeoutMs(),
             options.compaction().enabled() ? options.compaction().stopWritesSegments() : 0,
-            () -> memTables.current().active().sizeBytes(),
-            this::headSegmentCount,
-            flushScheduler::rotate,
-            lifecycle);
+            () -> memTables.current().active().sizeBytes(), this::headSegmentCount, flushScheduler::rotate, lifecycle);
     this.writer = new ForkWriter(name, wal, watermark, memTables, collections, writeController, lifecycle);
     this.compactions = new CompactionPublisher(ctx, entry, memTables, chain, flush, watchers, writeController, lifecycle);
     lifecycle.onReadOnly(
@@ -137,7 +131,7 @@ public final class Fork implements AutoCloseable {
   /**
    * Opens a fork and recovers it ({@link ForkRecovery}): loads the head manifest and checks the
    * chain, pins the head's segments, replays the WAL after the head's covered LSN into L0. A fork
-   * whose catalog entry names a base snapshot but has no manifest yet (a crash during fork
+   * whose catalog entry names a base snapshot but has no manifest on disk yet (a new fork
    * creation) gets its first manifest from {@code base}. A fork with a broken chain or an
    * unreadable manifest opens read-only, saying why.
    *
@@ -145,20 +139,15 @@ public final class Fork implements AutoCloseable {
    * @throws IOException if the WAL or manifest directory cannot be opened
    */
   public static Fork open(ForkContext ctx, ForkEntry entry, Manifest base) throws IOException {
-    return open(ctx, entry, base, null);
+    return create(ctx, entry, base, null);
   }
 
   /**
-   * Creates a new fork's first manifest from {@code base} (O(1): it refers to the base's segments;
-   * no data is copied) and opens it, reusing the liveness of {@code openBase} (the base snapshot,
-   * already open, or null).
+   * Opens a new fork on its saved catalog entry: its first manifest, derived from {@code base} (O(1):
+   * the base's segments; nothing copied), stays in memory until its first publication; the liveness
+   * of {@code openBase} (the base snapshot, already open, or null) is reused.
    */
   public static Fork create(ForkContext ctx, ForkEntry entry, Manifest base, PublishedSnapshot openBase)
-      throws IOException {
-    return open(ctx, entry, base, openBase);
-  }
-
-  private static Fork open(ForkContext ctx, ForkEntry entry, Manifest base, PublishedSnapshot openBase)
       throws IOException {
     ForkRecovery.RecoveredFork r = ForkRecovery.recover(ctx, entry, base, openBase);
     Fork fork = new Fork(ctx, entry, r);
@@ -392,6 +381,16 @@ public final class Fork implements AutoCloseable {
   /** Number of retained snapshots (no file is read). */
   public int retainedSnapshotCount() {
     return chain.retainedCount();
+  }
+
+  /** False while the head is this new fork's first manifest, derived and not yet written. */
+  public boolean isHeadDurable() {
+    return chain.isHeadDurable();
+  }
+
+  /** Writes the derived first manifest now, before its base may go ({@link SnapshotChain#materializeHead}). */
+  public void materializeHead(long timeoutMs) throws IOException {
+    chain.materializeHead(timeoutMs);
   }
 
   /** The manifest chain problems (empty = OK). */

@@ -30,14 +30,22 @@ import org.slf4j.LoggerFactory;
  *
  * <ol>
  *   <li>Open the manifest store. A fork whose catalog entry names a base snapshot but has no
- *       manifest yet (a crash during fork creation) gets its first manifest from the base now.
- *   <li>Verify the chain. A broken chain, or a manifest that cannot be read, does not stop the
- *       open: the fork opens read-only with the reason, and segment GC stays off while any
- *       manifest is unreadable ({@link SnapshotChain} invariant 3).
+ *       manifest on disk (a new fork, before its first flush) gets its first manifest derived from
+ *       the entry and the base ({@link SnapshotEdit#firstOfFork}, stamped with the entry's creation
+ *       time, so every derivation gives the same manifest) and adopted in memory: creating a fork
+ *       writes no manifest, the fork's first publication writes it ({@link
+ *       ManifestStore#adoptFirst}).
+ *   <li>Read every manifest once and verify the chain. A broken chain, or a manifest that cannot be
+ *       read, does not stop the open: the fork opens read-only with the reason, and segment GC
+ *       stays off while any manifest is unreadable ({@link SnapshotChain} invariant 3).
  *   <li>Open the head snapshot: a head that cannot be opened fails the open.
- *   <li>Open the WAL and replay every record past the head's covered LSN: definitions into the
- *       collection registry, writes into the active L0 buffer.
+ *   <li>Open the WAL, deleting first the segments wholly covered by the head (a truncation a crash
+ *       cut short may have left them with a gap between), and replay every record past the head's
+ *       covered LSN: definitions into the collection registry, writes into the active L0 buffer.
  * </ol>
+ *
+ * For a new fork this is the whole of its creation after the catalog entry: no fsync (the WAL
+ * directory is empty, the manifest directory too).
  *
  * Nothing stays open or pinned when {@link #recover} throws.
  *
@@ -72,7 +80,7 @@ final class ForkRecovery {
   /**
    * Recovers the fork of {@code entry}.
    *
-   * @param base the base snapshot's manifest, needed only when the fork has no manifest yet
+   * @param base the base snapshot's manifest, needed only when the fork has no manifest on disk
    * @param openBase the base snapshot, already open, or null: its liveness is reused when the head
    *     has exactly its segments (a new fork's first snapshot), so creating a fork rebuilds nothing
    * @throws IOException if the WAL or manifest directory cannot be opened, the head cannot be
@@ -89,28 +97,23 @@ final class ForkRecovery {
     try {
       Optional<Manifest> headManifest = manifests.head();
       if (headManifest.isEmpty() && !entry.baseSnapshotId().isEmpty()) {
-        headManifest = Optional.of(publishFirstManifest(manifests, entry, base, ctx.options().clock().millis()));
+        adoptFirstManifest(manifests, entry, base);
+        headManifest = manifests.head();
       }
+      ManifestStore.Chain chain = manifests.readChain();
       List<String> chainProblems = new ArrayList<>();
-      manifests.verifyChain().forEach(p -> chainProblems.add(p.toString()));
+      chain.problems().forEach(p -> chainProblems.add(p.toString()));
       String problem = chainProblems.isEmpty() ? null : "manifest chain: " + chainProblems;
+      boolean segmentsKnown = !chain.hasUnreadable();
+      SortedMap<Long, RetainedSnapshot> retained = new TreeMap<>();
+      chain.manifests().forEach((seq, m) -> retained.put(seq, RetainedSnapshot.of(m)));
       if (headManifest.isPresent()) {
         head = openHead(ctx, headManifest.get(), openBase);
       }
-      wal = WalWriter.open(ctx.vfs(), dir.resolve("wal"), ctx.options().wal());
-      SortedMap<Long, RetainedSnapshot> retained = new TreeMap<>();
-      boolean segmentsKnown = true;
-      for (long seq : manifests.list()) {
-        try {
-          retained.put(seq, RetainedSnapshot.of(manifests.load(seq)));
-        } catch (IOException e) {
-          problem = "manifest seq " + seq + " unreadable: " + e.getMessage();
-          segmentsKnown = false;
-        }
-      }
+      long covered = headManifest.map(Manifest::getCoveredLsn).orElse(0L);
+      wal = WalWriter.open(ctx.vfs(), dir.resolve("wal"), ctx.options().wal(), covered + 1);
       CollectionRegistry collections = new CollectionRegistry();
       headManifest.ifPresent(m -> m.getCollectionsList().forEach(d -> collections.restore(CollectionRegistry.fromDef(d))));
-      long covered = headManifest.map(Manifest::getCoveredLsn).orElse(0L);
       L0Buffer active = new L0Buffer(covered);
       int replayed = replay(ctx, entry, covered, active, collections);
       log.info(
@@ -162,16 +165,20 @@ final class ForkRecovery {
     }
   }
 
-  private static Manifest publishFirstManifest(ManifestStore store, ForkEntry entry, Manifest base, long nowMs)
-      throws IOException {
+  /**
+   * Derives the fork's first manifest from its entry and base and makes it the store's head in
+   * memory; the fork's first publication writes it. Stamped with the entry's creation time, so a
+   * derivation after a crash gives the same manifest as the one at creation.
+   */
+  private static void adoptFirstManifest(ManifestStore store, ForkEntry entry, Manifest base) throws IOException {
     if (base == null) {
       throw new IOException(
           "fork '" + entry.name() + "' has no manifest and its base snapshot " + entry.baseSnapshotId() + " is gone");
     }
     try {
-      return store.publish(SnapshotEdit.firstOfFork(entry, base, nowMs));
+      store.adoptFirst(SnapshotEdit.firstOfFork(entry, base, entry.createTimeMs()));
     } catch (ManifestConflictException e) {
-      throw new IOException("could not publish the first manifest of fork " + entry.name(), e);
+      throw new IOException("could not derive the first manifest of fork " + entry.name(), e);
     }
   }
 

@@ -11,6 +11,7 @@ import dev.strata.manifest.ManifestNotFoundException;
 import dev.strata.manifest.ManifestStore;
 import dev.strata.manifest.proto.Manifest;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -22,6 +23,7 @@ import java.util.Set;
 import java.util.SortedMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
@@ -340,6 +342,39 @@ final class SnapshotChain implements AutoCloseable {
   /** Every retained snapshot, oldest first. */
   List<RetainedSnapshot> retained() {
     return new ArrayList<>(retained.values());
+  }
+
+  /** False while the head is a new fork's derived first manifest not written yet. */
+  boolean isHeadDurable() {
+    return manifests.isHeadDurable();
+  }
+
+  /**
+   * Writes a new fork's derived first manifest now ({@link ManifestStore#materialize}), before its
+   * base snapshot may go. A publication running at the same moment writes it too: then this waits
+   * for that (5 ms polls, at most {@code timeoutMs}).
+   *
+   * @throws IOException if the write fails, or it is still not durable after {@code timeoutMs}
+   */
+  void materializeHead(long timeoutMs) throws IOException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    while (!manifests.isHeadDurable()) {
+      try {
+        manifests.materialize();
+        return;
+      } catch (ManifestConflictException e) {
+        if (System.nanoTime() > deadline) {
+          throw new IOException("fork " + entry.name() + ": the first manifest was not written within " + timeoutMs
+              + " ms: " + e.getMessage(), e);
+        }
+        try {
+          Thread.sleep(5); // a publication is writing it
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw new InterruptedIOException("interrupted while writing the first manifest of fork " + entry.name());
+        }
+      }
+    }
   }
 
   /** Closes the manifest store. Idempotent. */
