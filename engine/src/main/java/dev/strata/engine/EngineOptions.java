@@ -21,7 +21,8 @@ import java.util.Objects;
  * @param flushMaxRetries retries of a failed stream before the fork turns read-only (default 5)
  * @param retryBackoffMs first retry delay; doubles per attempt up to 5 s (default 100 ms)
  * @param streamThreads threads writing segments, shared by all forks (default: cores, at least 2)
- * @param blockCacheBytes RocksDB block cache (default 128 MiB)
+ * @param blockCacheBytes RocksDB block cache (default: the {@code memory} budget's share, 128 MiB of
+ *     the default 1 GiB); always equal to {@code memory.blockCacheBytes()}
  * @param wal WAL options (segment size, sync interval, recovery mode)
  * @param hooks test seam around the stream phase; {@link FlushHooks#NONE} in production
  * @param compaction background compaction ({@link CompactionOptions#defaults()})
@@ -30,6 +31,8 @@ import java.util.Objects;
  *     production
  * @param clock the wall clock that stamps manifests and fork entries and that retention compares
  *     snapshot ages with ({@link Clock#systemUTC()}; tests move a fixed one instead of sleeping)
+ * @param memory the memory budget and its shares ({@link MemoryBudget#defaults()}: 1 GiB): L0 of
+ *     all forks, the block cache, Lucene's indexing buffers
  */
 public record EngineOptions(
     long l0MaxBytes,
@@ -46,7 +49,8 @@ public record EngineOptions(
     CompactionOptions compaction,
     RetentionOptions retention,
     CompactionHooks compactionHooks,
-    Clock clock) {
+    Clock clock,
+    MemoryBudget memory) {
 
   /** Checks ranges. */
   public EngineOptions {
@@ -61,6 +65,11 @@ public record EngineOptions(
     }
     if (flushMaxRetries < 0 || retryBackoffMs < 0 || streamThreads < 1) {
       throw new IllegalArgumentException("retries, back-off and threads must be non-negative");
+    }
+    Objects.requireNonNull(memory, "memory");
+    if (blockCacheBytes != memory.blockCacheBytes()) {
+      throw new IllegalArgumentException(
+          "blockCacheBytes " + blockCacheBytes + " differs from the memory budget's share " + memory.blockCacheBytes());
     }
   }
 
@@ -80,7 +89,8 @@ public record EngineOptions(
     b.flushMaxRetries = flushMaxRetries;
     b.retryBackoffMs = retryBackoffMs;
     b.streamThreads = streamThreads;
-    b.blockCacheBytes = blockCacheBytes;
+    b.blockCacheBytes = -1; // memory carries it
+    b.memory = memory;
     b.wal = wal;
     b.hooks = hooks;
     b.compaction = compaction;
@@ -100,7 +110,9 @@ public record EngineOptions(
     private int flushMaxRetries = 5;
     private long retryBackoffMs = 100;
     private int streamThreads = Math.max(2, Runtime.getRuntime().availableProcessors());
-    private long blockCacheBytes = 128L << 20;
+    /** An explicit block cache size, or -1 for the memory budget's share. */
+    private long blockCacheBytes = -1;
+    private MemoryBudget memory = MemoryBudget.defaults();
     private WalOptions wal = WalOptions.builder().build();
     private FlushHooks hooks = FlushHooks.NONE;
     private CompactionOptions compaction = CompactionOptions.defaults();
@@ -168,8 +180,15 @@ public record EngineOptions(
       return this;
     }
 
+    /** An explicit block cache size, bytes, in place of the memory budget's share. */
     public Builder blockCacheBytes(long v) {
       blockCacheBytes = v;
+      return this;
+    }
+
+    /** The memory budget ({@link MemoryBudget#of}); an explicit block cache size still wins. */
+    public Builder memory(MemoryBudget v) {
+      memory = Objects.requireNonNull(v);
       return this;
     }
 
@@ -184,6 +203,7 @@ public record EngineOptions(
     }
 
     public EngineOptions build() {
+      MemoryBudget m = blockCacheBytes < 0 ? memory : memory.withBlockCacheBytes(blockCacheBytes);
       return new EngineOptions(
           l0MaxBytes,
           flushIntervalMs,
@@ -193,13 +213,14 @@ public record EngineOptions(
           flushMaxRetries,
           retryBackoffMs,
           streamThreads,
-          blockCacheBytes,
+          m.blockCacheBytes(),
           wal,
           hooks,
           compaction,
           retention,
           compactionHooks,
-          clock);
+          clock,
+          m);
     }
   }
 }

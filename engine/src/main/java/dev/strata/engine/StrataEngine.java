@@ -5,6 +5,7 @@ import dev.strata.engine.fork.Fork;
 import dev.strata.engine.fork.ForkContext;
 import dev.strata.engine.fork.ForkStats;
 import dev.strata.engine.fork.SegmentIdAllocator;
+import dev.strata.engine.fork.WriteBufferManager;
 import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.read.SnapshotDiff;
 import dev.strata.engine.segment.SegmentStore;
@@ -78,6 +79,8 @@ public final class StrataEngine implements AutoCloseable {
   private final RetentionService retention;
   private final EngineVerifier verifier;
   private final CopyOnWriteArrayList<Consumer<Fork>> publishListeners = new CopyOnWriteArrayList<>();
+  /** L0 of all forks, held to the memory budget's L0 share. */
+  private final WriteBufferManager writeBuffers;
   private volatile boolean closed;
 
   private StrataEngine(Path dataDir, Vfs vfs, EngineOptions options) throws IOException {
@@ -86,7 +89,11 @@ public final class StrataEngine implements AutoCloseable {
     vfs.createDirectories(dataDir);
     this.segments =
         SegmentStore.open(
-            dataDir, SegmentStoreOptions.defaults().withBlockCacheBytes(options.blockCacheBytes()).withVfs(vfs));
+            dataDir,
+            SegmentStoreOptions.defaults()
+                .withBlockCacheBytes(options.blockCacheBytes())
+                .withLuceneRamBufferMb(options.memory().luceneRamBufferMbPerWrite(options.streamThreads()))
+                .withVfs(vfs));
     try {
       this.catalog = ForkCatalog.open(vfs, ForkCatalog.directoryFor(dataDir));
     } catch (IOException | RuntimeException e) {
@@ -98,12 +105,13 @@ public final class StrataEngine implements AutoCloseable {
       }
       throw e;
     }
+    this.writeBuffers = new WriteBufferManager(options.memory().l0Bytes());
     this.executors = new EngineExecutors(options);
     this.compactions = new CompactionScheduler(options.compaction(), executors.compaction());
     this.ctx =
         new ForkContext(
             vfs, dataDir, options, segments, executors.stream(), executors.finalizer(), executors.scheduler(),
-            segmentIds, this::onFlushPublished);
+            segmentIds, this::onFlushPublished, writeBuffers);
     RetentionGate gate = new RetentionGate(catalog);
     this.tags = new Tags(catalog, gate);
     this.forks = new ForkRegistry(ctx, catalog, gate, tags);
@@ -142,8 +150,12 @@ public final class StrataEngine implements AutoCloseable {
     retention.start(executors.scheduler());
   }
 
-  /** Runs on the fork's finalizer after each flush publication: triggers, then listeners. */
+  /**
+   * Runs on the fork's finalizer after each flush publication: wakes writers stalled on L0 memory
+   * (the flushed buffer left L0), triggers compaction, then listeners.
+   */
   private void onFlushPublished(Fork f) {
+    writeBuffers.memoryReleased();
     compactions.maybeSchedule(f);
     for (Consumer<Fork> l : publishListeners) {
       try {
@@ -176,6 +188,11 @@ public final class StrataEngine implements AutoCloseable {
   /** The data directory. */
   public Path dataDir() {
     return dataDir;
+  }
+
+  /** The bound on L0 of all forks together: usage, stalls (the memory budget's L0 share). */
+  public WriteBufferManager writeBuffers() {
+    return writeBuffers;
   }
 
   /** The shared segment store. */
@@ -442,6 +459,36 @@ public final class StrataEngine implements AutoCloseable {
    * @param expiredForSpaceTotal snapshots the bound expired early since the engine opened
    */
   public record SpaceUsage(long retainedBytes, long liveBytes, long boundBytes, long expiredForSpaceTotal) {}
+
+  /**
+   * The memory budget (SPEC §5.10) and where each share stands now.
+   *
+   * @param budget {@code memory.budget} and its shares
+   * @param l0Bytes L0 of every fork now (active and frozen buffers), against {@code budget.l0Bytes()}
+   * @param blockCacheBytes what RocksDB's block cache holds, against {@code budget.blockCacheBytes()}
+   * @param heapUsedBytes Java heap in use (garbage included until the next collection)
+   * @param heapMaxBytes the heap's limit ({@code -Xmx})
+   * @param l0Stalls times writers waited because L0 of all forks reached its share
+   * @param l0StallMs total time they waited, ms
+   * @param l0FlushesRequested rotates asked for because L0 of all forks was filling up
+   */
+  public record MemoryUsage(
+      MemoryBudget budget,
+      long l0Bytes,
+      long blockCacheBytes,
+      long heapUsedBytes,
+      long heapMaxBytes,
+      long l0Stalls,
+      long l0StallMs,
+      long l0FlushesRequested) {}
+
+  /** {@link MemoryUsage} now (no I/O; sums the forks' L0 counters). */
+  public MemoryUsage memoryUsage() {
+    Runtime rt = Runtime.getRuntime();
+    return new MemoryUsage(
+        options.memory(), writeBuffers.usageBytes(), segments.blockCacheUsageBytes(), rt.totalMemory() - rt.freeMemory(),
+        rt.maxMemory(), writeBuffers.stalls(), writeBuffers.stallMs(), writeBuffers.flushesRequested());
+  }
 
   /** {@link SpaceUsage} as of the last retention pass. */
   public SpaceUsage spaceUsage() {

@@ -64,8 +64,11 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--wal-segment-bytes", paramLabel = "SIZE", description = "WAL segment size (key wal.segment_bytes; default 64MiB).")
   String walSegmentBytes;
 
-  @Option(names = "--cache-bytes", paramLabel = "SIZE", description = "RocksDB block cache (key cache.block_bytes; default 128MiB).")
+  @Option(names = "--cache-bytes", paramLabel = "SIZE", description = "RocksDB block cache (key cache.block_bytes; default auto: 1/8 of memory.budget).")
   String cacheBytes;
+
+  @Option(names = "--memory-budget", paramLabel = "SIZE", description = "Memory the server sizes itself to: L0, block cache, Lucene, heap (key memory.budget; default 1GiB).")
+  String memoryBudget;
 
   @Option(names = "--max-message-bytes", paramLabel = "SIZE", description = "Largest request (key limits.max_message_bytes; default 16MiB).")
   String maxMessageBytes;
@@ -101,6 +104,7 @@ final class ServeCommand implements Callable<Integer> {
     put(o, "wal.sync_interval", walSyncInterval);
     put(o, "wal.segment_bytes", walSegmentBytes);
     put(o, "cache.block_bytes", cacheBytes);
+    put(o, "memory.budget", memoryBudget);
     put(o, "limits.max_message_bytes", maxMessageBytes);
     put(o, "shutdown.grace_period", shutdownGrace);
     put(o, "server.threads", serverThreads);

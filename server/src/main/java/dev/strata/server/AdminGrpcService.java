@@ -5,6 +5,7 @@ import dev.strata.api.v1.CompactRequest;
 import dev.strata.api.v1.CompactResponse;
 import dev.strata.api.v1.ForkState;
 import dev.strata.api.v1.ForkStats;
+import dev.strata.api.v1.MemoryStats;
 import dev.strata.api.v1.SnapshotKind;
 import dev.strata.api.v1.StatsRequest;
 import dev.strata.api.v1.StatsResponse;
@@ -126,9 +127,27 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
               .setLiveSegmentBytes(space.liveBytes())
               .setRetentionBoundBytes(space.boundBytes() == Long.MAX_VALUE ? 0 : space.boundBytes())
               .setSnapshotsExpiredForSpaceTotal(space.expiredForSpaceTotal())
-              .setSegmentCap(engine.options().compaction().maxSegments());
+              .setSegmentCap(engine.options().compaction().maxSegments())
+              .setMemory(memoryStats(engine.memoryUsage()));
           return out.build();
         });
+  }
+
+  /** The memory budget's shares and their use (SPEC §5.10). */
+  private static MemoryStats memoryStats(StrataEngine.MemoryUsage m) {
+    return MemoryStats.newBuilder()
+        .setBudgetBytes(m.budget().totalBytes())
+        .setL0ShareBytes(m.budget().l0Bytes())
+        .setL0Bytes(m.l0Bytes())
+        .setBlockCacheShareBytes(m.budget().blockCacheBytes())
+        .setBlockCacheBytes(m.blockCacheBytes())
+        .setLuceneShareBytes(m.budget().luceneBytes())
+        .setHeapUsedBytes(m.heapUsedBytes())
+        .setHeapMaxBytes(m.heapMaxBytes())
+        .setL0StallsTotal(m.l0Stalls())
+        .setL0StallMsTotal(m.l0StallMs())
+        .setL0FlushesRequestedTotal(m.l0FlushesRequested())
+        .build();
   }
 
   private ForkStats forkStats(StrataEngine engine, Fork f, Map<String, StrataEngine.SegmentUsage> usages) {

@@ -1,6 +1,7 @@
 package dev.strata.server;
 
 import dev.strata.engine.EngineOptions;
+import dev.strata.engine.MemoryBudget;
 import dev.strata.wal.WalOptions;
 import java.io.IOException;
 import java.io.Reader;
@@ -82,6 +83,7 @@ public final class ServerConfig {
           new Key("limits.max_document_bytes", "1MiB", "encoded size of one document"),
           new Key("limits.max_id_bytes", "512", "UTF-8 bytes of a document id (at most 512)"),
           new Key("limits.max_fields_per_document", "1000", "fields of one document"),
+          new Key("memory.budget", "1GiB", "memory the server sizes itself to: L0 of all forks 1/4 (writers stall there), block cache 1/8, Lucene indexing 1/8, the rest heap headroom and the JVM; bin/strata gives the JVM -Xmx of 3/4 of it"),
           new Key("l0.max_bytes", "64MiB", "rotate the active L0 buffer at this size"),
           new Key("flush.interval", "1s", "rotate when this long passed with data in L0; 0 or off disables"),
           new Key("max_pending_flushes", "2", "flush permits per fork (frozen L0 buffers in flight)"),
@@ -103,7 +105,7 @@ public final class ServerConfig {
           new Key("retention.interval", "30s", "how often expired snapshots and unreferenced segments are deleted"),
           new Key("retention.max_bytes", "0", "space bound: retained segment bytes past which the oldest untagged, non-base snapshots expire early (0 = off)"),
           new Key("retention.max_space_amplification", "4", "space bound as a ratio to the live data (the heads' segments); 0 = off"),
-          new Key("cache.block_bytes", "128MiB", "RocksDB block cache"),
+          new Key("cache.block_bytes", "auto", "RocksDB block cache; auto = 1/8 of memory.budget (128MiB of the default)"),
           new Key("wal.sync_interval", "200ms", "fsync period for ASYNC writes"),
           new Key("wal.segment_bytes", "64MiB", "size at which a WAL segment file is rolled"),
           new Key("shutdown.grace_period", "30s", "bound on a graceful shutdown: in-flight calls, then the final flush"),
@@ -151,7 +153,7 @@ public final class ServerConfig {
   private final int flushMaxRetries;
   private final long flushRetryBackoffMs;
   private final int flushThreads;
-  private final long blockCacheBytes;
+  private final MemoryBudget memory;
   private final dev.strata.engine.compaction.CompactionOptions compaction;
   private final dev.strata.engine.retention.RetentionOptions retention;
   private final long walSyncIntervalMs;
@@ -197,7 +199,17 @@ public final class ServerConfig {
         threads.equalsIgnoreCase("auto")
             ? Math.max(2, Runtime.getRuntime().availableProcessors())
             : (int) p.integer("flush.threads", 1, 1024);
-    this.blockCacheBytes = p.bytes("cache.block_bytes", 0, Long.MAX_VALUE);
+    MemoryBudget budget = MemoryBudget.defaults();
+    try {
+      budget = MemoryBudget.of(p.bytes("memory.budget", MemoryBudget.MIN_TOTAL_BYTES, Long.MAX_VALUE));
+      String cache = p.string("cache.block_bytes");
+      if (!cache.equalsIgnoreCase("auto")) {
+        budget = budget.withBlockCacheBytes(p.bytes("cache.block_bytes", 1, Long.MAX_VALUE));
+      }
+    } catch (IllegalArgumentException e) {
+      problems.add(e.getMessage());
+    }
+    this.memory = budget;
     dev.strata.engine.compaction.CompactionOptions copts = null;
     String enabled = p.string("compaction.enabled").toLowerCase(Locale.ROOT);
     if (!enabled.equals("true") && !enabled.equals("false")) {
@@ -548,6 +560,11 @@ public final class ServerConfig {
     return metricsPort;
   }
 
+  /** The memory budget ({@code memory.budget}, with an explicit {@code cache.block_bytes} applied). */
+  public MemoryBudget memoryBudget() {
+    return memory;
+  }
+
   /** Write-stall timeout, ms (also the permit wait of Flush). */
   public long writeStallTimeoutMs() {
     return writeStallTimeoutMs;
@@ -564,7 +581,7 @@ public final class ServerConfig {
         .flushMaxRetries(flushMaxRetries)
         .retryBackoffMs(flushRetryBackoffMs)
         .streamThreads(flushThreads)
-        .blockCacheBytes(blockCacheBytes)
+        .memory(memory)
         .wal(WalOptions.builder().syncIntervalMs(walSyncIntervalMs).segmentBytes(walSegmentBytes).build())
         .compaction(compaction)
         .retention(retention)

@@ -1,5 +1,6 @@
 package dev.strata.server;
 
+import dev.strata.engine.MemoryBudget;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
@@ -112,6 +113,43 @@ final class ServerMetrics implements AutoCloseable {
         e -> e.spaceUsage().boundBytes() == Long.MAX_VALUE ? 0 : e.spaceUsage().boundBytes());
     serverCounter(engine, "strata_snapshots_expired_for_space", "Snapshots the space bound expired early",
         e -> e.spaceUsage().expiredForSpaceTotal());
+    GaugeWithCallback.builder()
+        .name("strata_memory_share_bytes")
+        .help("The memory budget (memory.budget) and its shares: total, l0 (all forks), block_cache, lucene")
+        .unit(Unit.BYTES)
+        .labelNames("share")
+        .callback(
+            cb ->
+                ifServing(
+                    engine,
+                    e -> {
+                      MemoryBudget b = e.options().memory();
+                      cb.call(b.totalBytes(), "total");
+                      cb.call(b.l0Bytes(), "l0");
+                      cb.call(b.blockCacheBytes(), "block_cache");
+                      cb.call(b.luceneBytes(), "lucene");
+                    }))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("strata_memory_used_bytes")
+        .help("Memory in use now: l0 (L0 of all forks, against its share), block_cache, heap (Java heap incl. garbage)")
+        .unit(Unit.BYTES)
+        .labelNames("share")
+        .callback(
+            cb ->
+                ifServing(
+                    engine,
+                    e -> {
+                      StrataEngine.MemoryUsage m = e.memoryUsage();
+                      cb.call(m.l0Bytes(), "l0");
+                      cb.call(m.blockCacheBytes(), "block_cache");
+                      cb.call(m.heapUsedBytes(), "heap");
+                    }))
+        .register(registry);
+    serverCounter(engine, "strata_memory_stalls", "Times writers waited because L0 of all forks reached its share",
+        e -> e.memoryUsage().l0Stalls());
+    serverCounter(engine, "strata_memory_stall_seconds", "Time writers waited for L0 of all forks to fall below its share",
+        e -> e.memoryUsage().l0StallMs() / 1000.0);
     serverCounter(engine, "strata_segments_deleted", "Obsolete segments whose files were deleted",
         e -> e.segments().deletionStats().deleted());
     serverCounter(engine, "strata_segment_deletion_failures",

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.strata.engine.EngineOptions;
+import dev.strata.engine.MemoryBudget;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -38,6 +39,30 @@ class ServerConfigTest {
     assertThat(e.blockCacheBytes()).isEqualTo(engineDefaults.blockCacheBytes());
     assertThat(e.retryBackoffMs()).isEqualTo(engineDefaults.retryBackoffMs());
     assertThat(e.wal()).isEqualTo(engineDefaults.wal());
+  }
+
+  @Test
+  void theMemoryBudgetSplitsIntoItsSharesAndAnExplicitCacheSizeWins() {
+    EngineOptions byDefault = ServerConfig.load(null, Map.of(), Map.of()).engineOptions();
+    assertThat(byDefault.memory()).isEqualTo(MemoryBudget.defaults());
+    assertThat(byDefault.memory().l0Bytes()).isEqualTo(256L << 20);
+    assertThat(byDefault.blockCacheBytes()).isEqualTo(128L << 20);
+
+    ServerConfig half = ServerConfig.load(null, Map.of("STRATA_MEMORY_BUDGET", "512MiB"), Map.of());
+    assertThat(half.memoryBudget()).isEqualTo(MemoryBudget.of(512L << 20));
+    assertThat(half.engineOptions().blockCacheBytes()).isEqualTo(64L << 20);
+    assertThat(half.memoryBudget().heapBytes()).isEqualTo(384L << 20);
+
+    ServerConfig cache = ServerConfig.load(null, Map.of(), Map.of("memory.budget", "512MiB", "cache.block_bytes", "32MiB"));
+    assertThat(cache.engineOptions().blockCacheBytes()).isEqualTo(32L << 20);
+    assertThat(cache.engineOptions().memory().l0Bytes()).isEqualTo(128L << 20);
+
+    assertThatThrownBy(() -> ServerConfig.load(null, Map.of(), Map.of("memory.budget", "16MiB")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("memory.budget");
+    assertThatThrownBy(() -> ServerConfig.load(null, Map.of(), Map.of("memory.budget", "256MiB", "cache.block_bytes", "1GiB")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("exceed memory.budget");
   }
 
   @Test

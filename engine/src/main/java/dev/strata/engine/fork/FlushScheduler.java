@@ -97,6 +97,24 @@ final class FlushScheduler {
   }
 
   /**
+   * Rotates now if the active buffer holds data and a permit is free, without waiting: the engine's
+   * {@link WriteBufferManager} asks when L0 of all forks fills up (from any fork's writer thread).
+   *
+   * @return true if it rotated
+   */
+  boolean rotateForMemory() {
+    if (!lifecycle.isWritable() || memTables.current().active().isEmpty()) {
+      return false;
+    }
+    try {
+      return flush.tryRotate(seq -> memTables.swapLocked(0, wal::lastLsn)) != null;
+    } catch (RuntimeException e) {
+      log.debug("fork={} rotate for memory skipped: {}", forkName, e.toString());
+      return false;
+    }
+  }
+
+  /**
    * Rotates if there is something to flush.
    *
    * @param permitWaitMs how long to wait for a flush permit; 0 refuses at once if none is free

@@ -118,7 +118,8 @@ public final class Fork implements AutoCloseable {
     this.writeController =
         new WriteController(name, options.l0MaxBytes(), options.writeStallTimeoutMs(),
             options.compaction().enabled() ? options.compaction().stopWritesSegments() : 0,
-            () -> memTables.current().active().sizeBytes(), this::headSegmentCount, flushScheduler::rotate, lifecycle);
+            () -> memTables.current().active().sizeBytes(), this::headSegmentCount, flushScheduler::rotate, lifecycle,
+            ctx.writeBuffers(), () -> memTables.current().l0Bytes(), flushScheduler::rotateForMemory);
     this.writer = new ForkWriter(name, wal, watermark, memTables, collections, writeController, lifecycle);
     this.compactions = new CompactionPublisher(ctx, entry, memTables, chain, flush, watchers, writeController, lifecycle);
     lifecycle.onReadOnly(
@@ -564,7 +565,7 @@ public final class Fork implements AutoCloseable {
       head.release();
     }
     snapshotCache.clear();
-    writeController.wake();
+    writeController.close();
     try {
       wal.close();
     } catch (IOException e) {
@@ -586,6 +587,7 @@ public final class Fork implements AutoCloseable {
   public void halt() {
     lifecycle.markClosed();
     flushScheduler.stopTimer();
+    writeController.close();
     try {
       wal.close();
     } catch (IOException | RuntimeException e) {

@@ -19,6 +19,7 @@ import java.util.function.Consumer;
  * @param segmentIds allocates segment ids and tracks the ones in flight
  * @param onPublished told (on the fork's finalizer, so it must return quickly) after every flush
  *     a fork publishes: the compaction scheduler's trigger
+ * @param writeBuffers the bound on L0 of all forks together (the memory budget's L0 share)
  */
 public record ForkContext(
     Vfs vfs,
@@ -29,7 +30,8 @@ public record ForkContext(
     Executor finalizerPool,
     ScheduledExecutorService scheduler,
     SegmentIdAllocator segmentIds,
-    Consumer<Fork> onPublished) {
+    Consumer<Fork> onPublished,
+    WriteBufferManager writeBuffers) {
 
   /** {@code <data>/forks/<forkId>}. */
   public Path forkDir(String forkId) {

@@ -4,17 +4,22 @@ import dev.strata.engine.StrataException;
 import dev.strata.engine.flush.FlushCoordinator;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One fork's write stalls, as RocksDB's {@code WriteController}: the two conditions under which a
+ * One fork's write stalls, as RocksDB's {@code WriteController}: the conditions under which a
  * writer waits before its WAL append instead of letting memory or read cost grow without bound.
  *
  * <ol>
- *   <li><b>L0 full</b> ({@code l0.max_bytes}): the writer rotates, which waits at most {@code
+ *   <li><b>L0 of all forks at its share of the memory budget</b> (SPEC §5.10): the engine's {@link
+ *       WriteBufferManager} asks the forks with the largest active buffers to rotate and stalls the
+ *       writer until a flush frees memory, at most {@code write_stall_timeout}, then
+ *       RESOURCE_EXHAUSTED. This controller registers its fork there and leaves at {@link #close}.
+ *   <li><b>This fork's L0 full</b> ({@code l0.max_bytes}): the writer rotates, which waits at most {@code
  *       write_stall_timeout} for a flush permit outside any lock, then fails with
  *       RESOURCE_EXHAUSTED (SPEC §2.3, the back-pressure of bounded memory, §5.5).
  *   <li><b>Too many segments</b> ({@code compaction.stop_writes_segments}, RocksDB's {@code
@@ -51,6 +56,8 @@ final class WriteController {
   private final IntSupplier headSegments;
   private final Rotator rotator;
   private final ForkLifecycle lifecycle;
+  private final WriteBufferManager writeBuffers;
+  private final WriteBufferManager.Registration registration;
 
   /** Notified when a stall condition may have changed; stalled writers wait on it. */
   private final Object progress = new Object();
@@ -63,6 +70,10 @@ final class WriteController {
    * @param stopWritesSegments head segment count at which writers stall; 0 for never
    * @param activeL0Bytes bytes in the fork's active L0 buffer now
    * @param headSegments segments in the fork's head snapshot now (0 before the first flush)
+   * @param writeBuffers the engine's bound on L0 of all forks; this fork joins it here
+   * @param l0Bytes bytes in the fork's active and frozen L0 buffers now
+   * @param rotateForMemory rotates the fork now if it has data and a free permit (no wait); true if
+   *     it did
    */
   WriteController(
       String forkName,
@@ -72,7 +83,10 @@ final class WriteController {
       LongSupplier activeL0Bytes,
       IntSupplier headSegments,
       Rotator rotator,
-      ForkLifecycle lifecycle) {
+      ForkLifecycle lifecycle,
+      WriteBufferManager writeBuffers,
+      LongSupplier l0Bytes,
+      BooleanSupplier rotateForMemory) {
     this.forkName = forkName;
     this.l0MaxBytes = l0MaxBytes;
     this.stallTimeoutMs = stallTimeoutMs;
@@ -81,6 +95,9 @@ final class WriteController {
     this.headSegments = headSegments;
     this.rotator = rotator;
     this.lifecycle = lifecycle;
+    this.writeBuffers = writeBuffers;
+    // Registered with the suppliers given, not with this (a half-built object must not escape).
+    this.registration = writeBuffers.register(forkName, activeL0Bytes, l0Bytes, rotateForMemory);
   }
 
   /**
@@ -91,6 +108,10 @@ final class WriteController {
    *     FAILED_PRECONDITION or UNAVAILABLE (the fork stopped taking writes meanwhile)
    */
   void beforeWrite() {
+    writeBuffers.beforeWrite(stallTimeoutMs, lifecycle::isWritable);
+    if (!lifecycle.isWritable()) {
+      lifecycle.checkWritable(); // it stopped taking writes during the stall: the precise status
+    }
     if (activeL0Bytes.getAsLong() < l0MaxBytes) {
       return;
     }
@@ -112,6 +133,12 @@ final class WriteController {
     synchronized (progress) {
       progress.notifyAll();
     }
+  }
+
+  /** Leaves the engine's {@link WriteBufferManager} (the fork closes). Idempotent. */
+  void close() {
+    registration.close();
+    wake();
   }
 
   /** Times a writer waited in the segment-count stall. */

@@ -110,6 +110,19 @@ final class SegmentDb implements AutoCloseable {
     }
   }
 
+  /**
+   * Bytes the block cache holds now (RocksDB's {@code Cache::GetUsage}); 0 once closed. Any
+   * thread.
+   */
+  long blockCacheUsageBytes() {
+    lockForRead();
+    try {
+      return blockCache.isOwningHandle() ? blockCache.getUsage() : 0;
+    } finally {
+      unlockForRead();
+    }
+  }
+
   /** The native options staged SSTs are built with (valid until {@link #close}). */
   Options options() {
     return options;

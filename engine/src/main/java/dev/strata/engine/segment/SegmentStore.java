@@ -342,6 +342,11 @@ public final class SegmentStore implements AutoCloseable {
    */
   public record DeletionStats(int pending, long deleted, long failed, long inline) {}
 
+  /** Bytes RocksDB's block cache holds now (its capacity is the memory budget's share). */
+  public long blockCacheUsageBytes() {
+    return db.blockCacheUsageBytes();
+  }
+
   /** The obsolete-segment deleter's counters. */
   public DeletionStats deletionStats() {
     ObsoleteSegmentDeleter d = handles.deleter();

@@ -20,6 +20,8 @@ class WriteControllerTest {
   private final AtomicInteger headSegments = new AtomicInteger();
   private final AtomicInteger rotations = new AtomicInteger();
   private final ForkLifecycle lifecycle = new ForkLifecycle("f");
+  /** No global L0 bound: these tests are about the fork's own stalls. */
+  private static final WriteBufferManager NO_BUDGET = new WriteBufferManager(0);
 
   /** A rotate that empties the active buffer, as a real one swaps in a fresh buffer. */
   private FlushCoordinator.Rotation rotate(long permitWaitMs, boolean onlyIfFull) {
@@ -31,7 +33,8 @@ class WriteControllerTest {
 
   private WriteController controller(long stallTimeoutMs, WriteController.Rotator rotator) {
     return new WriteController(
-        "f", L0_MAX, stallTimeoutMs, STOP_SEGMENTS, activeBytes::get, headSegments::get, rotator, lifecycle);
+        "f", L0_MAX, stallTimeoutMs, STOP_SEGMENTS, activeBytes::get, headSegments::get, rotator, lifecycle,
+        NO_BUDGET, activeBytes::get, () -> false);
   }
 
   @Test
@@ -132,7 +135,8 @@ class WriteControllerTest {
   @Test
   void compactionDisabledMeansNoSegmentStall() {
     WriteController wc =
-        new WriteController("f", L0_MAX, 100, 0, activeBytes::get, headSegments::get, this::rotate, lifecycle);
+        new WriteController("f", L0_MAX, 100, 0, activeBytes::get, headSegments::get, this::rotate, lifecycle,
+            NO_BUDGET, activeBytes::get, () -> false);
     activeBytes.set(L0_MAX);
     headSegments.set(1_000);
     wc.beforeWrite();
