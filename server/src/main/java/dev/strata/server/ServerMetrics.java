@@ -12,6 +12,7 @@ import io.prometheus.metrics.model.snapshots.Unit;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
@@ -113,39 +114,19 @@ final class ServerMetrics implements AutoCloseable {
         e -> e.spaceUsage().boundBytes() == Long.MAX_VALUE ? 0 : e.spaceUsage().boundBytes());
     serverCounter(engine, "strata_snapshots_expired_for_space", "Snapshots the space bound expired early",
         e -> e.spaceUsage().expiredForSpaceTotal());
-    GaugeWithCallback.builder()
-        .name("strata_memory_share_bytes")
-        .help("The memory budget (memory.budget) and its shares: total, l0 (all forks), block_cache, lucene")
-        .unit(Unit.BYTES)
-        .labelNames("share")
-        .callback(
-            cb ->
-                ifServing(
-                    engine,
-                    e -> {
-                      MemoryBudget b = e.options().memory();
-                      cb.call(b.totalBytes(), "total");
-                      cb.call(b.l0Bytes(), "l0");
-                      cb.call(b.blockCacheBytes(), "block_cache");
-                      cb.call(b.luceneBytes(), "lucene");
-                    }))
-        .register(registry);
-    GaugeWithCallback.builder()
-        .name("strata_memory_used_bytes")
-        .help("Memory in use now: l0 (L0 of all forks, against its share), block_cache, heap (Java heap incl. garbage)")
-        .unit(Unit.BYTES)
-        .labelNames("share")
-        .callback(
-            cb ->
-                ifServing(
-                    engine,
-                    e -> {
-                      StrataEngine.MemoryUsage m = e.memoryUsage();
-                      cb.call(m.l0Bytes(), "l0");
-                      cb.call(m.blockCacheBytes(), "block_cache");
-                      cb.call(m.heapUsedBytes(), "heap");
-                    }))
-        .register(registry);
+    shareGauge(engine, "strata_memory_share_bytes",
+        "The memory budget (memory.budget) and its shares: total, l0 (all forks), block_cache, lucene",
+        e -> {
+          MemoryBudget b = e.options().memory();
+          return Map.of("total", b.totalBytes(), "l0", b.l0Bytes(), "block_cache", b.blockCacheBytes(),
+              "lucene", b.luceneBytes());
+        });
+    shareGauge(engine, "strata_memory_used_bytes",
+        "Memory in use now: l0 (L0 of all forks, against its share), block_cache, heap (Java heap incl. garbage)",
+        e -> {
+          StrataEngine.MemoryUsage m = e.memoryUsage();
+          return Map.of("l0", m.l0Bytes(), "block_cache", m.blockCacheBytes(), "heap", m.heapUsedBytes());
+        });
     serverCounter(engine, "strata_memory_stalls", "Times writers waited because L0 of all forks reached its share",
         e -> e.memoryUsage().l0Stalls());
     serverCounter(engine, "strata_memory_stall_seconds", "Time writers waited for L0 of all forks to fall below its share",
@@ -155,6 +136,18 @@ final class ServerMetrics implements AutoCloseable {
     serverCounter(engine, "strata_segment_deletion_failures",
         "Obsolete-segment deletions that failed (the next open's orphan sweep finishes them)",
         e -> e.segments().deletionStats().failed());
+  }
+
+  /** A server-wide gauge in bytes with one series per {@code share} label. */
+  private void shareGauge(
+      Supplier<StrataEngine> engine, String name, String help, Function<StrataEngine, Map<String, Long>> shares) {
+    GaugeWithCallback.builder()
+        .name(name)
+        .help(help)
+        .unit(Unit.BYTES)
+        .labelNames("share")
+        .callback(cb -> ifServing(engine, e -> shares.apply(e).forEach((share, bytes) -> cb.call(bytes, share))))
+        .register(registry);
   }
 
   private void serverGauge(Supplier<StrataEngine> engine, String name, String help, ToDoubleFunction<StrataEngine> value) {

@@ -65,6 +65,13 @@ class MetricsEndpointTest {
       assertThat(value(before, "strata_compaction_backlog_segments{fork=\"main\"}")).isZero();
       assertThat(value(before, "strata_segment_bytes{fork=\"main\",kind=\"exclusive\"}")).isPositive();
       assertThat(value(before, "strata_l0_bytes{fork=\"main\"}")).isZero();
+      // The memory budget (default 1 GiB) and its shares, and what L0 of all forks holds now.
+      assertThat(value(before, "strata_memory_share_bytes{share=\"total\"}")).isEqualTo(1L << 30);
+      assertThat(value(before, "strata_memory_share_bytes{share=\"l0\"}")).isEqualTo(1L << 28);
+      assertThat(value(before, "strata_memory_share_bytes{share=\"block_cache\"}")).isPositive();
+      assertThat(value(before, "strata_memory_share_bytes{share=\"lucene\"}")).isEqualTo(1L << 27);
+      assertThat(value(before, "strata_memory_used_bytes{share=\"l0\"}")).isZero();
+      assertThat(value(before, "strata_memory_used_bytes{share=\"heap\"}")).isPositive();
 
       t.admin().compact(CompactRequest.newBuilder().setForceFullMerge(true).build());
       String after = scrape(t);

@@ -3,6 +3,7 @@ package dev.strata.bench.engine;
 import static dev.strata.bench.Results.json;
 import static dev.strata.bench.Results.median;
 
+import com.sun.management.OperatingSystemMXBean;
 import dev.strata.api.v1.Document;
 import dev.strata.api.v1.Value;
 import dev.strata.bench.BenchDirs;
@@ -15,6 +16,8 @@ import dev.strata.engine.model.FieldValue;
 import dev.strata.engine.model.Mutation;
 import dev.strata.vfs.LocalVfs;
 import dev.strata.wal.Durability;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -60,7 +63,8 @@ import org.rocksdb.SstFileWriter;
  * reused {@link Field} instances into one committed compound segment, both fsynced).
  *
  * <p><b>Strata side</b>: a fresh engine (L0 2 GiB, no interval flush, no compaction, one permit)
- * gets {@code older} flushed segments of other ids first (so the liveness pass has segments to
+ * gets {@code older} flushed segments of other ids first (20,000 documents each, fewer if the
+ * measured flush is smaller) (so the liveness pass has segments to
  * check new keys against), then the measured documents in ASYNC writes of 100, then one {@code
  * flush()}. The stream phase is timed from {@link FlushHooks#beforeStream} to {@link
  * FlushHooks#beforePublish} (WAL sync wait, SST + Lucene write, ingest, liveness); the flush from
@@ -73,6 +77,11 @@ import org.rocksdb.SstFileWriter;
  *
  * <p>MiB/s on both sides = (key + value bytes of the raw side) / time: the same numerator, so the
  * ratio is the inverse ratio of the times. Repetitions are interleaved and summarised by medians.
+ * Beside wall time, each run records the CPU time the whole JVM used over the same window (nothing
+ * else runs in it then; JIT and GC threads count): on a machine shared with other work, MiB per
+ * CPU-second compares the two sides' work where wall time mostly measures the neighbours. The
+ * CPU time of the one thread that does the work (the raw side's, the engine's stream thread)
+ * leaves out garbage collection and the JIT as well: the most stable of the three.
  * Usage: {@code FlushLimit [--docs N] [--reps N] [--older 0,8] [--smoke] [--out file.json]}.
  */
 public final class FlushLimit {
@@ -80,7 +89,7 @@ public final class FlushLimit {
   /** One measured flush. Times in ms. */
   public record Run(
       String side, int olderSegments, int rep, int docs, long bytes, double ms, double mibPerSec,
-      double flushMs) {}
+      double flushMs, double cpuMs, double mibPerCpuSec, double threadCpuMs, double mibPerThreadCpuSec) {}
 
   /** Everything one invocation measured. */
   public record Report(String startedAt, int docs, int reps, List<Run> runs) {}
@@ -191,6 +200,8 @@ public final class FlushLimit {
     RocksDB.loadLibrary();
     try (Options options = sstOptions(); EnvOptions env = new EnvOptions()) {
       long t0 = System.nanoTime();
+      long cpu0 = processCpuNanos();
+      long threadCpu0 = THREADS.getCurrentThreadCpuTime();
       try (SstFileWriter w = new SstFileWriter(env, options)) {
         w.open(dir.resolve("docs.sst").toString());
         for (Prepared p : prepared) {
@@ -238,7 +249,10 @@ public final class FlushLimit {
         }
       }
       double ms = (System.nanoTime() - t0) / 1e6;
-      return new Run("raw", older, rep, docs, bytes, ms, bytes / (1024.0 * 1024) / (ms / 1000), Double.NaN);
+      double cpuMs = (processCpuNanos() - cpu0) / 1e6;
+      double threadMs = (THREADS.getCurrentThreadCpuTime() - threadCpu0) / 1e6;
+      return new Run("raw", older, rep, docs, bytes, ms, mibPerSec(bytes, ms), Double.NaN, cpuMs, mibPerSec(bytes, cpuMs),
+          threadMs, mibPerSec(bytes, threadMs));
     } finally {
       BenchDirs.deleteRecursively(dir);
     }
@@ -258,16 +272,38 @@ public final class FlushLimit {
   private static final class StreamTimer implements FlushHooks {
     final AtomicLong started = new AtomicLong();
     final AtomicLong ended = new AtomicLong();
+    final AtomicLong cpuStarted = new AtomicLong();
+    final AtomicLong cpuEnded = new AtomicLong();
+    final AtomicLong streamThread = new AtomicLong();
+    final AtomicLong threadCpuStarted = new AtomicLong();
+    final AtomicLong threadCpuEnded = new AtomicLong();
 
     @Override
     public void beforeStream(String forkName, long seq, int attempt) {
       started.set(System.nanoTime());
+      cpuStarted.set(processCpuNanos());
+      streamThread.set(Thread.currentThread().threadId());
+      threadCpuStarted.set(THREADS.getCurrentThreadCpuTime());
     }
 
     @Override
     public void beforePublish(String forkName, long seq) {
+      // On the finalizer: the stream thread finished this flush and has nothing else to run.
       ended.set(System.nanoTime());
+      cpuEnded.set(processCpuNanos());
+      threadCpuEnded.set(THREADS.getThreadCpuTime(streamThread.get()));
     }
+  }
+
+  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+  /** CPU time of this whole JVM so far, ns. */
+  private static long processCpuNanos() {
+    return ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+  }
+
+  private static double mibPerSec(long bytes, double ms) {
+    return bytes / (1024.0 * 1024) / (ms / 1000);
   }
 
   private Run strata(int older, int rep) throws Exception {
@@ -286,7 +322,7 @@ public final class FlushLimit {
       Fork fork = engine.fork(StrataEngine.MAIN);
       fork.createOrGetCollection(COLLECTION, DocumentSource.SCHEMA);
       for (int s = 0; s < older; s++) {
-        write(fork, s + 1, OLDER_SEGMENT_DOCS);
+        write(fork, s + 1, Math.min(OLDER_SEGMENT_DOCS, docs));
         fork.awaitTicket(fork.flush(60_000)).get(10, TimeUnit.MINUTES);
       }
       write(fork, 0, docs);
@@ -294,7 +330,10 @@ public final class FlushLimit {
       fork.awaitTicket(fork.flush(60_000)).get(10, TimeUnit.MINUTES);
       double flushMs = (System.nanoTime() - t0) / 1e6;
       double ms = (timer.ended.get() - timer.started.get()) / 1e6;
-      return new Run("strata", older, rep, docs, bytes, ms, bytes / (1024.0 * 1024) / (ms / 1000), flushMs);
+      double cpuMs = (timer.cpuEnded.get() - timer.cpuStarted.get()) / 1e6;
+      double threadMs = (timer.threadCpuEnded.get() - timer.threadCpuStarted.get()) / 1e6;
+      return new Run("strata", older, rep, docs, bytes, ms, mibPerSec(bytes, ms), flushMs, cpuMs, mibPerSec(bytes, cpuMs),
+          threadMs, mibPerSec(bytes, threadMs));
     } finally {
       BenchDirs.deleteRecursively(dir);
     }
@@ -317,15 +356,22 @@ public final class FlushLimit {
         r.startedAt(), r.docs(), r.reps(), Runtime.getRuntime().availableProcessors(),
         System.getProperty("java.version")));
     s.append("| older segments | raw SST + Lucene ms | raw MiB/s | Strata stream ms | Strata stream MiB/s"
-        + " | Strata flush (to ticket) ms | stream / raw |\n");
-    s.append("|---:|---:|---:|---:|---:|---:|---:|\n");
+        + " | Strata flush (to ticket) ms | stream / raw | raw MiB/CPU-s | Strata MiB/CPU-s | stream / raw (CPU)"
+        + " | raw MiB/thread-CPU-s | Strata MiB/thread-CPU-s | stream / raw (thread CPU) |\n");
+    s.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int o : r.runs().stream().mapToInt(Run::olderSegments).distinct().sorted().toArray()) {
       List<Run> raw = r.runs().stream().filter(x -> x.olderSegments() == o && x.side().equals("raw")).toList();
       List<Run> st = r.runs().stream().filter(x -> x.olderSegments() == o && x.side().equals("strata")).toList();
       double rawMib = median(raw, Run::mibPerSec);
       double stMib = median(st, Run::mibPerSec);
-      s.append(String.format(Locale.ROOT, "| %d | %.0f | %.1f | %.0f | %.1f | %.0f | %.2f× |%n", o,
-          median(raw, Run::ms), rawMib, median(st, Run::ms), stMib, median(st, Run::flushMs), stMib / rawMib));
+      double rawCpu = median(raw, Run::mibPerCpuSec);
+      double stCpu = median(st, Run::mibPerCpuSec);
+      double rawThread = median(raw, Run::mibPerThreadCpuSec);
+      double stThread = median(st, Run::mibPerThreadCpuSec);
+      s.append(String.format(Locale.ROOT,
+          "| %d | %.0f | %.1f | %.0f | %.1f | %.0f | %.2f× | %.1f | %.1f | %.2f× | %.1f | %.1f | %.2f× |%n", o,
+          median(raw, Run::ms), rawMib, median(st, Run::ms), stMib, median(st, Run::flushMs), stMib / rawMib,
+          rawCpu, stCpu, stCpu / rawCpu, rawThread, stThread, stThread / rawThread));
     }
     return s.toString();
   }

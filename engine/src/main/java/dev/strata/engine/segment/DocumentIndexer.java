@@ -84,8 +84,7 @@ public final class DocumentIndexer {
     }
   }
 
-  /** Checks one value against its schema field; see {@link #validate}. */
-  static void validateValue(String docId, FieldSpec spec, FieldValue value) {
+  private static void validateValue(String docId, FieldSpec spec, FieldValue value) {
     switch (spec.kind()) {
       case STORED -> {}
       case TEXT -> {

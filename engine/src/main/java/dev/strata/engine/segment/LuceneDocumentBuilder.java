@@ -61,10 +61,11 @@ final class LuceneDocumentBuilder {
   /**
    * The Lucene document of a put, in fields owned by this builder (valid until the next call).
    *
+   * @param document a document {@link DocumentIndexer#validate} accepted against {@code schema}
+   *     (the segment writer checks every document before it writes anything; a value of the wrong
+   *     type would fail here with a {@link ClassCastException})
    * @param key the document's RocksDB key; its bytes after the {@link SegmentFormat#PREFIX_BYTES}
    *     segment prefix are the {@code _key} term ({@link SegmentFormat#keySuffix})
-   * @throws IllegalArgumentException if a value does not fit its field ({@link
-   *     DocumentIndexer#validate})
    */
   List<IndexableField> build(String collectionName, Document document, CollectionSchema schema, byte[] key) {
     doc.clear();
@@ -87,8 +88,7 @@ final class LuceneDocumentBuilder {
         continue;
       }
       FieldSpec spec = specOpt.get();
-      FieldValue value = e.getValue();
-      DocumentIndexer.validateValue(document.id(), spec, value);
+      FieldValue value = e.getValue(); // checked by DocumentIndexer.validate before the write began
       String name = luceneNames.computeIfAbsent(spec.name(), f -> LuceneFields.field(collectionName, f));
       switch (spec.kind()) {
         case STORED -> {}
