@@ -1,6 +1,7 @@
 package dev.strata.engine;
 
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import dev.strata.engine.flush.StreamPool;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -19,8 +20,10 @@ import org.slf4j.LoggerFactory;
  * <table>
  *   <caption>Pools</caption>
  *   <tr><th>pool</th><th>threads</th><th>work</th></tr>
- *   <tr><td>{@code strata-stream}</td><td>{@code flush.stream_threads}</td><td>flush stream phases of
- *       every fork (segment writes); queue bounded in effect by each fork's permits</td></tr>
+ *   <tr><td>{@code strata-stream}</td><td>{@code flush.stream_threads}, plus one replacement per
+ *       thread running an abandoned (timed-out) stream, at most {@link #streamMaxDetached}</td>
+ *       <td>flush stream phases of every fork (segment writes), a {@link StreamPool}: one lane per
+ *       fork, served round-robin; queue bounded in effect by each fork's permits</td></tr>
  *   <tr><td>{@code strata-finalizer}</td><td>max(2, stream threads / 2)</td><td>each fork's
  *       finalizer runs on it as a sequential executor (publication in seq order)</td></tr>
  *   <tr><td>{@code strata-scheduler}</td><td>1</td><td>interval flushes, stream retries and timeouts,
@@ -32,6 +35,11 @@ import org.slf4j.LoggerFactory;
  *
  * Threads owned elsewhere: one WAL syncer per fork ({@code WalWriter}) and the segment store's
  * obsolete-segment deleter ({@code strata-segment-deleter}, owned by {@code SegmentStore}).
+ *
+ * <h2>Isolation between forks</h2>
+ *
+ * Stream threads are shared through a {@link StreamPool}: round-robin lanes, time limits counted
+ * from the start of running, and replacements for threads held by abandoned streams.
  *
  * <h2>Shutdown order</h2>
  *
@@ -45,7 +53,7 @@ final class EngineExecutors {
   private static final Logger log = LoggerFactory.getLogger(EngineExecutors.class);
   private static final long TERMINATION_WAIT_S = 30;
 
-  private final ThreadPoolExecutor stream;
+  private final StreamPool stream;
   private final ExecutorService finalizer;
   private final ScheduledThreadPoolExecutor scheduler;
   private final ExecutorService gc;
@@ -53,8 +61,7 @@ final class EngineExecutors {
 
   EngineExecutors(EngineOptions options) {
     int streams = options.streamThreads();
-    this.stream =
-        new ThreadPoolExecutor(streams, streams, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemon("strata-stream-%d"));
+    this.stream = new StreamPool("strata-stream", streams, streamMaxDetached(streams));
     this.finalizer = Executors.newFixedThreadPool(Math.max(2, streams / 2), daemon("strata-finalizer-%d"));
     this.scheduler = new ScheduledThreadPoolExecutor(1, daemon("strata-scheduler-%d"));
     scheduler.setRemoveOnCancelPolicy(true);
@@ -65,11 +72,20 @@ final class EngineExecutors {
     compaction.allowCoreThreadTimeOut(true);
   }
 
+  /**
+   * How many stream threads may run abandoned (timed-out) streams with a replacement started for
+   * each: twice the stream threads, at least 8. A stuck fork holds at most one per seq in flight
+   * (its permits), so this covers several stuck forks before healthy ones wait for a thread.
+   */
+  static int streamMaxDetached(int streamThreads) {
+    return Math.max(8, 2 * streamThreads);
+  }
+
   private static ThreadFactory daemon(String format) {
     return new ThreadFactoryBuilder().setNameFormat(format).setDaemon(true).build();
   }
 
-  ExecutorService stream() {
+  StreamPool stream() {
     return stream;
   }
 
@@ -105,7 +121,7 @@ final class EngineExecutors {
     scheduler.shutdownNow();
     stream.shutdownNow();
     finalizer.shutdown();
-    awaitQuietly(stream, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S), "stream");
+    awaitQuietly(stream, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S));
     awaitQuietly(finalizer, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S), "finalizer");
     awaitQuietly(scheduler, TimeUnit.SECONDS.toNanos(10), "scheduler");
   }
@@ -120,8 +136,19 @@ final class EngineExecutors {
     gc.shutdownNow();
     stream.shutdownNow();
     finalizer.shutdownNow();
-    for (ExecutorService e : new ExecutorService[] {compaction, stream, finalizer, gc}) {
+    for (ExecutorService e : new ExecutorService[] {compaction, finalizer, gc}) {
       awaitQuietly(e, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S), "halt");
+    }
+    awaitQuietly(stream, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S));
+  }
+
+  private static void awaitQuietly(StreamPool pool, long nanos) {
+    try {
+      if (!pool.awaitTermination(nanos, TimeUnit.NANOSECONDS)) {
+        log.warn("stream threads still running after {} ms; going on", TimeUnit.NANOSECONDS.toMillis(nanos));
+      }
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
     }
   }
 
