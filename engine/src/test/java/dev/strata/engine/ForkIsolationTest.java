@@ -20,6 +20,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -124,5 +126,120 @@ class ForkIsolationTest {
     }
     assertThat(main.readOnlyReason()).isNull();
     assertThat(main.verifyChain()).isEmpty();
+  }
+
+  /**
+   * Defect 5: three forks' publications are blocked in their manifest fsyncs (more forks than
+   * today's two finalizer threads). Another fork's flush must still publish, and each blocked
+   * fork holds only its own finalizer thread. Today the third blocked fork and main queued behind
+   * the first two.
+   */
+  @Test
+  void forksBlockedInPublicationIoDoNotDelayAnotherForksPublication() throws Exception {
+    Fork main = open(EngineFixture.testOptions().streamThreads(2).build());
+    List<Fork> blocked = new ArrayList<>();
+    List<CompletableFuture<Manifest>> blockedTickets = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      Fork f = engine.createFork("blocked" + i, null, StrataEngine.MAIN, false, 10_000);
+      f.write("docs", put(doc("b", "blocked", "t", i)), Durability.SYNC);
+      blocked.add(f);
+    }
+    for (Fork f : blocked) {
+      vfs.hold(forkDir(f).resolve("manifests"));
+      blockedTickets.add(f.awaitTicket(f.flush(1_000)));
+    }
+    Awaitility.await()
+        .atMost(30, TimeUnit.SECONDS)
+        .until(() -> blocked.stream().filter(f -> vfs.waitingNow(forkDir(f).resolve("manifests")) > 0).count() >= 2);
+
+    main.write("docs", put(doc("m", "not held up", "t", 1)), Durability.SYNC);
+    Manifest published = main.awaitTicket(main.flush(1_000)).get(30, TimeUnit.SECONDS);
+    assertThat(published.getForkName()).isEqualTo(StrataEngine.MAIN);
+    assertThat(blockedTickets).noneMatch(CompletableFuture::isDone);
+    Awaitility.await()
+        .atMost(30, TimeUnit.SECONDS)
+        .until(() -> blocked.stream().allMatch(f -> vfs.waitingNow(forkDir(f).resolve("manifests")) > 0));
+
+    blocked.forEach(f -> vfs.release(forkDir(f).resolve("manifests")));
+    for (int i = 0; i < blocked.size(); i++) {
+      assertThat(blockedTickets.get(i).get(30, TimeUnit.SECONDS).getForkName()).isEqualTo("blocked" + i);
+      assertThat(blocked.get(i).verifyChain()).isEmpty();
+    }
+  }
+
+  /**
+   * The noisy neighbour: four forks' fsyncs (WAL, manifests, directories) each take 200 ms while
+   * they take ASYNC writes and flush as fast as their permits allow, keeping the stream threads and
+   * their finalizers busy with slow I/O. Main, under steady SYNC writes and flushes, never turns
+   * read-only, every ticket resolves, and main's publications go on while several neighbours sit
+   * in slow publication fsyncs at once: with today's two shared finalizer threads, main's
+   * publication could only run beside at most one of them. The latency ratio is the bench's job
+   * ({@code EngineLoad --only noisy}).
+   */
+  @Test
+  void aNoisyNeighboursSlowFsyncsNeverTurnAnotherForkReadOnlyNorHoldUpItsPublications() throws Exception {
+    Fork main = open(EngineFixture.testOptions().streamThreads(2).streamTimeoutMs(1_000).build());
+    List<Fork> noisy = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      Fork f = engine.createFork("noisy" + i, null, StrataEngine.MAIN, false, 10_000);
+      vfs.delay(forkDir(f), 200);
+      noisy.add(f);
+    }
+    AtomicInteger mostNeighboursPublishingBeside = new AtomicInteger();
+    main.watch(
+        m -> {
+          // Runs on main's finalizer, inside main's publication.
+          long n = noisy.stream().filter(f -> vfs.waitingNow(forkDir(f).resolve("manifests")) > 0).count();
+          mostNeighboursPublishingBeside.accumulateAndGet((int) n, Math::max);
+        });
+    AtomicReference<Throwable> loadError = new AtomicReference<>();
+    List<Thread> load = new ArrayList<>();
+    CountDownLatch stop = new CountDownLatch(1);
+    for (Fork f : noisy) {
+      Thread t = new Thread(() -> noisyLoad(f, stop, loadError), "noisy-load-" + f.name());
+      t.start();
+      load.add(t);
+    }
+    try {
+      Awaitility.await().atMost(30, TimeUnit.SECONDS).until(() -> vfs.slowedSyncs() > 10);
+      for (int round = 0; round < 20; round++) {
+        main.write("docs", put(doc("m" + round, "steady", "t", round)), Durability.SYNC);
+        main.awaitTicket(main.flush(10_000)).get(60, TimeUnit.SECONDS);
+        assertThat(main.readOnlyReason()).isNull();
+      }
+    } finally {
+      stop.countDown();
+      for (Thread t : load) {
+        t.join(60_000);
+      }
+    }
+    assertThat(loadError.get()).isNull();
+    assertThat(main.readOnlyReason()).isNull();
+    assertThat(main.stats().flushesPublished()).isGreaterThanOrEqualTo(21);
+    assertThat(mostNeighboursPublishingBeside.get())
+        .as("neighbours inside a slow publication fsync while main published")
+        .isGreaterThanOrEqualTo(2);
+    assertThat(noisy).allMatch(f -> f.stats().flushesPublished() > 0);
+    assertThat(main.verifyChain()).isEmpty();
+  }
+
+  /** ASYNC writes and flushes on {@code f} until {@code stop}; RESOURCE_EXHAUSTED is back-pressure. */
+  private static void noisyLoad(Fork f, CountDownLatch stop, AtomicReference<Throwable> error) {
+    int i = 0;
+    try {
+      while (stop.getCount() > 0) {
+        try {
+          f.write("docs", put(doc("n" + i, "noisy " + i, "t", i)), Durability.ASYNC);
+          f.flush(200);
+        } catch (StrataException e) {
+          if (e.kind() != StrataException.Kind.RESOURCE_EXHAUSTED) {
+            throw e;
+          }
+        }
+        i++;
+      }
+    } catch (Throwable t) {
+      error.compareAndSet(null, t);
+    }
   }
 }

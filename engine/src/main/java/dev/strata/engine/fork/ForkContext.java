@@ -14,7 +14,9 @@ import java.util.function.Consumer;
  * store, the thread pools, and the segment id allocator.
  *
  * @param streamPool the stream threads, one round-robin lane per fork (owner: the engine)
- * @param finalizerPool pool on which each fork's finalizer runs as a sequential executor
+ * @param finalizerPool pool on which each fork's finalizer runs as a sequential executor; it
+ *     never makes one fork's publication wait for another's (threads on demand, see the engine's
+ *     executors)
  * @param scheduler interval flushes, retries, stream timeouts
  * @param segmentIds allocates segment ids and tracks the ones in flight
  * @param onPublished told (on the fork's finalizer, so it must return quickly) after every flush
