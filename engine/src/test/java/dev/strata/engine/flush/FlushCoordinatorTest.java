@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.strata.engine.StrataException;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -20,10 +21,11 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
-import net.jqwik.api.statistics.Statistics;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.lifecycle.AfterProperty;
 import net.jqwik.api.lifecycle.BeforeProperty;
+import net.jqwik.api.statistics.Statistics;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -193,7 +195,7 @@ class FlushCoordinatorTest {
               Thread.sleep(delays[(int) task.seq()]);
               Integer left = failuresLeft.get(task.seq());
               if (left != null && attempt < left) {
-                throw new java.io.IOException("injected failure of seq " + task.seq());
+                throw new IOException("injected failure of seq " + task.seq());
               }
               if (mustReorder && task.seq() == 1 && !secondFinished.await(5, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("seq 2 never finished its stream");
@@ -225,7 +227,7 @@ class FlushCoordinatorTest {
       assertThat(outOfOrder).as("streams finished out of seq order: %s", finished).isPositive();
     }
     // The finalizer gives the last permit back just after the drain sees zero in flight.
-    org.awaitility.Awaitility.await()
+    Awaitility.await()
         .atMost(5, TimeUnit.SECONDS)
         .until(() -> c.availablePermits() == permits);
   }
@@ -260,7 +262,7 @@ class FlushCoordinatorTest {
               if (task.seq() == 1) {
                 secondDone.await(5, TimeUnit.SECONDS);
                 if (attempt < 2) {
-                  throw new java.io.IOException("seq 1 fails twice");
+                  throw new IOException("seq 1 fails twice");
                 }
               } else {
                 secondDone.countDown();
@@ -291,7 +293,7 @@ class FlushCoordinatorTest {
             2,
             (task, attempt) -> {
               if (task.seq() == 1) {
-                throw new java.io.IOException("disk on fire");
+                throw new IOException("disk on fire");
               }
               return task.payload() * 10;
             },
@@ -302,10 +304,10 @@ class FlushCoordinatorTest {
     rotate(c, lsn, 1000);
     rotate(c, lsn, 1000);
     c.drain(10_000);
-    org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> failed.get() != null);
+    Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> failed.get() != null);
     assertThat(failed.get()).hasMessageContaining("after 3 attempts").hasMessageContaining("disk on fire");
     assertThat(published.seqs).isEmpty();
-    org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> discarded.contains(20L));
+    Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> discarded.contains(20L));
     assertThatThrownBy(() -> rotate(c, lsn, 0))
         .isInstanceOf(StrataException.class)
         .extracting(e -> ((StrataException) e).kind())
@@ -350,7 +352,7 @@ class FlushCoordinatorTest {
     assertThat(failed.get()).isNull();
     assertThat(published.seqs).containsExactly(1L);
     assertThat(published.violation.get()).isNull();
-    org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> discarded.contains(999L));
+    Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> discarded.contains(999L));
     assertThat(attempts.get()).as("the abandoned attempt and one retry ran").isEqualTo(2);
     assertThat(mostAtOnce.get()).as("the retry waited for the abandoned attempt to end").isEqualTo(1);
   }
@@ -385,15 +387,15 @@ class FlushCoordinatorTest {
     AtomicLong lsn = new AtomicLong();
     rotate(c, lsn, 1000);
     rotate(c, lsn, 1000);
-    org.awaitility.Awaitility.await().atMost(20, TimeUnit.SECONDS).until(() -> failed.get() != null);
+    Awaitility.await().atMost(20, TimeUnit.SECONDS).until(() -> failed.get() != null);
     assertThat(failed.get()).hasMessageContaining("after 3 attempts").hasMessageContaining("still running");
     assertThat(started.get()).as("stream phases of seq 1 that ran").isEqualTo(1);
     assertThat(published.seqs).isEmpty();
-    org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> discarded.contains(20L));
+    Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> discarded.contains(20L));
     hang.countDown();
-    org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> discarded.contains(10L));
+    Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> discarded.contains(10L));
     assertThat(started.get()).isEqualTo(1);
-    org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> streams.detachedCount() == 0);
+    Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> streams.detachedCount() == 0);
   }
 
   /**
