@@ -1,5 +1,6 @@
 package dev.strata.server;
 
+import com.google.common.base.Utf8;
 import dev.strata.api.v1.BatchGetRequest;
 import dev.strata.api.v1.BatchGetResponse;
 import dev.strata.api.v1.BatchGetResult;
@@ -449,6 +450,15 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
           String forkName = v.forkOrMain("fork", req.getFork());
           String collection = v.name("collection", req.getCollection(), "collection");
           v.optionalSnapshotId("snapshot_id", req.getSnapshotId());
+          int maxQueryBytes = ctx.config.limits().maxQueryBytes();
+          long queryBytes = utf8Length(req.getQuery());
+          if (queryBytes > maxQueryBytes) {
+            // Before any parsing: the parser's time and its error's size grow with the query.
+            v.add(
+                "query",
+                "the query is " + queryBytes + " UTF-8 bytes, at most " + maxQueryBytes
+                    + " allowed (search.max_query_bytes); it starts '" + Violations.printable(req.getQuery()) + "'");
+          }
           if (req.getLimit() < 0 || req.getLimit() > SearchQuery.MAX_LIMIT) {
             v.add("limit", "limit must be 0.." + SearchQuery.MAX_LIMIT + " (0 means 10), got " + req.getLimit());
           }
@@ -500,6 +510,11 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
             }
           }
         });
+  }
+
+  /** UTF-8 bytes of {@code s}, counted without encoding it (it was decoded from valid UTF-8). */
+  static long utf8Length(String s) {
+    return Utf8.encodedLength(s);
   }
 
   /** Makes the head cover every write acknowledged before now, within the call's deadline. */
@@ -585,7 +600,7 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
     v.add(
         path,
         what + " needs a " + (kinds.length == 1 ? kinds[0] : kinds[0] + " or " + kinds[1]) + " field; '"
-            + field + "' is " + spec.get().kind());
+            + Violations.printable(field) + "' is " + spec.get().kind());
     return false;
   }
 
