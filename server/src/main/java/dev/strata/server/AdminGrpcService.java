@@ -229,7 +229,7 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
               return;
             }
             try {
-              Resolver.manifest(engine, id);
+              Resolver.manifest(ctx, id);
             } catch (ApiError e) {
               out.addProblems(
                   VerifyProblem.newBuilder()

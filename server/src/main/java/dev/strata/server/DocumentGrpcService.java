@@ -537,16 +537,24 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
       TermFilter f = req.getTermFilters(i);
       String path = "term_filters[" + i + "]";
       if (requireKind(v, path + ".field", f.getField(), schema, "a term filter", FieldKind.KEYWORD)) {
-        if (f.getValuesCount() == 0) {
-          v.add(path + ".values", "a term filter needs at least one value");
-        } else if (f.getValuesCount() > 1) {
-          // The engine ANDs term filters and takes one value each; OR within a filter is missing.
+        int n = f.getValuesCount();
+        if (n == 0 || n > dev.strata.engine.segment.TermFilter.MAX_VALUES) {
           v.add(
               path + ".values",
-              "this server version takes one value per term filter (AND several filters instead), got "
-                  + f.getValuesCount());
+              "a term filter takes 1.." + dev.strata.engine.segment.TermFilter.MAX_VALUES + " values, got " + n);
         } else {
-          terms.add(new dev.strata.engine.segment.TermFilter(f.getField(), f.getValues(0)));
+          boolean ok = true;
+          for (int j = 0; j < n; j++) {
+            int bytes = Utf8.encodedLength(f.getValues(j));
+            if (bytes > MAX_TERM_BYTES) {
+              v.add(path + ".values[" + j + "]", "a KEYWORD term is at most " + MAX_TERM_BYTES + " UTF-8 bytes, got " + bytes);
+              ok = false;
+            }
+          }
+          if (ok) {
+            // A document matches if its field has any of the values (OR); filters are AND-ed.
+            terms.add(new dev.strata.engine.segment.TermFilter(f.getField(), f.getValuesList()));
+          }
         }
       }
     }

@@ -30,11 +30,13 @@ import org.apache.lucene.search.SortedNumericSelector;
 import org.apache.lucene.search.SortedNumericSortField;
 import org.apache.lucene.search.SortedSetSelector;
 import org.apache.lucene.search.SortedSetSortField;
+import org.apache.lucene.search.TermInSetQuery;
 import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.search.TopDocs;
 import org.apache.lucene.search.TopFieldCollector;
 import org.apache.lucene.search.TopFieldCollectorManager;
 import org.apache.lucene.search.TopScoreDocCollectorManager;
+import org.apache.lucene.util.BytesRef;
 
 /**
  * Full-text search over the segments of one manifest. Stateless and thread-safe.
@@ -172,9 +174,12 @@ public final class SegmentSearcher {
     b.add(new TermQuery(new Term(LuceneFields.COLLECTION, collection)), BooleanClause.Occur.FILTER);
     for (TermFilter f : query.termFilters()) {
       FieldSpec s = require(collection, schema, f.field(), "a term filter", FieldKind.KEYWORD);
-      b.add(
-          new TermQuery(new Term(LuceneFields.field(collection, s.name()), f.value())),
-          BooleanClause.Occur.FILTER);
+      String name = LuceneFields.field(collection, s.name());
+      Query terms =
+          f.values().size() == 1
+              ? new TermQuery(new Term(name, f.values().get(0)))
+              : new TermInSetQuery(name, f.values().stream().map(BytesRef::new).toList());
+      b.add(terms, BooleanClause.Occur.FILTER);
     }
     for (RangeFilter f : query.rangeFilters()) {
       FieldSpec s =
