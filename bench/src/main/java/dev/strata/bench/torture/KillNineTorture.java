@@ -132,6 +132,8 @@ public final class KillNineTorture {
 
   private final Options options;
   private final PrintStream log;
+  /** The running server child, killed if this JVM is stopped (SIGTERM, Ctrl-C) mid-run. */
+  private volatile StrataServerProcess current;
 
   KillNineTorture(Options options, PrintStream log) {
     this.options = options;
@@ -186,6 +188,20 @@ public final class KillNineTorture {
     for (int w = 0; w < options.writers(); w++) {
       model.own(keysOf(w));
     }
+    Thread reaper =
+        new Thread(
+            () -> {
+              StrataServerProcess s = current;
+              if (s != null) {
+                try {
+                  s.kill();
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              }
+            },
+            "torture-reaper");
+    Runtime.getRuntime().addShutdownHook(reaper);
     long t0 = System.nanoTime();
     long ackWrites = 0;
     long ackMutations = 0;
@@ -208,6 +224,7 @@ public final class KillNineTorture {
         Path serverLog = root.resolve("server-" + (cycle % 2) + ".log");
         StrataServerProcess server =
             StrataServerProcess.start(data, "127.0.0.1:0", serverSettings(), 512, jvmArgs, serverLog, 120_000);
+        current = server;
         if (cycle > 0) {
           restartMs.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - s0));
         }
@@ -267,6 +284,7 @@ public final class KillNineTorture {
         }
       }
     } finally {
+      Runtime.getRuntime().removeShutdownHook(reaper);
       if (options.dir() == null) {
         BenchDirs.deleteRecursively(root);
       }
