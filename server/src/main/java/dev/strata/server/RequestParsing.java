@@ -251,6 +251,12 @@ final class RequestParsing {
 
     @Override
     public void close(Status status, Metadata trailers) {
+      // Whatever built the status (ours, grpc's health service echoing a service name, ...), its
+      // message stays bounded: a default client reads at most 8 KiB of trailers.
+      String d = status.getDescription();
+      if (d != null && d.length() > StatusMapper.MAX_MESSAGE_CHARS) {
+        status = status.withDescription(StatusMapper.capped(d, StatusMapper.MAX_MESSAGE_CHARS));
+      }
       raw.close(status, trailers);
     }
 

@@ -181,6 +181,7 @@ public final class KillNineTorture {
     List<String> jvmArgs =
         List.of("-XX:SharedArchiveFile=" + root.resolve("server-cds.jsa"), "-XX:+AutoCreateSharedArchive",
             "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto");
+    makeClassDataArchive(root, jvmArgs);
     SplittableRandom random = new SplittableRandom(options.seed());
     log.printf("torture: seed %d, %d cycles, %d writers x %d keys, data %s%n",
         options.seed(), options.cycles(), options.writers(), options.keysPerWriter(), data);
@@ -299,6 +300,20 @@ public final class KillNineTorture {
 
   private final java.util.concurrent.atomic.AtomicLong unexpectedErrors = new java.util.concurrent.atomic.AtomicLong();
   private final List<String> unexpectedExamples = java.util.Collections.synchronizedList(new ArrayList<>());
+
+  /**
+   * Starts and stops a server once on a scratch directory: the JVM writes the class-data-sharing
+   * archive when it exits normally, which a killed server never does.
+   */
+  private void makeClassDataArchive(Path root, List<String> jvmArgs) throws Exception {
+    Path scratch = root.resolve("cds-warmup");
+    try (StrataServerProcess s =
+        StrataServerProcess.start(scratch.resolve("data"), "127.0.0.1:0", serverSettings(), 512, jvmArgs,
+            root.resolve("cds-warmup.log"), 120_000)) {
+      current = s;
+    }
+    BenchDirs.deleteRecursively(scratch);
+  }
 
   /** The keys writer {@code w} owns. */
   List<String> keysOf(int w) {
