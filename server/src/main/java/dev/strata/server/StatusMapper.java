@@ -43,6 +43,8 @@ import org.slf4j.LoggerFactory;
  *   <tr><td>DEADLINE_EXCEEDED</td><td>DEADLINE_EXCEEDED</td><td>DRAIN_TIMEOUT for a drop</td></tr>
  *   <tr><td>UNAVAILABLE (engine closed)</td><td>UNAVAILABLE</td><td>SERVER_SHUTTING_DOWN</td></tr>
  *   <tr><td>CORRUPTION</td><td>DATA_LOSS</td><td>logged with stack trace</td></tr>
+ *   <tr><td>IO_ERROR from a fork's closed manifest store</td><td>NOT_FOUND</td><td>FORK_DROPPED (dropped
+ *       while the call ran)</td></tr>
  *   <tr><td>IO_ERROR</td><td>INTERNAL</td><td>logged with stack trace</td></tr>
  *   <tr><td>CancellationException</td><td>CANCELLED</td><td></td></tr>
  *   <tr><td>StatusRuntimeException / StatusException</td><td>as is</td><td></td></tr>
@@ -185,14 +187,47 @@ public final class StatusMapper {
       }
       case UNAVAILABLE:
         return build(Status.Code.UNAVAILABLE, msg, ErrorReason.SERVER_SHUTTING_DOWN, meta, List.of(), 0);
+      case IO_ERROR:
+        if (closedStoreOf(s) != null) {
+          // Not an I/O failure: the fork's manifest store was closed under the call because the
+          // fork was dropped meanwhile (a store that failed has its first error as the cause).
+          String forkId = closedStoreOf(s);
+          meta.put("fork_id", forkId);
+          return build(
+              Status.Code.NOT_FOUND,
+              "fork id " + forkId + " was dropped while the call ran",
+              ErrorReason.FORK_DROPPED,
+              meta,
+              List.of(),
+              0);
+        }
+        log.error("engine I/O error: {}", msg, s);
+        return build(Status.Code.INTERNAL, msg, null, meta, List.of(), 0);
       case CORRUPTION:
         log.error("data corruption: {}", msg, s);
         return build(Status.Code.DATA_LOSS, msg, null, meta, List.of(), 0);
-      case IO_ERROR:
       default:
         log.error("engine I/O error: {}", msg, s);
         return build(Status.Code.INTERNAL, msg, null, meta, List.of(), 0);
     }
+  }
+
+  private static final Pattern CLOSED_STORE = Pattern.compile("manifest store of fork (\\S+) is closed");
+
+  /**
+   * The fork id of the manifest store whose closing (not failure: that one has a cause) caused
+   * {@code t}, or null.
+   */
+  static String closedStoreOf(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof dev.strata.manifest.StoreClosedException sc && sc.getCause() == null && sc.getMessage() != null) {
+        Matcher m = CLOSED_STORE.matcher(sc.getMessage());
+        if (m.find()) {
+          return m.group(1);
+        }
+      }
+    }
+    return null;
   }
 
   /** ErrorInfo metadata from the names the engine quotes in its messages ("fork 'x'"). */

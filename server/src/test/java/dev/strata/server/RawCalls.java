@@ -101,6 +101,21 @@ final class RawCalls {
    * (a watch) then ends with the client's DEADLINE_EXCEEDED.
    */
   static Result call(Channel channel, Method method, byte[] request, long timeoutMs) {
+    CompletableFuture<Result> done = start(channel, method, request, timeoutMs);
+    try {
+      return done.get(timeoutMs + 10_000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      done.cancel(true);
+      throw new AssertionError("interrupted", e);
+    } catch (ExecutionException | TimeoutException e) {
+      done.cancel(true);
+      throw new AssertionError(method + ": no status within " + (timeoutMs + 10_000) + " ms", e);
+    }
+  }
+
+  /** Starts the call of {@link #call}; the future completes with its status. */
+  static CompletableFuture<Result> start(Channel channel, Method method, byte[] request, long timeoutMs) {
     io.grpc.MethodDescriptor<byte[], byte[]> md =
         io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder()
             .setFullMethodName(method.fullName())
@@ -133,15 +148,11 @@ final class RawCalls {
     call.request(1);
     call.sendMessage(request);
     call.halfClose();
-    try {
-      return done.get(timeoutMs + 10_000, TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      call.cancel("interrupted", e);
-      throw new AssertionError("interrupted", e);
-    } catch (ExecutionException | TimeoutException e) {
-      call.cancel("no status", e);
-      throw new AssertionError(method + ": no status within " + (timeoutMs + 10_000) + " ms", e);
-    }
+    done.whenComplete((r, e) -> {
+      if (e != null) {
+        call.cancel("abandoned", e);
+      }
+    });
+    return done;
   }
 }
