@@ -97,29 +97,21 @@ final class Resolver {
    */
   static Fork ownerOf(ServerContext ctx, String snapshotId) {
     String forkId = forkIdOf(snapshotId);
-    StrataEngine engine = ctx.engine();
-    Optional<Fork> f = engine.forkById(forkId);
-    if (f.isPresent()) {
-      return f.get();
-    }
-    if (ctx.droppedForks.wasDropped(engine, forkId)) {
-      throw ApiError.of(
-          Status.Code.NOT_FOUND,
-          ErrorReason.FORK_DROPPED,
-          "snapshot " + snapshotId + " belongs to fork id " + forkId + ", which was dropped",
-          "snapshot_id",
-          snapshotId,
-          "fork_id",
-          forkId);
-    }
-    throw ApiError.of(
-        Status.Code.NOT_FOUND,
-        ErrorReason.SNAPSHOT_NOT_FOUND,
-        "snapshot " + snapshotId + " does not exist: no fork has id " + forkId,
-        "snapshot_id",
-        snapshotId,
-        "fork_id",
-        forkId);
+    return openFork(
+        ctx,
+        forkId,
+        dropped ->
+            dropped
+                ? ApiError.of(
+                    Status.Code.NOT_FOUND,
+                    ErrorReason.FORK_DROPPED,
+                    "snapshot " + snapshotId + " belongs to fork id " + forkId + ", which was dropped",
+                    "snapshot_id", snapshotId, "fork_id", forkId)
+                : ApiError.of(
+                    Status.Code.NOT_FOUND,
+                    ErrorReason.SNAPSHOT_NOT_FOUND,
+                    "snapshot " + snapshotId + " does not exist: no fork has id " + forkId,
+                    "snapshot_id", snapshotId, "fork_id", forkId));
   }
 
   /**
@@ -129,27 +121,32 @@ final class Resolver {
    *     FORK_NOT_FOUND (metadata {@code fork_id})
    */
   static Fork forkById(ServerContext ctx, String forkId, String forkNameHint) {
+    return openFork(
+        ctx,
+        forkId,
+        dropped ->
+            dropped
+                ? ApiError.of(
+                    Status.Code.NOT_FOUND,
+                    ErrorReason.FORK_DROPPED,
+                    "fork id " + forkId + " was dropped"
+                        + (forkNameHint.isEmpty() ? "" : " (a fork named '" + Violations.printable(forkNameHint)
+                            + "' now, if any, is another fork with a new id)"),
+                    "fork_id", forkId)
+                : ApiError.of(Status.Code.NOT_FOUND, ErrorReason.FORK_NOT_FOUND, "no fork has id " + forkId, "fork_id", forkId));
+  }
+
+  /**
+   * The open fork with id {@code forkId}, else throws {@code missing.apply(known to be dropped)}:
+   * an id is reported as dropped only on evidence ({@link DroppedForkIds}).
+   */
+  private static Fork openFork(ServerContext ctx, String forkId, java.util.function.Function<Boolean, ApiError> missing) {
     StrataEngine engine = ctx.engine();
     Optional<Fork> f = engine.forkById(forkId);
     if (f.isPresent()) {
       return f.get();
     }
-    if (ctx.droppedForks.wasDropped(engine, forkId)) {
-      throw ApiError.of(
-          Status.Code.NOT_FOUND,
-          ErrorReason.FORK_DROPPED,
-          "fork id " + forkId + " was dropped"
-              + (forkNameHint.isEmpty() ? "" : " (a fork named '" + Violations.printable(forkNameHint)
-                  + "' now, if any, is another fork with a new id)"),
-          "fork_id",
-          forkId);
-    }
-    throw ApiError.of(
-        Status.Code.NOT_FOUND,
-        ErrorReason.FORK_NOT_FOUND,
-        "no fork has id " + forkId,
-        "fork_id",
-        forkId);
+    throw missing.apply(ctx.droppedForks.wasDropped(engine, forkId));
   }
 
   /**
