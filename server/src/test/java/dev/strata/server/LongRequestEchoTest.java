@@ -113,6 +113,20 @@ class LongRequestEchoTest {
   }
 
   @Test
+  void aStatusBuiltOutsideStrataIsCappedToo() {
+    // grpc's health service answers an unknown service with its whole name (found by ApiFuzzTest).
+    String service = "s".repeat(40_000);
+    StatusRuntimeException e =
+        failure(
+            () ->
+                io.grpc.health.v1.HealthGrpc.newBlockingStub(t.channel)
+                    .check(io.grpc.health.v1.HealthCheckRequest.newBuilder().setService(service).build()));
+    assertThat(code(e)).as(e.toString()).isEqualTo(Status.Code.NOT_FOUND);
+    assertThat(e.getStatus().getDescription().length()).isLessThanOrEqualTo(StatusMapper.MAX_MESSAGE_CHARS);
+    assertThat(e.getStatus().getDescription()).contains("40016 chars in all");
+  }
+
+  @Test
   void aQueryAtTheConfiguredLimitIsParsedAndOneByteMoreIsNot(@TempDir Path dir) throws Exception {
     try (TestServer small = TestServer.start(dir, Map.of("search.max_query_bytes", "16"))) {
       small.createCollection("main", "docs");
