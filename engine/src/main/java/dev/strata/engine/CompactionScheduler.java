@@ -1,6 +1,5 @@
 package dev.strata.engine;
 
-import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import dev.strata.engine.compaction.CompactionOptions;
 import dev.strata.engine.compaction.CompactionPolicy;
 import dev.strata.engine.compaction.CompactionResult;
@@ -9,11 +8,10 @@ import dev.strata.engine.fork.Fork;
 import dev.strata.engine.segment.WriteRateLimiter;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -30,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * #compactNow} (the {@code Compact} RPC), which queues behind the fork's running job. Writers never
  * wait on any of this; see {@link Fork} for the last-resort stall when compaction falls far behind.
  *
- * <p>Thread-safe. Owned by {@link StrataEngine}, which stops it before closing the forks.
+ * <p>Thread-safe. Owned by {@link StrataEngine}, which stops it (and then its pool) before
+ * closing the forks.
  */
 public final class CompactionScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CompactionScheduler.class);
@@ -45,20 +44,15 @@ public final class CompactionScheduler implements AutoCloseable {
   private final AtomicLong failures = new AtomicLong();
   private volatile boolean stopped;
 
-  /** Starts the executor's threads lazily (core threads are created on first use). */
-  public CompactionScheduler(CompactionOptions options) {
+  /**
+   * @param executor the engine's compaction pool ({@link EngineExecutors}); its owner shuts it down
+   *     after {@link #stop}
+   */
+  public CompactionScheduler(CompactionOptions options, ThreadPoolExecutor executor) {
     this.options = options;
     this.policy = new CompactionPolicy(options);
     this.limiter = options.writeRateBytesPerSec() > 0 ? new WriteRateLimiter(options.writeRateBytesPerSec()) : null;
-    this.executor =
-        new ThreadPoolExecutor(
-            options.maxConcurrent(),
-            options.maxConcurrent(),
-            60,
-            TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
-            new ThreadFactoryBuilder().setNameFormat("strata-compaction-%d").setDaemon(true).build());
-    executor.allowCoreThreadTimeOut(true);
+    this.executor = executor;
   }
 
   /** The merge policy in use. */
@@ -107,7 +101,7 @@ public final class CompactionScheduler implements AutoCloseable {
                   : tail.handle((r, e) -> null).thenCompose(x -> submit(fork, full, false));
           after.whenComplete((r, e) -> {
             if (e != null) {
-              result.completeExceptionally(e instanceof java.util.concurrent.CompletionException c ? c.getCause() : e);
+              result.completeExceptionally(e instanceof CompletionException c ? c.getCause() : e);
             } else {
               result.complete(r);
             }
@@ -156,8 +150,11 @@ public final class CompactionScheduler implements AutoCloseable {
             return;
           }
           out.complete(r);
-          if (background && r.published().isPresent()) {
-            maybeSchedule(fork); // the policy may have more to do (the backlog drains run by run)
+          if (background) {
+            // The policy may have more to do (the backlog drains run by run, and flushes published
+            // during a long merge may have pushed the head over the cap again): look again now
+            // rather than at the next flush or sweep. An abort is retried the same way.
+            maybeSchedule(fork);
           }
         });
   }
@@ -189,27 +186,19 @@ public final class CompactionScheduler implements AutoCloseable {
   }
 
   /**
-   * Stops taking jobs, asks running merges to stop (they poll a flag), and waits for the threads
-   * at most {@code timeoutMs}.
+   * Stops taking jobs and asks running merges to stop (they poll a flag; a throttled merge wakes
+   * from its rate limiter). Does not wait: the executor's owner does. Idempotent.
    */
-  public void shutdown(long timeoutMs) {
+  public void stop() {
     stopped = true;
     if (limiter != null) {
       limiter.stop();
     }
-    executor.shutdown();
-    try {
-      if (!executor.awaitTermination(timeoutMs, TimeUnit.MILLISECONDS)) {
-        log.warn("compaction threads still running after {} ms; closing anyway", timeoutMs);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 
-  /** Same as {@link #shutdown} with 30 s. */
+  /** Same as {@link #stop}. */
   @Override
   public void close() {
-    shutdown(30_000);
+    stop();
   }
 }

@@ -5,6 +5,8 @@ import dev.strata.engine.compaction.CompactionOptions;
 import dev.strata.engine.flush.FlushHooks;
 import dev.strata.engine.retention.RetentionOptions;
 import dev.strata.wal.WalOptions;
+import java.time.Clock;
+import java.util.Objects;
 
 /**
  * Every engine knob, with the defaults of SPEC §2. Immutable; build with {@link #builder()}.
@@ -26,6 +28,8 @@ import dev.strata.wal.WalOptions;
  * @param retention snapshot retention ({@link RetentionOptions#defaults()})
  * @param compactionHooks test seam at each step of a compaction; {@link CompactionHooks#NONE} in
  *     production
+ * @param clock the wall clock that stamps manifests and fork entries and that retention compares
+ *     snapshot ages with ({@link Clock#systemUTC()}; tests move a fixed one instead of sleeping)
  */
 public record EngineOptions(
     long l0MaxBytes,
@@ -41,7 +45,8 @@ public record EngineOptions(
     FlushHooks hooks,
     CompactionOptions compaction,
     RetentionOptions retention,
-    CompactionHooks compactionHooks) {
+    CompactionHooks compactionHooks,
+    Clock clock) {
 
   /** Checks ranges. */
   public EngineOptions {
@@ -81,6 +86,7 @@ public record EngineOptions(
     b.compaction = compaction;
     b.retention = retention;
     b.compactionHooks = compactionHooks;
+    b.clock = clock;
     return b;
   }
 
@@ -100,19 +106,25 @@ public record EngineOptions(
     private CompactionOptions compaction = CompactionOptions.defaults();
     private RetentionOptions retention = RetentionOptions.defaults();
     private CompactionHooks compactionHooks = CompactionHooks.NONE;
+    private Clock clock = Clock.systemUTC();
+
+    public Builder clock(Clock v) {
+      clock = Objects.requireNonNull(v);
+      return this;
+    }
 
     public Builder compaction(CompactionOptions v) {
-      compaction = java.util.Objects.requireNonNull(v);
+      compaction = Objects.requireNonNull(v);
       return this;
     }
 
     public Builder retention(RetentionOptions v) {
-      retention = java.util.Objects.requireNonNull(v);
+      retention = Objects.requireNonNull(v);
       return this;
     }
 
     public Builder compactionHooks(CompactionHooks v) {
-      compactionHooks = java.util.Objects.requireNonNull(v);
+      compactionHooks = Objects.requireNonNull(v);
       return this;
     }
 
@@ -186,7 +198,8 @@ public record EngineOptions(
           hooks,
           compaction,
           retention,
-          compactionHooks);
+          compactionHooks,
+          clock);
     }
   }
 }

@@ -546,7 +546,7 @@ class CrashRecoveryTest {
     write(main, "q1", "second");
     write(main, "q0", "first, rewritten");
     AtomicReference<Throwable> copyError = new AtomicReference<>();
-    // Watchers run on the finalizer right after the publish (and the WAL truncation).
+    // Watchers run on the finalizer right after the publish (before the WAL truncation).
     Runnable stop =
         main.watch(
             m -> {

@@ -10,6 +10,7 @@ import dev.strata.engine.model.Document;
 import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.model.Mutation;
 import dev.strata.engine.read.PublishedSnapshot;
+import dev.strata.engine.retention.RetentionOptions;
 import dev.strata.engine.segment.SearchHit;
 import dev.strata.engine.segment.SearchQuery;
 import dev.strata.engine.segment.SearchResult;
@@ -31,6 +32,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -58,7 +62,15 @@ import net.jqwik.api.statistics.Statistics;
  * PublishedSnapshot#get}, Scan at the snapshot, and Search for every vocabulary word: exactly the
  * ids whose body holds that word). After reopen, crash, createFork, dropFork and at the end every
  * retained snapshot is checked again (segments are shared between forks; a snapshot never
- * changes). All writes are SYNC, so even after a crash the model is exact.
+ * changes).
+ *
+ * <p>Writes are SYNC or ASYNC, and some steps write from several threads at once (the model
+ * applies them in LSN order: the engine's newest-LSN-wins). A power loss keeps an unknown prefix of
+ * the ASYNC writes: after a crash the model is cut back to the fork's recovered LSN, which must lie
+ * between the WAL's durable LSN read just before the crash and the last LSN written. Explicit
+ * compactions (a policy step or a full merge) and retention passes (keep 2) run in between; a
+ * snapshot retention expired leaves the model, and every fork's head and every live fork's base
+ * must survive it.
  *
  * <p>All randomness comes from jqwik's samples (picks are indexes taken modulo the current
  * choices), so the printed seed and shrunk sample replay a failure.
@@ -103,7 +115,16 @@ class EngineModelPropertyTest {
   }
 
   /** One write of one or more mutations (a put, a delete, or a batch). */
-  record Write(int fork, List<Mut> muts) implements Op {}
+  record Write(int fork, List<Mut> muts, boolean async) implements Op {}
+
+  /** Writes from several threads at once on one fork, each thread its own sequence. */
+  record ConcurrentWrites(int fork, List<List<Mut>> perThread, boolean async) implements Op {}
+
+  /** An explicit compaction: one policy step, or every segment of the head into one. */
+  record Compact(int fork, boolean full) implements Op {}
+
+  /** One retention and GC pass. */
+  record Retention() implements Op {}
 
   record Flush(int fork) implements Op {}
 
@@ -139,17 +160,23 @@ class EngineModelPropertyTest {
     Arbitrary<Mut> put = Combinators.combine(id, words, tag, n).as((i, w, t, x) -> new Mut(i, false, w, t, x));
     Arbitrary<Mut> del = id.map(i -> new Mut(i, true, List.of(), "", 0));
     Arbitrary<Mut> mut = Arbitraries.frequencyOf(Tuple.of(3, put), Tuple.of(1, del));
-    Arbitrary<Op> single = Combinators.combine(pick, put).as((f, m) -> new Write(f, List.of(m)));
-    Arbitrary<Op> delete = Combinators.combine(pick, del).as((f, m) -> new Write(f, List.of(m)));
+    Arbitrary<Boolean> async = Arbitraries.of(false, false, true);
+    Arbitrary<Op> single = Combinators.combine(pick, put, async).as((f, m, a) -> new Write(f, List.of(m), a));
+    Arbitrary<Op> delete = Combinators.combine(pick, del, async).as((f, m, a) -> new Write(f, List.of(m), a));
     Arbitrary<Op> batch =
-        Combinators.combine(pick, mut.list().ofMinSize(1).ofMaxSize(4), mut)
+        Combinators.combine(pick, mut.list().ofMinSize(1).ofMaxSize(4), mut, async)
             .as(
-                (f, ms, dup) -> {
+                (f, ms, dup, a) -> {
                   // The same id twice in one write: the later mutation wins.
                   List<Mut> all = new ArrayList<>(ms);
                   all.add(dup.withId(ms.get(0).id()));
-                  return new Write(f, all);
+                  return new Write(f, all, a);
                 });
+    Arbitrary<Op> concurrent =
+        Combinators.combine(pick, mut.list().ofMinSize(1).ofMaxSize(6).list().ofMinSize(2).ofMaxSize(3), async)
+            .as(ConcurrentWrites::new);
+    Arbitrary<Op> compact = Combinators.combine(pick, Arbitraries.of(false, true)).as(Compact::new);
+    Arbitrary<Op> retention = Arbitraries.just(new Retention());
     Arbitrary<Op> flush = pick.map(Flush::new);
     Arbitrary<Op> createFork =
         Combinators.combine(pick, Arbitraries.of(true, false), pick, Arbitraries.of(false, true))
@@ -165,7 +192,10 @@ class EngineModelPropertyTest {
             Tuple.of(8, createFork),
             Tuple.of(3, dropFork),
             Tuple.of(2, reopen),
-            Tuple.of(2, crash))
+            Tuple.of(3, crash),
+            Tuple.of(5, concurrent),
+            Tuple.of(3, compact),
+            Tuple.of(3, retention))
         .list()
         .ofMinSize(MIN_OPS)
         .ofMaxSize(MAX_OPS)
@@ -217,6 +247,16 @@ class EngineModelPropertyTest {
       history.put(lsn, copy(next));
     }
 
+    /**
+     * After a power loss that kept the WAL up to {@code lsn}: later (ASYNC) writes never happened,
+     * and their LSNs will be handed out again.
+     */
+    void cutBackTo(long lsn) {
+      history.tailMap(lsn, false).clear();
+      head = copy(history.floorEntry(lsn).getValue());
+      lastLsn = lsn;
+    }
+
     /** The state a snapshot covering {@code coveredLsn} must show. */
     TreeMap<String, Document> at(long coveredLsn) {
       return history.floorEntry(coveredLsn).getValue();
@@ -238,6 +278,9 @@ class EngineModelPropertyTest {
     int forksDropped;
     int crashes;
     int reopens;
+    int asyncLost;
+    int compactions;
+    int expired;
   }
 
   // ------------------------------------------------------------------------------------- property
@@ -250,6 +293,8 @@ class EngineModelPropertyTest {
             .l0MaxBytes(config.l0MaxBytes())
             .maxPendingFlushes(config.maxPendingFlushes())
             .streamThreads(config.streamThreads())
+            .writeStallTimeoutMs(30_000)
+            .retention(new RetentionOptions(2, 0, 3_600_000))
             .wal(WalOptions.builder().segmentBytes(config.walSegmentBytes()).build())
             .build();
     try (EngineFixture fx = new EngineFixture(dir, options)) {
@@ -277,6 +322,8 @@ class EngineModelPropertyTest {
       Statistics.label("max live forks").collect(model.maxForks);
       Statistics.label("forks created / dropped").collect(model.forksCreated > 0, model.forksDropped > 0);
       Statistics.label("crash / clean reopen mid-run").collect(model.crashes > 0, model.reopens > 0);
+      Statistics.label("ASYNC writes lost to a crash").collect(model.asyncLost > 0);
+      Statistics.label("compactions / expired snapshots").collect(model.compactions > 0, model.expired > 0);
     } finally {
       deleteTree(dir);
     }
@@ -293,9 +340,18 @@ class EngineModelPropertyTest {
         List<ModelFork> forks = live(model);
         ModelFork mf = forks.get(w.fork() % forks.size());
         Fork f = engine.fork(mf.name);
-        long lsn = f.write(COLL, w.muts().stream().map(Mut::toMutation).toList(), Durability.SYNC);
+        long lsn = f.write(COLL, w.muts().stream().map(Mut::toMutation).toList(), w.async() ? Durability.ASYNC : Durability.SYNC);
         mf.apply(lsn, w.muts());
       }
+      case ConcurrentWrites cw -> concurrentWrites(engine, model, cw);
+      case Compact c -> {
+        List<ModelFork> forks = live(model);
+        ModelFork mf = forks.get(c.fork() % forks.size());
+        engine.compact(mf.name, c.full()).get(AWAIT_S, TimeUnit.SECONDS);
+        model.compactions++;
+        model.verified.clear();
+      }
+      case Retention r -> retention(engine, model, where);
       case Flush fl -> {
         List<ModelFork> forks = live(model);
         ModelFork mf = forks.get(fl.fork() % forks.size());
@@ -339,10 +395,81 @@ class EngineModelPropertyTest {
       }
       case CrashReopen r -> {
         model.crashes++;
+        // A power loss keeps at least what the WAL had fsynced when the crash began.
+        Map<String, Long> durable = new LinkedHashMap<>();
+        for (ModelFork mf : model.forks.values()) {
+          durable.put(mf.name, engine.fork(mf.name).stats().walDurableLsn());
+        }
         fx.crashAndReopen();
+        for (ModelFork mf : model.forks.values()) {
+          Fork f = fx.engine.fork(mf.name);
+          long recovered = Math.max(f.stats().walLastLsn(), f.head().map(Manifest::getCoveredLsn).orElse(0L));
+          assertThat(recovered)
+              .as("%s: fork %s recovered LSN vs the durable LSN before the crash", where, mf.name)
+              .isBetween(Math.min(durable.get(mf.name), mf.lastLsn), mf.lastLsn);
+          if (recovered < mf.lastLsn) {
+            model.asyncLost++;
+            mf.cutBackTo(recovered);
+          }
+        }
         model.verified.clear();
       }
     }
+  }
+
+  private static final ExecutorService WRITERS = Executors.newFixedThreadPool(3, r -> {
+    Thread t = new Thread(r, "model-writer");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /** Several threads write at once; the model applies every acknowledged write in LSN order. */
+  private static void concurrentWrites(StrataEngine engine, Model model, ConcurrentWrites cw) throws Exception {
+    List<ModelFork> forks = live(model);
+    ModelFork mf = forks.get(cw.fork() % forks.size());
+    Fork f = engine.fork(mf.name);
+    Durability d = cw.async() ? Durability.ASYNC : Durability.SYNC;
+    List<Future<TreeMap<Long, Mut>>> threads = new ArrayList<>();
+    for (List<Mut> seq : cw.perThread()) {
+      threads.add(
+          WRITERS.submit(
+              () -> {
+                TreeMap<Long, Mut> acked = new TreeMap<>();
+                for (Mut m : seq) {
+                  acked.put(f.write(COLL, List.of(m.toMutation()), d), m);
+                }
+                return acked;
+              }));
+    }
+    TreeMap<Long, Mut> all = new TreeMap<>();
+    for (Future<TreeMap<Long, Mut>> t : threads) {
+      all.putAll(t.get(AWAIT_S, TimeUnit.SECONDS));
+    }
+    all.forEach((lsn, m) -> mf.apply(lsn, List.of(m)));
+  }
+
+  /**
+   * One retention pass: snapshots past "keep 2" go, but never a fork's head or a live fork's base;
+   * the model forgets the recorded copies of those that went.
+   */
+  private static void retention(StrataEngine engine, Model model, String where) {
+    engine.runRetention();
+    Set<String> retained = new HashSet<>();
+    for (ModelFork mf : model.forks.values()) {
+      Fork f = engine.fork(mf.name);
+      f.listSnapshots().forEach(m -> retained.add(m.getId()));
+      f.head().ifPresent(h -> assertThat(retained).as("%s: head of %s", where, mf.name).contains(h.getId()));
+    }
+    for (ModelFork mf : model.forks.values()) {
+      String base = engine.fork(mf.name).entry().baseSnapshotId();
+      if (!base.isEmpty() && model.forks.values().stream().anyMatch(o -> base.startsWith(o.forkId + "-"))) {
+        assertThat(retained).as("%s: base %s of live fork %s", where, base, mf.name).contains(base);
+      }
+    }
+    int before = model.snapshots.size();
+    model.snapshots.keySet().removeIf(id -> !retained.contains(id) && model.forks.values().stream().anyMatch(mf -> id.startsWith(mf.forkId + "-")));
+    model.expired += before - model.snapshots.size();
+    model.verified.clear();
   }
 
   private static void createFork(StrataEngine engine, Model model, CreateFork c, String where) {
@@ -474,7 +601,7 @@ class EngineModelPropertyTest {
           checkSnapshot(engine, f, mf, m, model.snapshots.get(m.getId()), at + ", snapshot " + m.getId());
         }
       }
-      // Every snapshot a ticket resolved to stays retained (no retention policy is configured).
+      // Every snapshot a ticket resolved to stays retained until a retention pass expires it.
       for (Map.Entry<String, Recorded> e : model.snapshots.entrySet()) {
         if (e.getValue().forkId().equals(mf.forkId)) {
           assertThat(snaps.stream().map(Manifest::getId).toList())

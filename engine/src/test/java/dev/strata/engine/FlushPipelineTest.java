@@ -138,41 +138,62 @@ class FlushPipelineTest {
     CountDownLatch gate = new CountDownLatch(1);
     hooks.gates.put("main#*", gate);
     long l0Max = 64 * 1024;
+    int permits = 1;
+    int writers = 4;
     Fork main =
         open(
             EngineFixture.testOptions()
-                .maxPendingFlushes(1)
+                .maxPendingFlushes(permits)
                 .l0MaxBytes(l0Max)
                 .writeStallTimeoutMs(300)
                 .hooks(hooks)
                 .build());
     String text = "x".repeat(2000);
-    AtomicLong maxL0 = new AtomicLong();
-    StrataException stalled = null;
-    int written = 0;
-    for (int i = 0; i < 500 && stalled == null; i++) {
-      try {
-        main.write("docs", put(doc("k" + i, text, "t", i)), Durability.ASYNC);
-        written++;
-      } catch (StrataException e) {
-        stalled = e;
-      }
-      maxL0.accumulateAndGet(main.stats().l0Bytes(), Math::max);
-    }
-    assertThat(stalled).as("a write stall must end in RESOURCE_EXHAUSTED").isNotNull();
-    assertThat(stalled.kind()).isEqualTo(StrataException.Kind.RESOURCE_EXHAUSTED);
-    assertThat(stalled.retryAfterMs()).isPositive();
-    assertThat(main.get("docs", "k" + written)).as("the refused write was not applied").isNull();
-    assertThat(main.stats().stallTimeMs()).isGreaterThanOrEqualTo(300);
-    // (permits + 1) buffers, each at most l0.max_bytes plus the one write that crossed it.
     long oneWrite = 4 * 1024 + 2 * 2000;
-    assertThat(maxL0.get()).isLessThanOrEqualTo(2 * (l0Max + oneWrite));
+    // (permits + 1) buffers, each at most l0.max_bytes plus the writes that crossed it together:
+    // one per concurrent writer.
+    long bound = (permits + 1) * (l0Max + writers * oneWrite);
+    ExecutorService pool = Executors.newFixedThreadPool(writers);
+    List<Future<List<String>>> results = new ArrayList<>();
+    AtomicLong maxL0 = new AtomicLong();
+    for (int w = 0; w < writers; w++) {
+      int id = w;
+      results.add(
+          pool.submit(
+              () -> {
+                List<String> written = new ArrayList<>();
+                for (int i = 0; i < 500; i++) {
+                  String key = "w" + id + "-" + i;
+                  try {
+                    main.write("docs", put(doc(key, text, "t", i)), Durability.ASYNC);
+                    written.add(key);
+                  } catch (StrataException e) {
+                    assertThat(e.kind()).isEqualTo(StrataException.Kind.RESOURCE_EXHAUSTED);
+                    assertThat(e.retryAfterMs()).isPositive();
+                    assertThat(main.get("docs", key)).as("the refused write was not applied").isNull();
+                    return written;
+                  } finally {
+                    long l0 = main.stats().l0Bytes();
+                    maxL0.accumulateAndGet(l0, Math::max);
+                    assertThat(l0).as("L0 bytes after a write of writer %d", id).isLessThanOrEqualTo(bound);
+                  }
+                }
+                throw new AssertionError("writer " + id + " never met the write stall");
+              }));
+    }
+    List<String> all = new ArrayList<>();
+    for (Future<List<String>> f : results) {
+      all.addAll(f.get(60, TimeUnit.SECONDS));
+    }
+    pool.shutdown();
+    assertThat(main.stats().stallTimeMs()).isGreaterThanOrEqualTo(300);
+    assertThat(maxL0.get()).isLessThanOrEqualTo(bound);
 
     gate.countDown();
     Manifest m = main.awaitTicket(main.flush(5000)).get(20, TimeUnit.SECONDS);
     assertThat(m.getCoveredLsn()).isGreaterThan(0);
-    for (int i = 0; i < written; i++) {
-      assertThat(main.get("docs", "k" + i)).as("k" + i).isNotNull();
+    for (String key : all) {
+      assertThat(main.get("docs", key)).as(key).isNotNull();
     }
   }
 
@@ -235,6 +256,7 @@ class FlushPipelineTest {
     Fork main = open(EngineFixture.testOptions().maxPendingFlushes(4).writeStallTimeoutMs(30_000).build());
     int writers = 4;
     int perWriter = 1500;
+    int keysPerWriter = 100; // each key is overwritten 15 times by its writer
     ExecutorService pool = Executors.newFixedThreadPool(writers + 1);
     CountDownLatch done = new CountDownLatch(writers);
     List<Future<?>> futures = new ArrayList<>();
@@ -245,7 +267,8 @@ class FlushPipelineTest {
               () -> {
                 try {
                   for (int i = 0; i < perWriter; i++) {
-                    main.write("docs", put(doc("w" + id + "-" + i, "race", "t", i)), Durability.ASYNC);
+                    main.write(
+                        "docs", put(doc("w" + id + "-" + (i % keysPerWriter), "v" + i, "t", i)), Durability.ASYNC);
                   }
                 } finally {
                   done.countDown();
@@ -268,13 +291,23 @@ class FlushPipelineTest {
     Manifest last = main.awaitTicket(main.flush(30_000)).get(30, TimeUnit.SECONDS);
     assertThat(main.stats().l0Bytes()).isZero();
     assertThat(last.getCoveredLsn()).isEqualTo(main.stats().walLastLsn());
+    assertLastWritesWin(main, writers, perWriter, keysPerWriter);
     fx.reopen();
-    Fork again = fx.engine.fork("main");
+    assertLastWritesWin(fx.engine.fork("main"), writers, perWriter, keysPerWriter);
+  }
+
+  /** Every key holds exactly the last version its (only) writer wrote, at the head and in search. */
+  private static void assertLastWritesWin(Fork f, int writers, int perWriter, int keysPerWriter) {
     for (int w = 0; w < writers; w++) {
-      for (int i = 0; i < perWriter; i++) {
-        assertThat(again.get("docs", "w" + w + "-" + i)).as("w" + w + "-" + i).isNotNull();
+      for (int k = 0; k < keysPerWriter; k++) {
+        int lastI = perWriter - keysPerWriter + k;
+        String key = "w" + w + "-" + k;
+        assertThat(body(f.get("docs", key).document())).as(key).isEqualTo("v" + lastI);
       }
     }
+    assertThat(f.search("docs", SearchQuery.of(null, 1), null).totalHits())
+        .as("one live document per key")
+        .isEqualTo((long) writers * keysPerWriter);
   }
 
   @Test

@@ -44,6 +44,8 @@ class RetentionTest {
 
   @TempDir Path dir;
   EngineFixture fx;
+  /** The engine's wall clock: min_age is tested by moving it, not by sleeping. */
+  final ManualClock clock = new ManualClock(1_700_000_000_000L);
 
   @AfterEach
   void close() {
@@ -59,6 +61,7 @@ class RetentionTest {
             EngineFixture.testOptions()
                 .compaction(CompactionOptions.defaults().withEnabled(false).withCheckIntervalMs(3_600_000))
                 .retention(retention)
+                .clock(clock)
                 .build());
     return fx;
   }
@@ -136,6 +139,8 @@ class RetentionTest {
    */
   private static void assertDiskIsExactlyTheRetained(StrataEngine e, Path dir, Set<Long> heldByReaders)
       throws Exception {
+    // Obsolete segments are deleted on the store's deleter thread, not by the releasing one.
+    assertThat(e.segments().awaitDeletions(30_000)).as("background deletions drained").isTrue();
     Map<Long, Long> ref = referencedBytes(e);
     Set<Long> expected = new TreeSet<>(ref.keySet());
     expected.addAll(heldByReaders);
@@ -280,7 +285,7 @@ class RetentionTest {
     }
     fx.engine.runRetention();
     assertThat(main.listSnapshots()).as("all younger than min age").hasSize(4);
-    Thread.sleep(1_600);
+    clock.advance(1_600);
     for (int i = 5; i <= 6; i++) {
       write(main, "k" + i, "v" + i);
       m[i] = flush(main);
@@ -292,7 +297,7 @@ class RetentionTest {
     fx.reopen();
     main = fx.engine.fork("main");
     assertThat(ids(main)).containsExactly(m[5].getId(), m[6].getId());
-    Thread.sleep(1_600);
+    clock.advance(1_600);
     fx.engine.runRetention();
     assertThat(ids(main)).containsExactly(m[6].getId());
     for (int i = 1; i <= 6; i++) {
@@ -545,6 +550,62 @@ class RetentionTest {
       gate.release.countDown();
       tagger.shutdownNow();
       e.close();
+    }
+  }
+
+  @Test
+  void theSpaceBoundExpiresOldSnapshotsEarlyButNeverAHeadATagOrAForkBase() throws Exception {
+    // Keep 100 snapshots for an hour, but never more than 1.5× the live data.
+    open(new RetentionOptions(100, 3_600_000, 3_600_000, 0, 1.5));
+    Fork main = fx.engine.fork("main");
+    main.createOrGetCollection(C, SCHEMA);
+    Manifest[] m = new Manifest[9];
+    for (int round = 1; round <= 8; round++) {
+      for (int k = 0; k < 40; k++) {
+        write(main, "k" + k, "round " + round + " " + "x".repeat(200));
+      }
+      m[round] = flush(main);
+    }
+    fx.engine.tagSnapshot(m[3].getId(), "keep");
+    // A child of m5 that rewrites everything and merges: its head no longer needs m5's segments,
+    // but m5 stays as its base.
+    Fork child = fx.engine.createFork("child", m[5].getId(), null, false, 5_000);
+    for (int k = 0; k < 40; k++) {
+      write(child, "k" + k, "child " + "y".repeat(200));
+    }
+    flush(child);
+    fx.engine.compact("child", true).get(30, TimeUnit.SECONDS);
+    fx.engine.runRetention();
+    assertThat(ids(main)).as("nothing is old enough by count or age, and main's head needs every segment").hasSize(8);
+    StrataEngine.SpaceUsage before = fx.engine.spaceUsage();
+    assertThat(before.boundBytes()).isEqualTo((long) (1.5 * before.liveBytes()));
+
+    // A full merge leaves the head one segment; the old snapshots now pin 8 dead ones.
+    fx.engine.compact("main", true).get(30, TimeUnit.SECONDS);
+    Manifest head = main.head().orElseThrow();
+    fx.engine.runRetention();
+    StrataEngine.SpaceUsage after = fx.engine.spaceUsage();
+    List<String> left = ids(main);
+    assertThat(left).as("the head, the tagged snapshot and the child's base stay").contains(
+        head.getId(), m[3].getId(), m[5].getId());
+    assertThat(left).as("the oldest unpinned snapshots went early").doesNotContain(m[1].getId(), m[2].getId());
+    assertThat(ids(child)).as("the child keeps only its head").hasSize(1);
+    assertThat(after.expiredForSpaceTotal()).as("main had 9 snapshots, the child 3").isEqualTo(9 - left.size() + 3 - 1);
+    // What is left is pinned, or within the bound.
+    long pinnedAndHead = 0;
+    Map<Long, Long> pinned = new HashMap<>();
+    for (Manifest p : List.of(head, m[3], m[5], child.head().orElseThrow())) {
+      p.getSegmentsList().forEach(r -> pinned.put(Long.parseUnsignedLong(r.getSegmentId(), 16), r.getSizeBytes()));
+    }
+    pinnedAndHead = pinned.values().stream().mapToLong(Long::longValue).sum();
+    assertThat(after.retainedBytes()).isLessThanOrEqualTo(Math.max(after.boundBytes(), pinnedAndHead));
+    assertDiskIsExactlyTheRetained(fx.engine, dir, Set.of());
+    assertThat(content(main, null)).containsEntry("k0", "round 8 " + "x".repeat(200));
+    PublishedSnapshot tagged = fx.engine.acquireSnapshot("keep");
+    try {
+      assertThat(content(main, tagged)).containsEntry("k0", "round 3 " + "x".repeat(200));
+    } finally {
+      tagged.release();
     }
   }
 }

@@ -40,7 +40,7 @@ final class AwaitCommand extends ClientCommand {
     }
     Snapshot s = c.awaitFlushBlocking(t, awaitTimeout);
     if (json()) {
-      printJson(ProtoJson.toTree(s));
+      printJson(s);
     } else {
       out().println("snapshot " + s.getId());
       out().flush();

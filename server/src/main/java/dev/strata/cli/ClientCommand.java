@@ -38,9 +38,9 @@ abstract class ClientCommand implements Callable<Integer> {
     return root().timeout;
   }
 
-  /** Prints one compact JSON document on its own line. */
+  /** Prints one compact JSON document on its own line (see {@link JsonOutput}). */
   void printJson(Object tree) {
-    out().println(Json.write(tree));
+    out().println(JsonOutput.write(tree));
     out().flush();
   }
 

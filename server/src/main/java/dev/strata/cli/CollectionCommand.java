@@ -49,7 +49,7 @@ final class CollectionCommand implements Runnable {
       if (json()) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("created", r.getCreated());
-        m.put("collection", ProtoJson.toTree(r.getCollection()));
+        m.put("collection", r.getCollection());
         m.put("lsn", r.getLsn());
         m.put("forkId", r.getForkId());
         printJson(m);
@@ -74,7 +74,7 @@ final class CollectionCommand implements Runnable {
     int run(StrataClient c) {
       List<Collection> cols = c.listCollections(fork(), snapshot);
       if (json()) {
-        printJson(Map.of("collections", cols.stream().map(ProtoJson::toTree).toList()));
+        printJson(Map.of("collections", cols));
         return 0;
       }
       Table t = new Table("COLLECTION", "DOCS", "SCHEMA").right(1);
@@ -102,7 +102,7 @@ final class CollectionCommand implements Runnable {
     int run(StrataClient c) {
       Collection col = c.getCollection(fork(), name, snapshot);
       if (json()) {
-        printJson(ProtoJson.toTree(col));
+        printJson(col);
         return 0;
       }
       Table.keyValues(

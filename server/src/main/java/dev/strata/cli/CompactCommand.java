@@ -26,7 +26,7 @@ final class CompactCommand extends ClientCommand {
   int run(StrataClient c) {
     CompactResponse r = c.compact(fork(), full, compactTimeout);
     if (json()) {
-      printJson(ProtoJson.toTree(r));
+      printJson(r);
     } else if (r.hasSnapshot()) {
       out().printf(
           "compacted fork %s: %d -> %d segments, snapshot %s%n",

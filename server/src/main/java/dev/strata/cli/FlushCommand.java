@@ -45,9 +45,9 @@ final class FlushCommand extends ClientCommand {
     if (json()) {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("ticket", ticket);
-      m.put("flushTicket", ProtoJson.toTree(r.getTicket()));
+      m.put("flushTicket", r.getTicket());
       if (s != null) {
-        m.put("snapshot", ProtoJson.toTree(s));
+        m.put("snapshot", s);
       }
       printJson(m);
     } else if (waitForSnapshot) {

@@ -22,6 +22,7 @@ import picocli.CommandLine.Parameters;
       ForkCommand.Create.class,
       ForkCommand.ListCmd.class,
       ForkCommand.Show.class,
+      ForkCommand.Tree.class,
       ForkCommand.Drop.class
     })
 final class ForkCommand implements Runnable {
@@ -29,7 +30,7 @@ final class ForkCommand implements Runnable {
 
   @Override
   public void run() {
-    throw new ParameterException(spec.commandLine(), "Missing subcommand: create, list, show or drop");
+    throw new ParameterException(spec.commandLine(), "Missing subcommand: create, list, show, tree or drop");
   }
 
   @Command(
@@ -72,7 +73,7 @@ final class ForkCommand implements Runnable {
       }
       Fork f = c.createFork(b.build());
       if (json()) {
-        printJson(ProtoJson.toTree(f));
+        printJson(f);
       } else {
         out().printf(
             "created fork %s (%s) from %s; head %s%n",
@@ -89,7 +90,7 @@ final class ForkCommand implements Runnable {
     int run(StrataClient c) {
       List<Fork> forks = c.listForks();
       if (json()) {
-        printJson(Map.of("forks", forks.stream().map(ProtoJson::toTree).toList()));
+        printJson(Map.of("forks", forks));
       } else {
         Views.forks(out(), forks);
       }
@@ -106,9 +107,33 @@ final class ForkCommand implements Runnable {
     int run(StrataClient c) {
       Fork f = c.getFork(name);
       if (json()) {
-        printJson(ProtoJson.toTree(f));
+        printJson(f);
       } else {
         Views.fork(out(), f);
+      }
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "tree",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Every fork as a tree: each under the fork it was created from, in the order they branched off, with its base (FORK@SEQ), head, state and sizes.",
+        "",
+        "EXCLUSIVE is the segment bytes only this fork's retained snapshots use (what dropping it would free); SHARED the bytes it shares with other forks."
+      })
+  static final class Tree extends ClientCommand {
+    @Option(names = "--ascii", description = "Draw the tree with |-- and `-- instead of box-drawing characters.")
+    boolean ascii;
+
+    @Override
+    int run(StrataClient c) {
+      ForkTree tree = new ForkTree(c.listForks(), c.stats(List.of()).getForksList());
+      if (json()) {
+        printJson(Map.of("forks", tree.json()));
+      } else {
+        tree.print(out(), ascii);
       }
       return 0;
     }
@@ -138,7 +163,7 @@ final class ForkCommand implements Runnable {
     int run(StrataClient c) {
       DropForkResponse r = c.dropFork(name, drainTimeout);
       if (json()) {
-        printJson(ProtoJson.toTree(r));
+        printJson(r);
       } else {
         out().printf(
             "dropped fork %s (%s): %d flushes drained, %d snapshots and %d tags deleted, %d segments (%s) reclaimed%n",

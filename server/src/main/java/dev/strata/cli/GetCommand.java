@@ -47,7 +47,7 @@ final class GetCommand extends ClientCommand {
     if (ids.size() == 1) {
       Document d = select(c.get(fork(), collection, ids.get(0), snapshot));
       if (json()) {
-        printJson(ProtoJson.toTree(d));
+        printJson(d);
       } else {
         Views.document(out(), d);
       }
@@ -63,13 +63,13 @@ final class GetCommand extends ClientCommand {
               "error: NOT_FOUND: document '%s' does not exist in collection '%s' of fork '%s'%n",
               r.getId(), collection, fork());
         } else {
-          printJson(ProtoJson.toTree(r));
+          printJson(r);
         }
         continue;
       }
       Document d = select(r.getDocument());
       if (json()) {
-        printJson(ProtoJson.toTree(r.toBuilder().setDocument(d).build()));
+        printJson(r.toBuilder().setDocument(d).build());
       } else {
         if (!first) {
           out().println();

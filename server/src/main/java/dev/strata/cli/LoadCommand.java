@@ -280,7 +280,7 @@ final class LoadCommand extends ClientCommand {
 
   @Override
   StrataClient.RetryListener retryListener() {
-    return (method, retry, delay, error) -> retries.incrementAndGet();
+    return (method, retry) -> retries.incrementAndGet();
   }
 
   private final AtomicLong retries = new AtomicLong();

@@ -50,7 +50,7 @@ final class ScanCommand extends ClientCommand {
       Document d = it.next();
       n++;
       if (json()) {
-        out().println(Json.write(ProtoJson.toTree(d)));
+        out().println(JsonOutput.write(d));
       } else {
         out().println(d.getId());
       }

@@ -123,7 +123,7 @@ final class SearchCommand extends ClientCommand {
     }
     SearchResponse r = c.search(b.build());
     if (json()) {
-      printJson(ProtoJson.toTree(r));
+      printJson(r);
       return 0;
     }
     List<String> columns = show;

@@ -79,11 +79,30 @@ final class SnapshotsCommand implements Runnable {
     @Option(names = {"-n", "--limit"}, defaultValue = "20", paramLabel = "N", description = "At most N (default ${DEFAULT-VALUE}).")
     int limit;
 
+    @Option(
+        names = "--graph",
+        description =
+            "Draw the chain like git log --graph: what each snapshot did (flush LSN, compaction"
+                + " segments before -> after), tags, forks branching off, expired parents.")
+    boolean graph;
+
     @Override
     int run(StrataClient c) {
       List<Snapshot> list = c.listSnapshots(fork(), tagged, Math.max(1, limit));
+      if (graph) {
+        SnapshotGraph g = new SnapshotGraph(list, c.listForks());
+        if (json()) {
+          Map<String, Object> m = new java.util.LinkedHashMap<>();
+          m.put("snapshots", list);
+          m.put("branches", list.stream().flatMap(s -> g.branches(s.getId()).stream()).toList());
+          printJson(m);
+        } else {
+          g.print(out());
+        }
+        return 0;
+      }
       if (json()) {
-        printJson(Map.of("snapshots", list.stream().map(ProtoJson::toTree).toList()));
+        printJson(Map.of("snapshots", list));
         return 0;
       }
       Table t = new Table("SNAPSHOT", "SEQ", "KIND", "COVERED LSN", "DOCS", "SEGMENTS", "SIZE", "CREATED", "TAGS")
@@ -114,7 +133,7 @@ final class SnapshotsCommand implements Runnable {
     int run(StrataClient c) {
       Snapshot s = resolve(c, idOrTag);
       if (json()) {
-        printJson(ProtoJson.toTree(s));
+        printJson(s);
       } else {
         Views.snapshot(out(), s);
       }
@@ -134,7 +153,7 @@ final class SnapshotsCommand implements Runnable {
     int run(StrataClient c) {
       Snapshot s = c.tagSnapshot(snapshotId, tag);
       if (json()) {
-        printJson(ProtoJson.toTree(s));
+        printJson(s);
       } else {
         out().printf("tagged %s as %s%n", s.getId(), tag);
         out().flush();
@@ -152,7 +171,7 @@ final class SnapshotsCommand implements Runnable {
     int run(StrataClient c) {
       Snapshot s = c.deleteTag(tag);
       if (json()) {
-        printJson(ProtoJson.toTree(s));
+        printJson(s);
       } else {
         out().printf("removed tag %s from %s%n", tag, s.getId());
         out().flush();
@@ -196,7 +215,7 @@ final class SnapshotsCommand implements Runnable {
         counts.merge(e.getChange(), 1L, Long::sum);
         n++;
         if (json()) {
-          out().println(Json.write(ProtoJson.toTree(e)));
+          out().println(JsonOutput.write(e));
         } else if (limit <= 0 || n <= limit) {
           t.row(change(e.getChange()), e.getCollection(), e.getId());
         }
@@ -244,7 +263,7 @@ final class SnapshotsCommand implements Runnable {
         while (it.hasNext()) {
           Snapshot s = it.next();
           if (json()) {
-            out().println(Json.write(ProtoJson.toTree(s)));
+            out().println(JsonOutput.write(s));
           } else {
             out().printf(
                 "%s  %s  seq %d  covered lsn %d  %s docs  %d segments%n",

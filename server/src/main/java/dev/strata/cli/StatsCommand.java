@@ -20,7 +20,7 @@ final class StatsCommand extends ClientCommand {
   int run(StrataClient c) {
     StatsResponse r = c.stats(forks);
     if (json()) {
-      printJson(ProtoJson.toTree(r));
+      printJson(r);
       return 0;
     }
     Table t =

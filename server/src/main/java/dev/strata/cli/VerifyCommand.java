@@ -37,7 +37,7 @@ final class VerifyCommand extends ClientCommand {
   int run(StrataClient c) {
     VerifyResponse r = c.verify(forks, skipChecksums, verifyTimeout);
     if (json()) {
-      printJson(ProtoJson.toTree(r));
+      printJson(r);
     } else {
       String checked =
           String.format(

@@ -15,6 +15,7 @@ import dev.strata.api.v1.VerifyResponse;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.fork.Fork;
+import dev.strata.engine.segment.SegmentStore;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.manifest.proto.SegmentRef;
 import io.grpc.Status;
@@ -117,12 +118,22 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
               .setSegmentsCollectedTotal(engine.segmentsCollected())
               .setCompactionFailuresTotal(engine.compactions().failureCount())
               .setCompactionsRunning(engine.compactions().runningJobs());
+          SegmentStore.DeletionStats deletions = engine.segments().deletionStats();
+          out.setSegmentDeletionsPending(deletions.pending())
+              .setSegmentsDeletedTotal(deletions.deleted())
+              .setSegmentDeletionsFailedTotal(deletions.failed());
+          StrataEngine.SpaceUsage space = engine.spaceUsage();
+          out.setRetainedSegmentBytes(space.retainedBytes())
+              .setLiveSegmentBytes(space.liveBytes())
+              .setRetentionBoundBytes(space.boundBytes() == Long.MAX_VALUE ? 0 : space.boundBytes())
+              .setSnapshotsExpiredForSpaceTotal(space.expiredForSpaceTotal())
+              .setSegmentCap(engine.options().compaction().maxSegments());
           return out.build();
         });
   }
 
   private ForkStats forkStats(StrataEngine engine, Fork f, Map<String, StrataEngine.SegmentUsage> usages) {
-    Fork.Stats s = f.stats();
+    var s = f.stats();
     Optional<Manifest> head = f.head();
     long segmentBytes = 0;
     if (head.isPresent()) {
@@ -167,6 +178,7 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
             .setWriteAmplification(s.writeAmplification())
             .setCompactionStallsTotal(s.compactionStalls())
             .setCompactionStallTimeMsTotal(s.compactionStallMs())
+            .setSegmentsOverCap(Math.max(0, s.segmentCount() - engine.options().compaction().maxSegments()))
             .setExclusiveSegmentBytes(usage.exclusiveBytes())
             .setSharedSegmentBytes(usage.sharedBytes())
             .setReclaimableSegmentBytes(usage.reclaimableBytes())

@@ -11,9 +11,11 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Live documents per collection of a snapshot. Manifests do not record them (only a total that
- * counts every version written), so they are counted with a match-all search of each collection
- * and cached by snapshot id — snapshots never change, so an entry never goes stale. Thread-safe.
+ * Live documents per collection of a snapshot. Manifests record them ({@code
+ * CollectionDef.live_doc_count}, counted at publication), so every RPC reads the same exact numbers
+ * from the manifest. Manifests written before that field existed are counted once with a match-all
+ * search of each collection and cached by snapshot id — snapshots never change, so an entry never
+ * goes stale. Thread-safe.
  */
 final class CollectionCounts {
   private static final int MAX_ENTRIES = 1024;
@@ -29,8 +31,24 @@ final class CollectionCounts {
         }
       };
 
+  /** The counts a manifest records, or null if it predates them. */
+  static Map<String, Long> recorded(Manifest m) {
+    Map<String, Long> out = new LinkedHashMap<>();
+    for (CollectionDef d : m.getCollectionsList()) {
+      if (!d.hasLiveDocCount()) {
+        return null;
+      }
+      out.put(d.getName(), d.getLiveDocCount());
+    }
+    return out;
+  }
+
   /** Counts of an acquired snapshot (computed at most once per snapshot id). */
   Map<String, Long> count(Fork fork, PublishedSnapshot snapshot) {
+    Map<String, Long> recorded = recorded(snapshot.manifest());
+    if (recorded != null) {
+      return recorded;
+    }
     Map<String, Long> cached = cached(snapshot.id());
     if (cached != null) {
       return cached;
@@ -58,6 +76,10 @@ final class CollectionCounts {
    * that to GetSnapshot.
    */
   Map<String, Long> ifCheap(StrataEngine engine, Manifest m) {
+    Map<String, Long> recorded = recorded(m);
+    if (recorded != null) {
+      return recorded;
+    }
     Map<String, Long> cached = cached(m.getId());
     if (cached != null) {
       return cached;

@@ -58,10 +58,10 @@ final class CollectionGrpcService extends CollectionServiceGrpc.CollectionServic
           if (existing == null) {
             Resolver.requireWritable(fork);
           }
-          long lastLsnBefore = fork.stats().walLastLsn();
-          CollectionRegistry.Collection c =
-              ctx.countingStalls(forkName, () -> fork.createOrGetCollection(name, schema));
-          boolean created = existing == null && c.createdLsn() > lastLsnBefore;
+          CollectionRegistry.Defined defined =
+              ctx.countingStalls(forkName, () -> fork.defineCollection(name, schema));
+          CollectionRegistry.Collection c = defined.collection();
+          boolean created = defined.created();
           long docs = ctx.counts.head(fork).getOrDefault(name, 0L);
           return CreateOrGetCollectionResponse.newBuilder()
               .setCollection(ApiConversions.collection(name, c.schema(), docs))

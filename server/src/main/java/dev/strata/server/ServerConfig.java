@@ -45,6 +45,23 @@ public final class ServerConfig {
 
   private static final Pattern LABEL = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
 
+  /**
+   * A ratio setting: a plain non-negative number.
+   *
+   * @throws IllegalArgumentException naming the value if it is not one
+   */
+  private static double ratio(String value) {
+    try {
+      double d = Double.parseDouble(value.trim());
+      if (d < 0 || Double.isNaN(d) || Double.isInfinite(d)) {
+        throw new NumberFormatException();
+      }
+      return d;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("retention.max_space_amplification must be a number ≥ 0, got '" + value + "'");
+    }
+  }
+
   /** One configuration key: its name, default and meaning (the table of docs/operations.md). */
   public record Key(String name, String defaultValue, String meaning) {
     /** The environment variable that sets this key. */
@@ -85,6 +102,8 @@ public final class ServerConfig {
           new Key("retention.snapshots", "100", "snapshots each fork keeps at least"),
           new Key("retention.min_age", "1h", "and every snapshot younger than this"),
           new Key("retention.interval", "30s", "how often expired snapshots and unreferenced segments are deleted"),
+          new Key("retention.max_bytes", "0", "space bound: retained segment bytes past which the oldest untagged, non-base snapshots expire early (0 = off)"),
+          new Key("retention.max_space_amplification", "4", "space bound as a ratio to the live data (the heads' segments); 0 = off"),
           new Key("cache.block_bytes", "128MiB", "RocksDB block cache"),
           new Key("wal.sync_interval", "200ms", "fsync period for ASYNC writes"),
           new Key("wal.segment_bytes", "64MiB", "size at which a WAL segment file is rolled"),
@@ -224,7 +243,9 @@ public final class ServerConfig {
           new dev.strata.engine.retention.RetentionOptions(
               (int) p.integer("retention.snapshots", 1, Integer.MAX_VALUE),
               p.duration("retention.min_age", false),
-              Math.max(1, p.duration("retention.interval", false)));
+              Math.max(1, p.duration("retention.interval", false)),
+              p.bytes("retention.max_bytes", 0, Long.MAX_VALUE),
+              ratio(p.string("retention.max_space_amplification")));
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
     }

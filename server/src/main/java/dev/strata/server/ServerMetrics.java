@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The server's Prometheus metrics (SPEC §7), served as text on {@code GET /metrics} of {@code
@@ -96,6 +97,34 @@ final class ServerMetrics implements AutoCloseable {
         StrataEngine::segmentsCollected);
     serverCounter(engine, "strata_compaction_failures", "Compaction jobs that failed (retried later)",
         e -> e.compactions().failureCount());
+    GaugeWithCallback.builder()
+        .name("strata_segment_deletions_pending")
+        .help("Obsolete segments waiting for the background deleter")
+        .callback(cb -> ifServing(engine, e -> cb.call(e.segments().deletionStats().pending())))
+        .register(registry);
+    gauge(engine, "strata_segments_over_cap", "Head segments above compaction.max_segments",
+        (e, f) -> Math.max(0, f.stats().segmentCount() - e.options().compaction().maxSegments()));
+    serverGauge(engine, "strata_retained_segment_bytes", "Bytes of the segments retained snapshots refer to (last retention pass)",
+        e -> e.spaceUsage().retainedBytes());
+    serverGauge(engine, "strata_live_segment_bytes", "Bytes of the segments the forks' heads refer to (last retention pass)",
+        e -> e.spaceUsage().liveBytes());
+    serverGauge(engine, "strata_retention_bound_bytes", "Retention's space bound in bytes (0 = none)",
+        e -> e.spaceUsage().boundBytes() == Long.MAX_VALUE ? 0 : e.spaceUsage().boundBytes());
+    serverCounter(engine, "strata_snapshots_expired_for_space", "Snapshots the space bound expired early",
+        e -> e.spaceUsage().expiredForSpaceTotal());
+    serverCounter(engine, "strata_segments_deleted", "Obsolete segments whose files were deleted",
+        e -> e.segments().deletionStats().deleted());
+    serverCounter(engine, "strata_segment_deletion_failures",
+        "Obsolete-segment deletions that failed (the next open's orphan sweep finishes them)",
+        e -> e.segments().deletionStats().failed());
+  }
+
+  private void serverGauge(Supplier<StrataEngine> engine, String name, String help, ToDoubleFunction<StrataEngine> value) {
+    GaugeWithCallback.builder()
+        .name(name)
+        .help(help)
+        .callback(cb -> ifServing(engine, e -> cb.call(value.applyAsDouble(e))))
+        .register(registry);
   }
 
   private void serverCounter(

@@ -7,6 +7,7 @@ import com.google.rpc.ErrorInfo;
 import com.google.rpc.RetryInfo;
 import dev.strata.api.v1.ErrorReason;
 import dev.strata.engine.StrataException;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
@@ -39,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *       <td>COLLECTION_SCHEMA_CONFLICT</td></tr>
  *   <tr><td>FAILED_PRECONDITION</td><td>FAILED_PRECONDITION</td><td>FORK_READ_ONLY,
  *       FORK_DROPPING, MAIN_FORK_PROTECTED</td></tr>
- *   <tr><td>RESOURCE_EXHAUSTED</td><td>RESOURCE_EXHAUSTED</td><td>WRITE_STALLED + RetryInfo</td></tr>
+ *   <tr><td>RESOURCE_EXHAUSTED</td><td>RESOURCE_EXHAUSTED</td><td>WRITE_STALLED + RetryInfo, and the
+ *       same delay in the {@code grpc-retry-pushback-ms} trailer (-1 when not retryable)</td></tr>
  *   <tr><td>DEADLINE_EXCEEDED</td><td>DEADLINE_EXCEEDED</td><td>DRAIN_TIMEOUT for a drop</td></tr>
  *   <tr><td>UNAVAILABLE (engine closed)</td><td>UNAVAILABLE</td><td>SERVER_SHUTTING_DOWN</td></tr>
  *   <tr><td>CORRUPTION</td><td>DATA_LOSS</td><td>logged with stack trace</td></tr>
@@ -279,7 +281,13 @@ public final class StatusMapper {
                           .setNanos((int) (retryAfterMs % 1000) * 1_000_000))
                   .build()));
     }
-    return StatusProto.toStatusRuntimeException(s.build());
+    Metadata trailers = new Metadata();
+    if (code == Status.Code.RESOURCE_EXHAUSTED) {
+      // gRFC A6: gRPC clients with a retry policy wait exactly this long before retrying (the
+      // delay of RetryInfo), and never retry on a negative value (no RetryInfo: not back-pressure).
+      trailers.put(RETRY_PUSHBACK_MS, retryAfterMs > 0 ? Long.toString(retryAfterMs) : "-1");
+    }
+    return StatusProto.toStatusRuntimeException(s.build(), trailers);
   }
 
   /** The BadRequest of {@code violations}, within {@value #MAX_VIOLATION_CHARS} characters. */
@@ -317,6 +325,9 @@ public final class StatusMapper {
     }
     return s.substring(0, end) + suffix;
   }
+  /** The trailer of gRPC's retry pushback (gRFC A6), beside {@code google.rpc.RetryInfo}. */
+  public static final Metadata.Key<String> RETRY_PUSHBACK_MS =
+      Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
 
   /** True for codes that report a problem of the request or the caller, not of the server. */
   public static boolean isClientError(Status.Code code) {

@@ -94,18 +94,18 @@ class StrataCliServerTest {
             section.equals("editors")
                 ? "text editor number " + i
                 : (i % 7 == 0 ? "library for text processing " : "tool ") + i;
-        Map<String, Object> doc = new java.util.LinkedHashMap<>();
-        doc.put("id", String.format(Locale.ROOT, "pkg-%03d", i));
-        doc.put("version", "1.0-" + i);
-        doc.put("section", section);
-        doc.put("priority", i % 3 == 0 ? "important" : "optional");
-        doc.put("maintainer", "Team " + (i % 4) + " <team" + (i % 4) + "@lists.debian.org>");
-        doc.put("homepage", i % 2 == 0 ? "https://example.org/" + i : "");
-        doc.put("summary", summary);
-        doc.put("description", "Package " + i + " does things.\nIt has a second line, ünïcödé.");
-        doc.put("depends", "libc6 (>= 2.34)");
-        doc.put("installed_size_kib", 100L * i);
-        w.write(Json.write(doc));
+        JsonObject doc = new JsonObject();
+        doc.addProperty("id", String.format(Locale.ROOT, "pkg-%03d", i));
+        doc.addProperty("version", "1.0-" + i);
+        doc.addProperty("section", section);
+        doc.addProperty("priority", i % 3 == 0 ? "important" : "optional");
+        doc.addProperty("maintainer", "Team " + (i % 4) + " <team" + (i % 4) + "@lists.debian.org>");
+        doc.addProperty("homepage", i % 2 == 0 ? "https://example.org/" + i : "");
+        doc.addProperty("summary", summary);
+        doc.addProperty("description", "Package " + i + " does things.\nIt has a second line, ünïcödé.");
+        doc.addProperty("depends", "libc6 (>= 2.34)");
+        doc.addProperty("installed_size_kib", 100L * i);
+        w.write(doc.toString());
         w.write('\n');
       }
     }
@@ -241,6 +241,15 @@ class StrataCliServerTest {
             "CHANGE_KIND_ADDED pkg-new");
     Result diffTable = ok("snapshots", "diff", base, forkSnapshot);
     assertThat(diffTable.out()).contains("1 added, 1 changed, 2 deleted");
+
+    Result tree = ok("fork", "tree");
+    assertThat(tree.out()).contains("└── feature-x").contains("main@");
+    Result treeJson = ok("--json", "fork", "tree");
+    assertThat(treeJson.json().getAsJsonArray("forks").get(0).getAsJsonObject().getAsJsonArray("children").toString())
+        .contains("feature-x");
+    Result graph = ok("snapshots", "list", "--graph");
+    assertThat(graph.out()).contains("| * fork feature-x").contains("|/").contains("* " + base);
+    assertThat(ok("--fork", "feature-x", "snapshots", "list", "--graph").out()).contains("FORK").contains("from " + base);
 
     Result forks = ok("--json", "fork", "list");
     assertThat(forks.json().getAsJsonArray("forks").toString()).contains("feature-x");

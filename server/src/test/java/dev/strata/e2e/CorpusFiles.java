@@ -7,11 +7,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Where the shared Debian corpus is, seen from the server module, and a JSON field reader. */
-final class CorpusFiles {
+public final class CorpusFiles {
   private CorpusFiles() {}
 
   /** {@code ../shared/data/debian-packages.jsonl.gz} beside the repository, or null. */
-  static Path corpus() {
+  public static Path corpus() {
     for (Path p :
         new Path[] {
           Path.of("../../shared/data/debian-packages.jsonl.gz"),
@@ -25,7 +25,7 @@ final class CorpusFiles {
   }
 
   /** A top-level field of one JSON line as a string (numbers as written), or null. */
-  static String field(String jsonLine, String name) {
+  public static String field(String jsonLine, String name) {
     JsonObject o = JsonParser.parseString(jsonLine).getAsJsonObject();
     JsonElement e = o.get(name);
     return e == null || e.isJsonNull() ? null : e.getAsString();

@@ -24,6 +24,17 @@ class StatusMapperTest {
     assertThat(errorInfo(e).getReason()).isEqualTo("WRITE_STALLED");
     assertThat(errorInfo(e).getDomain()).isEqualTo("strata.dev");
     assertThat(errorInfo(e).getMetadataMap()).containsEntry("fork", "main");
+    assertThat(e.getTrailers().get(StatusMapper.RETRY_PUSHBACK_MS)).isEqualTo("1500");
+  }
+
+  @Test
+  void otherResourceExhaustedTellsGrpcNotToRetry() {
+    StatusRuntimeException e =
+        StatusMapper.toStatus(ApiError.of(Status.Code.RESOURCE_EXHAUSTED, null, "too many watchers"));
+    assertThat(retryInfo(e)).isNull();
+    assertThat(e.getTrailers().get(StatusMapper.RETRY_PUSHBACK_MS)).isEqualTo("-1");
+    StatusRuntimeException other = StatusMapper.toStatus(StrataException.invalid("nope"));
+    assertThat(other.getTrailers().get(StatusMapper.RETRY_PUSHBACK_MS)).isNull();
   }
 
   @Test

@@ -20,8 +20,32 @@ import java.util.function.LongConsumer;
  *
  * <p>After any exception the appender is broken: the caller fails the WAL and only calls {@link
  * #close()}.
+ *
+ * <p>Creating a segment changes the WAL directory, which {@link WalWriter#truncateBefore} changes
+ * too, from another thread: so the creation and its directory fsync go through a {@link
+ * DirectoryChanger}, which makes directory changes take turns and refuses them once the WAL has
+ * failed.
  */
 final class SegmentAppender {
+
+  /** One change to the WAL directory: creating or deleting an entry. */
+  @FunctionalInterface
+  interface DirectoryChange {
+    void run() throws IOException;
+  }
+
+  /**
+   * Runs a {@link DirectoryChange} and then the directory fsync that makes it durable, in turn with
+   * every other change to the directory ({@code WalWriter.changeDirectoryDurably}).
+   */
+  @FunctionalInterface
+  interface DirectoryChanger {
+    /**
+     * @throws WalFailedException if the WAL failed before the change could start (nothing done)
+     * @throws IOException if the change or the directory fsync failed (the WAL is failed then)
+     */
+    void changeDurably(DirectoryChange change) throws IOException;
+  }
 
   private static final int BUFFER_BYTES = 1 << 20;
 
@@ -29,6 +53,7 @@ final class SegmentAppender {
   private final Path dir;
   private final long segmentBytes;
   private final WalMetrics metrics;
+  private final DirectoryChanger directory;
   /** Told the first LSN of every segment this creates, after the directory sync made it durable. */
   private final LongConsumer onSegmentCreated;
 
@@ -57,6 +82,7 @@ final class SegmentAppender {
       Path dir,
       long segmentBytes,
       WalMetrics metrics,
+      DirectoryChanger directory,
       LongConsumer onSegmentCreated,
       WritableFile file,
       long lastLsn) {
@@ -64,6 +90,7 @@ final class SegmentAppender {
     this.dir = dir;
     this.segmentBytes = segmentBytes;
     this.metrics = metrics;
+    this.directory = directory;
     this.onSegmentCreated = onSegmentCreated;
     this.file = file;
     this.segmentUsedBytes = file == null ? 0 : file.size();
@@ -135,10 +162,12 @@ final class SegmentAppender {
   }
 
   private void openSegment(long firstLsn) throws IOException {
-    file = vfs.create(SegmentName.path(dir, firstLsn));
-    segmentUsedBytes = 0;
     // The new name must be durable before records in it are acknowledged.
-    vfs.syncDirectory(dir);
+    directory.changeDurably(
+        () -> {
+          file = vfs.create(SegmentName.path(dir, firstLsn));
+          segmentUsedBytes = 0;
+        });
     onSegmentCreated.accept(firstLsn);
   }
 

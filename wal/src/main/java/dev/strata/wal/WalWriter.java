@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>State, all guarded by {@code lock}: {@code pending} (records with LSNs, not yet taken by a
  * leader), {@code leaderActive}, {@code handOffToSyncer}, {@code syncRequested}, {@code
- * lastAssignedLsn}, {@code durableLsn}, {@code firstError}, {@code closed}.
+ * lastAssignedLsn}, {@code durableLsn}, {@code firstError}, {@code closed}, {@code
+ * directoryBusy}.
  *
  * <ol>
  *   <li>{@code append} encodes and checksums the record <em>outside</em> the lock (the costly part).
@@ -62,7 +63,11 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>I1 One leader at most. Only the leader touches the {@link SegmentAppender} (active file,
  *       buffer, segment roll). Leadership passes under {@code lock}, which orders one leader's I/O
- *       before the next one's.
+ *       before the next one's. The directory is the one file two threads change: a leader's roll
+ *       creates a segment in it and {@link #truncateBefore} deletes segments from it. Each such
+ *       change and the directory fsync after it run while holding {@code directoryBusy} (a turn
+ *       taken under {@code lock}, like leadership; no lock is held across the I/O), so they never
+ *       overlap.
  *   <li>I2 {@code pending} non-empty implies {@code leaderActive}: leadership is released only in the
  *       critical section that found {@code pending} empty. No record is ever stranded.
  *   <li>I3 {@code pending} is in LSN order and batches are taken whole, so the file holds LSNs in
@@ -70,16 +75,20 @@ import org.slf4j.LoggerFactory;
  *   <li>I4 {@code syncRequested} is cleared only by a leader taking a batch, which then fsyncs
  *       whatever is unsynced; a leader does not release leadership while it is set.
  *   <li>I5 No I/O and no future completion under {@code lock}.
- *   <li>I6 After {@code firstError} is set no write, fsync or file creation is issued again by this
- *       writer (the fsyncgate rule: a failed fsync may have dropped dirty pages, so retrying proves
- *       nothing). The failing batch and everything pending fail with {@link WalFailedException};
- *       every later call fails at once with a new {@link WalFailedException} whose cause is the first
- *       error. Short writes and ENOSPC count as errors like any other.
+ *   <li>I6 After {@code firstError} is set no batch and no directory change starts again (the
+ *       fsyncgate rule: a failed fsync may have dropped dirty pages, so retrying proves nothing). A
+ *       directory change that fails records {@code firstError} before it gives up its turn, so a
+ *       failed directory fsync is never followed by another one, whichever thread made it. A batch
+ *       that was already writing when another thread failed the WAL may finish writing and
+ *       fsyncing its own segment, a file whose fsync never failed, but it creates no segment. The
+ *       failing batch and everything pending fail with {@link WalFailedException}; every later call
+ *       fails at once with a new {@link WalFailedException} whose cause is the first error. Short
+ *       writes and ENOSPC count as errors like any other.
  * </ul>
  *
  * <p>Every wait ({@code pendingDrained}, {@code leaderReleased}, {@code durableAdvanced}, {@code
- * syncerWork}) is signalled by the state change it waits for, and is also bounded ({@value
- * #WAIT_SLICE_MS} ms slices) so a missed signal could only delay, never wedge.
+ * syncerWork}, {@code directoryReleased}) is signalled by the state change it waits for, and is
+ * also bounded ({@value #WAIT_SLICE_MS} ms slices) so a missed signal could only delay, never wedge.
  *
  * <p>Rejected alternatives. (a) One dedicated writer thread for every batch (as in Ratis): costs a
  * thread hand-off on the latency path even when the log is idle. (b) A caller-leader that drains
@@ -124,6 +133,8 @@ public final class WalWriter implements AutoCloseable {
   private final Condition durableAdvanced = lock.newCondition();
   /** Wakes the syncer: hand-over, stop, or failure. */
   private final Condition syncerWork = lock.newCondition();
+  /** {@code directoryBusy} became false, or the WAL failed. */
+  private final Condition directoryReleased = lock.newCondition();
 
   /** Serialises {@link #truncateBefore} calls (deletion runs outside {@code lock}). */
   private final ReentrantLock truncateLock = new ReentrantLock();
@@ -161,6 +172,10 @@ public final class WalWriter implements AutoCloseable {
   @GuardedBy("lock")
   private boolean syncerStop;
 
+  /** A thread is changing the directory and fsyncing it: see {@link #changeDirectoryDurably}. */
+  @GuardedBy("lock")
+  private boolean directoryBusy;
+
   /** First LSNs of the segments on disk, ascending; the last is the active one. */
   @GuardedBy("lock")
   private final ArrayList<Long> segmentFirstLsns = new ArrayList<>();
@@ -189,6 +204,7 @@ public final class WalWriter implements AutoCloseable {
             dir,
             options.segmentBytes(),
             metrics,
+            this::changeDirectoryDurably,
             this::segmentCreated,
             active,
             recovered.lastLsn());
@@ -388,16 +404,24 @@ public final class WalWriter implements AutoCloseable {
    * Deletes whole segments all of whose records have an LSN below {@code lsn}, oldest first,
    * syncing the directory after each deletion (so a crash leaves a gap-free suffix of the log). The
    * active segment is never deleted. Called when a snapshot covering those LSNs is published (SPEC
-   * §2 step 5).
+   * §2 step 5). Each deletion and its directory fsync take turns with a leader creating a segment
+   * (they change the same directory), so a call may wait for a roll's creation and fsync, and a roll
+   * for one deletion and fsync.
    *
    * <p>An I/O error here fails the WAL like any other (the directory's durable state is unknown).
-   * A {@link WalReader} positioned in a deleted segment keeps reading it (the open file survives
+   * A call that throws may still have deleted, durably or not, any of the segments it was asked to
+   * delete: the caller released those LSNs by asking. Segments holding an LSN at or above {@code
+   * lsn} are never touched.
+   *
+   * <p>A {@link WalReader} positioned in a deleted segment keeps reading it (the open file survives
    * unlinking on POSIX); one opened on the directory before the call may fail to open a deleted
    * segment.
    *
    * @return how many segments were deleted
    * @throws WalClosedException if {@link #close()} has started
    * @throws WalFailedException if the WAL failed (before or during this call)
+   * @throws InterruptedIOException if interrupted while waiting for its turn at the directory (the
+   *     segments deleted before that stay deleted; the WAL is not failed)
    */
   public int truncateBefore(long lsn) throws IOException {
     truncateLock.lock();
@@ -420,12 +444,13 @@ public final class WalWriter implements AutoCloseable {
       int deleted = 0;
       for (long first : victims) {
         try {
-          vfs.deleteIfExists(SegmentName.path(dir, first));
-          vfs.syncDirectory(dir);
+          changeDirectoryDurably(() -> vfs.deleteIfExists(SegmentName.path(dir, first)));
         } catch (IOException | RuntimeException e) {
           lock.lock();
           try {
-            failLocked(e);
+            if (firstError == null) {
+              throw e; // interrupted while waiting for its turn: nothing was changed
+            }
             throw failedLocked();
           } finally {
             lock.unlock();
@@ -676,10 +701,12 @@ public final class WalWriter implements AutoCloseable {
           dir,
           durableLsn,
           error);
-    } else if (firstError != error) {
+    } else if (firstError != error && !(error instanceof WalFailedException)) {
+      // A WalFailedException is this writer refusing work after firstError, not a new error.
       log.warn("WAL {}: further error after failure", dir, error);
     }
     pendingDrained.signalAll();
+    directoryReleased.signalAll();
     durableAdvanced.signalAll();
     leaderReleased.signalAll();
     syncerWork.signalAll();
@@ -719,6 +746,57 @@ public final class WalWriter implements AutoCloseable {
             + "): "
             + firstError,
         firstError);
+  }
+
+  /**
+   * Runs one change to the WAL directory (a leader creating a segment, {@link #truncateBefore}
+   * deleting one), then fsyncs the directory. These are the only I/O calls two threads make on one
+   * file, so they take turns: a thread waits (100 ms slices, no lock held across the I/O) while
+   * another holds {@code directoryBusy}. None starts once the WAL has failed, and a failure here is
+   * recorded as {@code firstError} before the turn is given up: after a failed directory fsync the
+   * kernel may have dropped the entry, so no later fsync of the directory, by this thread or
+   * another, may be taken as proof that an entry is durable (fsyncgate).
+   *
+   * @throws WalFailedException if the WAL had failed before the change started (nothing done)
+   * @throws InterruptedIOException if interrupted while waiting for the turn (nothing done, the WAL
+   *     is not failed)
+   * @throws IOException the error of the change or of the directory fsync; the WAL is failed
+   */
+  private void changeDirectoryDurably(SegmentAppender.DirectoryChange change) throws IOException {
+    lock.lock();
+    try {
+      while (true) {
+        if (firstError != null) {
+          throw failedLocked();
+        }
+        if (!directoryBusy) {
+          break;
+        }
+        awaitSlice(directoryReleased);
+      }
+      directoryBusy = true;
+    } finally {
+      lock.unlock();
+    }
+    Throwable error = null;
+    try {
+      change.run();
+      vfs.syncDirectory(dir);
+    } catch (Throwable t) {
+      error = t;
+      throw t;
+    } finally {
+      lock.lock();
+      try {
+        if (error != null) {
+          failLocked(error);
+        }
+        directoryBusy = false;
+        directoryReleased.signalAll();
+      } finally {
+        lock.unlock();
+      }
+    }
   }
 
   /** Called by the appender (the leader) once a new segment's name is durable. */

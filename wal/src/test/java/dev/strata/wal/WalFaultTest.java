@@ -6,6 +6,7 @@ import static dev.strata.wal.WalTesting.segments;
 import static dev.strata.wal.WalWriterTest.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.strata.vfs.FaultInjectingVfs;
 import dev.strata.vfs.FaultInjectingVfs.Fault;
@@ -58,6 +59,20 @@ class WalFaultTest {
     } catch (java.util.concurrent.TimeoutException e) {
       throw new AssertionError("future did not complete", e);
     }
+  }
+
+  /** Appends on a new platform thread (which becomes the leader if none is), into {@code out}. */
+  private static Thread appendOnThread(
+      WalWriter w, byte[] payload, Durability durability, CompletableFuture<WalAppend> out) {
+    return Thread.ofPlatform()
+        .start(
+            () -> {
+              try {
+                out.complete(w.append(payload, durability));
+              } catch (Exception e) {
+                out.completeExceptionally(e);
+              }
+            });
   }
 
   @ParameterizedTest(name = "{0} {1}")
@@ -136,16 +151,7 @@ class WalFaultTest {
     WalWriter w =
         WalWriter.open(vfs, dir, WalOptions.builder().syncIntervalMs(3_600_000).build());
     CompletableFuture<WalAppend> leader = new CompletableFuture<>();
-    Thread t =
-        Thread.ofPlatform()
-            .start(
-                () -> {
-                  try {
-                    leader.complete(w.append("leader".getBytes(), Durability.SYNC));
-                  } catch (Exception e) {
-                    leader.completeExceptionally(e);
-                  }
-                });
+    Thread t = appendOnThread(w, "leader".getBytes(), Durability.SYNC, leader);
     assertThat(inFirstSync.await(10, TimeUnit.SECONDS)).isTrue();
     // The leader is inside its fsync: these three are followers, queued for the next batch.
     List<WalAppend> followers = new ArrayList<>();
@@ -189,6 +195,59 @@ class WalFaultTest {
       fvs.crash();
       assertThat(readAll(d)).hasSize(1);
     }
+  }
+
+  /**
+   * The directory is the one file two threads change: a leader's roll creates a segment and fsyncs
+   * the directory, {@code truncateBefore} deletes one and fsyncs it. Here truncation's directory
+   * fsync fails while a leader is in the middle of a roll (blocked in the old segment's fsync, its
+   * batch taken before the failure). The fsyncgate rule applies to the directory as to any file: the
+   * leader must not create its segment and fsync the directory again (a success then proves nothing
+   * about the entry), so the record that needed that segment fails instead of being acknowledged.
+   */
+  @Test
+  void aRollNeverFsyncsTheDirectoryAfterTruncationFailedToFsyncIt() throws Exception {
+    FaultInjectingVfs fvs = new FaultInjectingVfs();
+    RecordingVfs vfs = new RecordingVfs(fvs);
+    // 60-byte payloads (68 encoded) in 100-byte segments: one record per segment.
+    WalOptions opts = WalOptions.builder().segmentBytes(100).syncIntervalMs(3_600_000).build();
+    WalWriter w = WalWriter.open(vfs, dir, opts);
+    w.append(new byte[60], Durability.SYNC).durable().get(10, TimeUnit.SECONDS);
+    w.append(new byte[60], Durability.SYNC).durable().get(10, TimeUnit.SECONDS);
+    w.append(new byte[60], Durability.ASYNC).durable().get(10, TimeUnit.SECONDS); // unsynced
+    Path third = SegmentName.path(w.dir(), 3);
+    CountDownLatch inRollSync = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    vfs.beforeSync(
+        p -> {
+          if (p.equals(third)) {
+            inRollSync.countDown();
+            await(release);
+          }
+        });
+    CompletableFuture<WalAppend> rolling = new CompletableFuture<>();
+    Thread leader = appendOnThread(w, new byte[60], Durability.SYNC, rolling); // LSN 4: a roll
+    await(inRollSync); // the leader is fsyncing segment 3, about to create segment 4
+
+    fvs.failNext(Op.SYNC_DIR, Fault.IO_ERROR);
+    Throwable truncation = catchThrowable(() -> w.truncateBefore(3));
+    assertThat(truncation).isInstanceOf(WalFailedException.class);
+    Throwable first = truncation.getCause();
+    assertThat(first).isInstanceOf(InjectedIOException.class).hasMessageContaining("SYNC_DIR");
+    List<String> calls = vfs.calls();
+    int failedAt = calls.indexOf("SYNC_DIR " + w.dir() + " failed");
+    assertThat(failedAt).isNotNegative();
+
+    release.countDown();
+    leader.join(10_000);
+    assertThat(leader.isAlive()).isFalse();
+    Throwable rolled = failureOf(rolling.get().durable());
+    assertThat(rolled).isInstanceOf(WalFailedException.class).hasCause(first);
+    assertThat(w.durableLsn()).isLessThan(4);
+    closeDead(w);
+    // Only the fsync of segment 3, already under way when truncation failed, may follow: no
+    // segment creation, deletion or directory fsync.
+    assertThat(vfs.callsSince(failedAt + 1)).allMatch(c -> c.equals("SYNC " + third));
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.strata.bench.compaction;
 
+import dev.strata.engine.fork.ForkStats;
 import dev.strata.bench.BenchDirs;
 import dev.strata.engine.EngineOptions;
 import dev.strata.engine.StrataEngine;
@@ -401,7 +402,7 @@ public final class CompactionSoak {
       long gcMs = gcMillis() - gcBefore;
       write.add(load.service.getIntervalHistogram());
       fromDue.add(load.fromDue.getIntervalHistogram());
-      Fork.Stats atStop = fork.stats();
+      ForkStats atStop = fork.stats();
       long docs = load.docs.sum();
       int segMax = samples.stream().mapToInt(Sample::segments).max().orElse(0);
       segMax = Math.max(segMax, atStop.segmentCount());
@@ -419,7 +420,7 @@ public final class CompactionSoak {
       Histogram search = SoakLoad.newTotal();
       double[] qps = new double[1];
       searches(fork, search, qps, noHits);
-      Fork.Stats end = fork.stats();
+      ForkStats end = fork.stats();
       String err = load.firstError() != null ? load.firstError() : end.readOnlyReason();
       if (err == null && end.lastCompactionError() != null) {
         err = "compaction: " + end.lastCompactionError();
@@ -469,7 +470,7 @@ public final class CompactionSoak {
     Histogram interval = load.service.getIntervalHistogram();
     fromDue.add(load.fromDue.getIntervalHistogram());
     write.add(interval);
-    Fork.Stats s = fork.stats();
+    ForkStats s = fork.stats();
     long headBytes = fork.headSegmentSizes().stream().mapToLong(Long::longValue).sum();
     boolean any = interval.getTotalCount() > 0;
     return new Sample(

@@ -1,5 +1,6 @@
 package dev.strata.bench.engine;
 
+import dev.strata.engine.fork.ForkStats;
 import static dev.strata.bench.Results.json;
 import static dev.strata.bench.Results.median;
 
@@ -9,6 +10,7 @@ import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
 import dev.strata.vfs.LocalVfs;
 import dev.strata.wal.Durability;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,8 +39,9 @@ import java.util.Map;
  *
  * Repetitions are interleaved (rep 1 of every configuration, then rep 2, …, each rep starting the
  * cycle one configuration later) and summarised by their median. {@code --smoke} runs tiny sizes
- * in a few seconds, for CI. Usage: {@code EngineLoad [--smoke] [--only put|flush] [--out
- * results.json]}.
+ * in a few seconds, for CI. {@code --only noisy} runs the noisy-neighbour workload instead ({@link
+ * NoisyNeighbour}: fork B alone and beside a fork with slow fsyncs). Usage: {@code EngineLoad
+ * [--smoke] [--only put|flush|noisy] [--out results.json]}.
  */
 public final class EngineLoad {
 
@@ -140,10 +143,18 @@ public final class EngineLoad {
         case "--out" -> out = Paths.get(args[++i]);
         case "--only" -> only = args[++i];
         default -> {
-          System.err.println("usage: EngineLoad [--smoke] [--only put|flush] [--out results.json]");
+          System.err.println("usage: EngineLoad [--smoke] [--only put|flush|noisy] [--out results.json]");
           System.exit(2);
         }
       }
+    }
+    if ("noisy".equals(only)) {
+      NoisyNeighbour.Config noisy =
+          config.name().equals("smoke") ? NoisyNeighbour.Config.smoke() : NoisyNeighbour.Config.full();
+      NoisyNeighbour.Report report = new NoisyNeighbour(noisy, BenchDirs.root(), new DocumentSource(20261123L)).run();
+      System.out.println(NoisyNeighbour.markdown(report));
+      writeJson(out, json(report));
+      return;
     }
     EngineLoad load = new EngineLoad(config, BenchDirs.root());
     if (only != null) {
@@ -152,13 +163,18 @@ public final class EngineLoad {
     }
     Report report = load.run();
     System.out.println(markdown(report));
-    if (out != null) {
-      if (out.getParent() != null) {
-        Files.createDirectories(out.getParent());
-      }
-      Files.writeString(out, json(report), StandardCharsets.UTF_8);
-      System.out.println("JSON: " + out.toAbsolutePath());
+    writeJson(out, json(report));
+  }
+
+  private static void writeJson(Path out, String json) throws IOException {
+    if (out == null) {
+      return;
     }
+    if (out.getParent() != null) {
+      Files.createDirectories(out.getParent());
+    }
+    Files.writeString(out, json, StandardCharsets.UTF_8);
+    System.out.println("JSON: " + out.toAbsolutePath());
   }
 
   /** Runs only the flush-pipeline phase (and the warm-up); progress goes to stderr. */
@@ -216,13 +232,13 @@ public final class EngineLoad {
     try (StrataEngine engine = StrataEngine.open(dir, LocalVfs.INSTANCE, options)) {
       Fork fork = engine.fork(StrataEngine.MAIN);
       fork.createOrGetCollection("docs", DocumentSource.SCHEMA);
-      Fork.Stats before = fork.stats();
+      ForkStats before = fork.stats();
       long gcBefore = gcMillis();
       Ingest ingest = new Ingest(fork, "docs", docs, config.writers(), batchDocs, durability);
       ingest.start();
       sleepSeconds(seconds);
       Ingest.Result r = ingest.stop();
-      Fork.Stats after = fork.stats();
+      ForkStats after = fork.stats();
       return new PutRun(
           durability.name(),
           batchDocs,
@@ -256,7 +272,7 @@ public final class EngineLoad {
     try (StrataEngine engine = StrataEngine.open(dir, LocalVfs.INSTANCE, options)) {
       Fork fork = engine.fork(StrataEngine.MAIN);
       fork.createOrGetCollection("docs", DocumentSource.SCHEMA);
-      Fork.Stats before = fork.stats();
+      ForkStats before = fork.stats();
       Ingest ingest =
           new Ingest(fork, "docs", docs, config.writers(), config.flushBatchDocs(), Durability.ASYNC);
       FlushProbe probe = new FlushProbe(fork, config.flushEveryMs(), options.writeStallTimeoutMs());
@@ -265,10 +281,10 @@ public final class EngineLoad {
       probe.start();
       sleepSeconds(config.flushSeconds());
       Ingest.Result w = ingest.stop();
-      Fork.Stats atStop = fork.stats();
+      ForkStats atStop = fork.stats();
       long gcMs = gcMillis() - gcBefore;
       FlushProbe.Result p = probe.stop(60_000);
-      Fork.Stats after = fork.stats();
+      ForkStats after = fork.stats();
       long engineStallMs = atStop.stallTimeMs() - before.stallTimeMs();
       long probeWaitMs = p.flushCallNanos().sum() / 1_000_000;
       long writerStallMs = Math.max(0, engineStallMs - probeWaitMs);

@@ -2,11 +2,9 @@ package dev.strata.bench.peers;
 
 import dev.strata.api.v1.FieldKind;
 import dev.strata.api.v1.FieldSchema;
-import dev.strata.cli.Json;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +14,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
+import tools.jackson.core.json.JsonFactory;
 
 /**
  * The Debian package corpus ({@code shared/data/debian-packages.jsonl.gz}, one JSON object per
@@ -86,22 +87,43 @@ public final class Corpus {
         if (line.isBlank()) {
           continue;
         }
-        Map<String, Object> obj = Json.parseObject(line);
-        Map<String, Object> fields = new LinkedHashMap<>();
-        obj.forEach(
-            (k, v) -> {
-              if (k.equals("id") || v == null) {
-                return;
-              }
-              fields.put(k, v instanceof Long || v instanceof BigInteger ? (Object) ((Number) v).longValue() : v.toString());
-            });
-        out.add(new CorpusDoc(obj.get("id").toString(), fields));
+        out.add(parse(line));
       }
     }
     if (out.isEmpty()) {
       throw new IOException("no documents in " + file);
     }
     return new Corpus(out);
+  }
+
+  private static final JsonFactory JSON = JsonFactory.builder().build();
+
+  /** One line: a flat JSON object; integers stay longs, other values become their text. */
+  private static CorpusDoc parse(String line) {
+    Map<String, Object> fields = new LinkedHashMap<>();
+    String id = null;
+    try (JsonParser p = JSON.createParser(line)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw new IllegalArgumentException("not a JSON object: " + line);
+      }
+      while (p.nextToken() == JsonToken.PROPERTY_NAME) {
+        String name = p.currentName();
+        JsonToken t = p.nextToken();
+        if (t.isStructStart()) {
+          throw new IllegalArgumentException("field '" + name + "' is not a scalar: " + line);
+        } else if (name.equals("id")) {
+          id = p.getText();
+        } else if (t == JsonToken.VALUE_NUMBER_INT) {
+          fields.put(name, p.getLongValue());
+        } else if (t != JsonToken.VALUE_NULL) {
+          fields.put(name, p.getText());
+        }
+      }
+    }
+    if (id == null) {
+      throw new IllegalArgumentException("no id: " + line);
+    }
+    return new CorpusDoc(id, fields);
   }
 
   /** The number of distinct packages read. */

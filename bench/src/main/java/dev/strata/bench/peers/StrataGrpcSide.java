@@ -7,6 +7,7 @@ import dev.strata.api.v1.Mutation;
 import dev.strata.api.v1.SearchRequest;
 import dev.strata.api.v1.StatsResponse;
 import dev.strata.api.v1.WriteRequest;
+import dev.strata.client.RetryPolicy;
 import dev.strata.client.StrataClient;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
@@ -33,7 +34,12 @@ public final class StrataGrpcSide implements AutoCloseable {
   /** Connects to a started server and creates collection {@code packages} on {@code main}. */
   public StrataGrpcSide(StrataServerProcess server) {
     this.server = server;
-    this.admin = StrataClient.builder(server.target()).deadline(Duration.ofMinutes(5)).build();
+    // loads ride out long write stalls: as many attempts as the client allows, within 5 minutes
+    this.admin =
+        StrataClient.builder(server.target())
+            .deadline(Duration.ofMinutes(5))
+            .retryPolicy(RetryPolicy.DEFAULT.withMaxAttempts(RetryPolicy.MAX_ATTEMPTS_CAP))
+            .build();
     admin.createOrGetCollection("main", Corpus.COLLECTION, Corpus.SCHEMA);
   }
 
@@ -58,7 +64,7 @@ public final class StrataGrpcSide implements AutoCloseable {
       for (long i = start; i < end; i++) {
         w.addMutations(Mutation.newBuilder().setPut(corpus.replica(i).proto()));
       }
-      admin.withRetry("Write", () -> admin.write(w.build()));
+      admin.write(w.build()); // back-pressure is retried by the channel (RetryPolicy)
     });
     admin.flush("main", true, Duration.ofMinutes(10));
   }

@@ -2,20 +2,17 @@ package dev.strata.engine.flush;
 
 import com.google.common.util.concurrent.MoreExecutors;
 import dev.strata.engine.StrataException;
+import java.io.IOException;
 import java.util.PriorityQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,10 +38,16 @@ import org.slf4j.LoggerFactory;
  *       hole. A compaction takes a seq the same way ({@link #submitOrdered}, under the flush lock,
  *       without a permit) and is published in that queue like a flush, so a fork's snapshots form
  *       one chain in seq order whatever publishes them.
- *   <li><b>Every attempt reports exactly once.</b> A stream that returns, throws, is interrupted,
- *       cancelled or times out reports to the finalizer once (an {@link AtomicBoolean} per attempt);
- *       a result that arrives after its attempt timed out is discarded. The finalizer therefore
- *       never waits forever for a seq.
+ *   <li><b>Every attempt reports exactly once.</b> A stream that returns, throws, is cancelled
+ *       before it started or times out reports to the finalizer once ({@link StreamAttempt}); a
+ *       result that arrives after its attempt timed out is discarded. The finalizer therefore never
+ *       waits forever for a seq.
+ *   <li><b>Another fork's streams cost no time limit.</b> Streams queue in this fork's lane of the
+ *       shared {@link StreamPool}, served round-robin with every other fork's, and an attempt's
+ *       {@code streamTimeoutMs} counts from the moment it starts running. A timed-out attempt is
+ *       abandoned for good (not interrupted, its thread detached, its output discarded); at most
+ *       one attempt of a seq runs at a time; queued attempts of a failed or closed pipeline are
+ *       cancelled and never run.
  *   <li><b>Failure is sticky.</b> After {@code maxRetries} failed attempts, or any failure to
  *       publish, the pipeline is failed: the listener turns the fork read-only, nothing more is
  *       published, and later rotates fail. The WAL still holds the data, so a restart recovers it.
@@ -53,9 +56,6 @@ import org.slf4j.LoggerFactory;
  * <p>Rejected alternative: one finalizer thread per fork blocking on a queue — a fork count in the
  * thousands would mean thousands of idle threads. A sequential executor over a shared pool gives
  * the same ordering with no idle threads.
- *
- * <p>A timed-out attempt is reported failed but not interrupted (see {@code runAttempt}); its
- * output, if it ever comes, is discarded.
  *
  * <p>Thread-safe. Lock order: {@code flushLock} then {@code idleLock}; neither is held across I/O
  * or across a call into the stream or finalize phases.
@@ -71,7 +71,8 @@ public final class FlushCoordinator<T, O> {
   @FunctionalInterface
   public interface StreamPhase<T, O> {
     /**
-     * Writes the flush's output. Runs on a stream thread; may be interrupted on timeout.
+     * Writes the flush's output. Runs on a stream thread; never interrupted (past its time limit it
+     * is abandoned and its output discarded).
      *
      * @param attempt 0 for the first attempt, 1.. for retries
      */
@@ -113,7 +114,7 @@ public final class FlushCoordinator<T, O> {
   private final String forkName;
   private final int maxPendingFlushes;
   private final Semaphore permits;
-  private final ExecutorService streamExecutor;
+  private final StreamPool.Lane streams;
   private final Executor finalizer;
   private final ScheduledExecutorService scheduler;
   private final long streamTimeoutMs;
@@ -124,8 +125,8 @@ public final class FlushCoordinator<T, O> {
   private final Discarder<O> discarder;
   private final FailureListener failureListener;
 
-  /** Guards nextSeq and the swap of the caller's buffers. */
-  private final ReentrantLock flushLock = new ReentrantLock();
+  /** Guards nextSeq and the swap of the caller's buffers (the caller's lock, or our own). */
+  private final ReentrantLock flushLock;
 
   /** Next seq to assign. Guarded by flushLock. */
   private long nextSeq;
@@ -151,24 +152,29 @@ public final class FlushCoordinator<T, O> {
   /**
    * @param firstSeq the seq the next rotate gets (1 on a new fork; the last published flush seq +
    *     1 after recovery)
-   * @param streamExecutor shared, bounded pool for stream phases
+   * @param streamPool the stream threads shared by every fork; this coordinator queues its streams
+   *     in a lane of its own there
    * @param finalizerPool shared pool; this coordinator runs on it as a sequential executor
    * @param scheduler shared scheduler for retries and stream timeouts
+   * @param flushLock the lock seqs are assigned under: the one that already guards the caller's
+   *     buffers (e.g. a fork's memtables), so the swap and the seq are one critical section
    */
   public FlushCoordinator(
+      ReentrantLock flushLock,
       String forkName,
       long firstSeq,
       int maxPendingFlushes,
       long streamTimeoutMs,
       int maxRetries,
       long retryBackoffMs,
-      ExecutorService streamExecutor,
+      StreamPool streamPool,
       Executor finalizerPool,
       ScheduledExecutorService scheduler,
       StreamPhase<T, O> streamPhase,
       FinalizePhase<T, O> finalizePhase,
       Discarder<O> discarder,
       FailureListener failureListener) {
+    this.flushLock = flushLock;
     this.forkName = forkName;
     this.nextSeq = firstSeq;
     this.nextToPublish = firstSeq;
@@ -177,7 +183,7 @@ public final class FlushCoordinator<T, O> {
     this.streamTimeoutMs = streamTimeoutMs;
     this.maxRetries = maxRetries;
     this.retryBackoffMs = retryBackoffMs;
-    this.streamExecutor = streamExecutor;
+    this.streams = streamPool.newLane(forkName);
     this.finalizer = MoreExecutors.newSequentialExecutor(finalizerPool);
     this.scheduler = scheduler;
     this.streamPhase = streamPhase;
@@ -188,23 +194,21 @@ public final class FlushCoordinator<T, O> {
 
   /**
    * Rotates: takes a permit (waiting at most {@code permitWaitMs} outside any lock), runs {@code
-   * action} under the flush lock with the next seq, and starts the stream phase.
+   * action} under the flush lock with the next seq, and starts the stream phase. A wait of 0
+   * means "refuse at once": no permit free is RESOURCE_EXHAUSTED, never a silent no-op, so a
+   * writer with {@code write_stall_timeout=0} still meets back-pressure.
    *
-   * @param permitWaitMs 0 to give up at once (the interval trigger), else the write-stall timeout
-   * @return the seq and covered LSN of the new flush, or null if there was nothing to flush or
-   *     {@code permitWaitMs} was 0 and no permit was free
-   * @throws StrataException RESOURCE_EXHAUSTED if no permit came within a non-zero wait;
+   * @param permitWaitMs how long to wait for a permit (the write-stall timeout), ≥ 0
+   * @return the seq and covered LSN of the new flush, or null if there was nothing to flush
+   * @throws StrataException RESOURCE_EXHAUSTED if no permit came within {@code permitWaitMs};
    *     FAILED_PRECONDITION if the pipeline has failed; UNAVAILABLE if closed
    * @throws InterruptedException if interrupted while waiting for a permit
    */
   public Rotation rotate(long permitWaitMs, RotateAction<T> action) throws InterruptedException {
     checkUsable();
     if (!permits.tryAcquire()) {
-      if (permitWaitMs == 0) {
-        return null;
-      }
       long start = System.nanoTime();
-      boolean got = permits.tryAcquire(permitWaitMs, TimeUnit.MILLISECONDS);
+      boolean got = permitWaitMs > 0 && permits.tryAcquire(permitWaitMs, TimeUnit.MILLISECONDS);
       stallNanos.addAndGet(System.nanoTime() - start);
       if (!got) {
         checkUsable(); // a pipeline that failed meanwhile is read-only, not overloaded
@@ -219,6 +223,26 @@ public final class FlushCoordinator<T, O> {
             Math.max(100, permitWaitMs / 10));
       }
     }
+    return swapAndStart(action);
+  }
+
+  /**
+   * Rotates only if a permit is free right now (the interval trigger: a busy pipeline just skips a
+   * tick).
+   *
+   * @return the new flush, or null if no permit was free or there was nothing to flush
+   * @throws StrataException FAILED_PRECONDITION if the pipeline has failed; UNAVAILABLE if closed
+   */
+  public Rotation tryRotate(RotateAction<T> action) {
+    checkUsable();
+    if (!permits.tryAcquire()) {
+      return null;
+    }
+    return swapAndStart(action);
+  }
+
+  /** With a permit in hand: the swap under the flush lock, then the first stream attempt. */
+  private Rotation swapAndStart(RotateAction<T> action) {
     FlushTask<T> task;
     flushLock.lock();
     try {
@@ -292,19 +316,6 @@ public final class FlushCoordinator<T, O> {
   /** The result of a rotate: the flush's seq and the WAL LSN it covers. */
   public record Rotation(long seq, long coveredLsn) {}
 
-  /**
-   * Runs {@code body} under the flush lock: for callers that must read state consistent with
-   * rotates (e.g. the list of frozen buffers). No I/O in {@code body}.
-   */
-  public <R> R withFlushLock(java.util.function.Supplier<R> body) {
-    flushLock.lock();
-    try {
-      return body.get();
-    } finally {
-      flushLock.unlock();
-    }
-  }
-
   private void checkUsable() {
     if (closed) {
       throw StrataException.of(
@@ -318,65 +329,20 @@ public final class FlushCoordinator<T, O> {
   }
 
   private void runAttempt(FlushTask<T> task, int attempt) {
-    AtomicBoolean reported = new AtomicBoolean();
-    Future<?> future;
-    try {
-      future =
-          streamExecutor.submit(
-              () -> {
-                O out = null;
-                Throwable err = null;
-                try {
-                  out = streamPhase.stream(task, attempt);
-                } catch (Throwable t) {
-                  err = t;
-                }
-                report(task, attempt, reported, out, err);
-              });
-    } catch (RejectedExecutionException e) {
-      report(task, attempt, reported, null, e);
-      return;
-    }
-    ScheduledFuture<?> watchdog;
-    try {
-      watchdog =
-          scheduler.schedule(
-              () -> {
-                if (!future.isDone()) {
-                  report(
-                      task,
-                      attempt,
-                      reported,
-                      null,
-                      new java.util.concurrent.TimeoutException(
-                          "stream of flush seq "
-                              + task.seq()
-                              + " took longer than "
-                              + streamTimeoutMs
-                              + " ms"));
-                  // Not cancel(true): an interrupt inside FileChannel I/O closes the channel
-                  // (a WAL fsync would fail the WAL for good; Lucene's files likewise). The
-                  // stuck attempt runs on and its late result is discarded.
-                }
-              },
-              streamTimeoutMs,
-              TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      return; // shutting down: the stream itself still reports
-    }
-    // If the stream already reported, the watchdog finds it done and does nothing.
-    task.setWatchdog(watchdog);
+    StreamAttempt.start(
+        task,
+        attempt,
+        streamPhase,
+        streams,
+        scheduler,
+        streamTimeoutMs,
+        () -> failure == null && !closed,
+        this::onAttemptReported,
+        this::discardQuietly);
   }
 
-  private void report(
-      FlushTask<T> task, int attempt, AtomicBoolean reported, O out, Throwable err) {
-    if (!reported.compareAndSet(false, true)) {
-      if (out != null) {
-        discardQuietly(out); // late result of an attempt that already timed out
-      }
-      return;
-    }
-    task.cancelWatchdog();
+  /** An attempt's single report: hand it to the finalizer (or discard it if the pools are down). */
+  private void onAttemptReported(FlushTask<T> task, int attempt, O out, Throwable err) {
     try {
       finalizer.execute(() -> onStreamDone(task, attempt, out, err));
     } catch (RejectedExecutionException e) {
@@ -410,7 +376,7 @@ public final class FlushCoordinator<T, O> {
       } else {
         fail(
             task.seq(),
-            new java.io.IOException(
+            new IOException(
                 "flush seq " + task.seq() + " failed after " + (attempt + 1) + " attempts: " + err,
                 err));
       }
@@ -525,6 +491,8 @@ public final class FlushCoordinator<T, O> {
     }
     if (failure == null) {
       failure = cause;
+      // Queued attempts of this fork will never publish: they must not take a stream thread.
+      streams.cancelQueued(cause);
       // Wake writers waiting for a permit: they re-check and get FAILED_PRECONDITION at once.
       permits.release(maxPendingFlushes);
       log.error("fork={} flush pipeline failed at seq={}: {}", forkName, seq, cause.toString());
@@ -582,11 +550,12 @@ public final class FlushCoordinator<T, O> {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     int left = drain(timeoutMs);
     closed = true;
+    streams.close(new IllegalStateException("fork '" + forkName + "' flush pipeline closed"));
     // A barrier through the sequential finalizer: it runs after any publication already running
     // (a compaction's is not counted by drain), so none is still writing when this returns; later
     // ones see `closed` and abandon. Outputs parked behind a flush that will never publish are
     // freed here too.
-    java.util.concurrent.CountDownLatch barrier = new java.util.concurrent.CountDownLatch(1);
+    CountDownLatch barrier = new CountDownLatch(1);
     try {
       finalizer.execute(
           () -> {
@@ -634,10 +603,4 @@ public final class FlushCoordinator<T, O> {
   public long retryCount() {
     return retries.get();
   }
-
-  /** The error that failed the pipeline, or null. */
-  public Throwable failure() {
-    return failure;
-  }
-
 }

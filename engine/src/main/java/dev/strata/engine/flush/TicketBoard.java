@@ -50,10 +50,12 @@ public final class TicketBoard<S> {
   public CompletableFuture<S> await(long lsn) {
     lock.lock();
     try {
-      if (failure != null) {
-        return CompletableFuture.failedFuture(failure);
-      }
+      // A published snapshot covers it: that answer holds whatever happened to the fork since
+      // (SPEC §5.9, tickets never lie), so the covered check comes before the failure.
       if (lsn > coveredLsn) {
+        if (failure != null) {
+          return CompletableFuture.failedFuture(failure);
+        }
         CompletableFuture<S> f = new CompletableFuture<>();
         waiters.computeIfAbsent(lsn, k -> new ArrayList<>()).add(f);
         return f;
@@ -85,7 +87,10 @@ public final class TicketBoard<S> {
     }
   }
 
-  /** Fails every waiting and future ticket (fork dropped, failed or closed). */
+  /**
+   * Fails every waiting ticket and every later one above the covered LSN (fork dropped, failed or
+   * closed). Tickets a published snapshot covers keep resolving to it.
+   */
   public void failAll(Throwable cause) {
     List<CompletableFuture<S>> done = new ArrayList<>();
     lock.lock();

@@ -15,6 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.LongConsumer;
 
 /**
  * The collections of one fork: name → schema and the LSN of the WAL record that defined it.
@@ -30,7 +31,20 @@ public final class CollectionRegistry {
   /** A collection as defined in the fork. */
   public record Collection(String name, CollectionSchema schema, long createdLsn) {}
 
-  /** Logs a definition durably and returns its LSN. */
+  /**
+   * What a create-or-get call did.
+   *
+   * @param created true for exactly one caller per collection: the one whose definition record is
+   *     in the WAL
+   */
+  public record Defined(Collection collection, boolean created) {}
+
+  /**
+   * Logs a definition durably and returns its LSN, which it leaves <em>not</em> marked done: the
+   * registry records the collection first and only then calls {@code done}, so no flush can cover
+   * the definition's LSN without seeing the collection. If it fails after an LSN was assigned, it
+   * marks that LSN done itself.
+   */
   @FunctionalInterface
   interface DefinitionLog {
     long log(String name, CollectionSchema schema) throws IOException;
@@ -86,20 +100,24 @@ public final class CollectionRegistry {
 
   /**
    * Returns the collection {@code name}, creating it with {@code schema} if it does not exist.
+   * Creation is one step with respect to publication: the collection is recorded before {@code
+   * done} marks its definition's LSN applied, and a flush reads the registry only after the
+   * watermark reached its covered LSN.
    *
+   * @param done marks the definition's LSN applied (the fork's watermark)
    * @throws StrataException FAILED_PRECONDITION if it exists with a different schema
    */
-  Collection createOrGet(String forkName, String name, CollectionSchema schema, DefinitionLog log) {
+  Defined createOrGet(String forkName, String name, CollectionSchema schema, DefinitionLog log, LongConsumer done) {
     while (true) {
       Collection existing = byName.get(name);
       if (existing != null) {
-        return sameSchemaOrFail(forkName, existing, schema);
+        return new Defined(sameSchemaOrFail(forkName, existing, schema), false);
       }
       CompletableFuture<Collection> mine = new CompletableFuture<>();
       CompletableFuture<Collection> other = creating.putIfAbsent(name, mine);
       if (other != null) {
         try {
-          return sameSchemaOrFail(forkName, other.get(CREATE_WAIT_MS, TimeUnit.MILLISECONDS), schema);
+          return new Defined(sameSchemaOrFail(forkName, other.get(CREATE_WAIT_MS, TimeUnit.MILLISECONDS), schema), false);
         } catch (ExecutionException e) {
           continue; // the creator failed; try to create it ourselves
         } catch (TimeoutException e) {
@@ -115,13 +133,17 @@ public final class CollectionRegistry {
         existing = byName.get(name);
         if (existing != null) {
           mine.complete(existing);
-          return sameSchemaOrFail(forkName, existing, schema);
+          return new Defined(sameSchemaOrFail(forkName, existing, schema), false);
         }
         long lsn = log.log(name, schema);
         Collection created = new Collection(name, schema, lsn);
-        byName.put(name, created);
+        try {
+          byName.put(name, created);
+        } finally {
+          done.accept(lsn);
+        }
         mine.complete(created);
-        return created;
+        return new Defined(created, true);
       } catch (IOException | RuntimeException e) {
         mine.completeExceptionally(e);
         if (e instanceof StrataException se) {

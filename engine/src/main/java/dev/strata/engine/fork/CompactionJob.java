@@ -117,12 +117,12 @@ public final class CompactionJob {
       try {
         hooks.at(fork.name(), CompactionHooks.Step.BEFORE_PUBLISH);
       } catch (Throwable t) {
-        Fork.CompactionOutput out = new Fork.CompactionOutput(merged, written, runIds, headIds, n, bytesRead);
+        CompactionOutput out = new CompactionOutput(merged, written, runIds, headIds, n, bytesRead);
         fork.discardUnpublished(out);
         throw t;
       }
       return fork.publishCompaction(
-          new Fork.CompactionOutput(merged, written, runIds, headIds, n, bytesRead));
+          new CompactionOutput(merged, written, runIds, headIds, n, bytesRead));
     } finally {
       head.release();
     }

@@ -3,6 +3,7 @@ package dev.strata.engine.fork;
 import dev.strata.engine.segment.LivenessMap;
 import dev.strata.engine.segment.Segment;
 import dev.strata.engine.segment.WrittenSegment;
+import java.util.Set;
 
 /**
  * What a flush's stream phase hands to the finalizer: the new segment (ingested and pinned), or
@@ -18,8 +19,8 @@ import dev.strata.engine.segment.WrittenSegment;
  * @param baseSegmentIds the segments of the head the stream phase saw
  */
 record FlushOutput(
-    Segment segment, WrittenSegment written, LivenessMap liveness, java.util.Set<Long> baseSegmentIds) {
+    Segment segment, WrittenSegment written, LivenessMap liveness, Set<Long> baseSegmentIds) {
   static FlushOutput empty() {
-    return new FlushOutput(null, null, LivenessMap.empty(), java.util.Set.of());
+    return new FlushOutput(null, null, LivenessMap.empty(), Set.of());
   }
 }

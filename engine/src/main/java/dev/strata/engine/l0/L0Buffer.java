@@ -5,9 +5,12 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.concurrent.ConcurrentNavigableMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.LongSupplier;
 
 /**
  * The in-memory table (memtable) of one fork's recent writes: the newest version of each
@@ -40,8 +43,8 @@ public final class L0Buffer {
    * Makes "check the range, then apply a whole record" atomic with respect to {@link #freeze}:
    * appliers share it, freeze takes it alone. Held only for in-memory work.
    */
-  private final java.util.concurrent.locks.ReentrantReadWriteLock freezeLock =
-      new java.util.concurrent.locks.ReentrantReadWriteLock();
+  private final ReentrantReadWriteLock freezeLock =
+      new ReentrantReadWriteLock();
 
   /** An empty buffer for records with LSN greater than {@code startLsnExclusive}. */
   public L0Buffer(long startLsnExclusive) {
@@ -75,7 +78,7 @@ public final class L0Buffer {
    *
    * @return the covered LSN
    */
-  public long freeze(java.util.function.LongSupplier coveredLsn) {
+  public long freeze(LongSupplier coveredLsn) {
     freezeLock.writeLock().lock();
     try {
       long covered = coveredLsn.getAsLong();
@@ -195,7 +198,7 @@ public final class L0Buffer {
       @Override
       public Map.Entry<L0Key, DocumentVersion> next() {
         if (next == null) {
-          throw new java.util.NoSuchElementException();
+          throw new NoSuchElementException();
         }
         Map.Entry<L0Key, DocumentVersion> r = next;
         next = advance();

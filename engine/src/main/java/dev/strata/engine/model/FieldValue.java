@@ -2,6 +2,7 @@ package dev.strata.engine.model;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * One typed value of a document field. Immutable and thread-safe.
@@ -19,7 +20,7 @@ public sealed interface FieldValue
   /** A UTF-8 string. */
   record Str(String value) implements FieldValue {
     public Str {
-      java.util.Objects.requireNonNull(value, "value");
+      Objects.requireNonNull(value, "value");
     }
 
     @Override

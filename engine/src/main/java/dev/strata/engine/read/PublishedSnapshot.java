@@ -5,6 +5,9 @@ import dev.strata.engine.segment.LivenessMap;
 import dev.strata.engine.segment.Segment;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.manifest.proto.Manifest;
+import dev.strata.manifest.proto.SegmentRef;
+import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -34,6 +37,28 @@ public final class PublishedSnapshot {
     this.manifest = manifest;
     this.segments = List.copyOf(segmentsNewestFirst);
     this.liveness = liveness;
+  }
+
+  /**
+   * Opens a published manifest for reading: acquires a handle on each of its segments and takes
+   * {@code liveness} as its liveness, or rebuilds it from the segments if null (a read of every
+   * segment's keys). The caller holds the returned snapshot's one reference.
+   *
+   * @throws IllegalStateException if a segment was retired (its manifest expired meanwhile) or its
+   *     index cannot be opened; no handle stays acquired then
+   */
+  public static PublishedSnapshot open(SegmentStore store, Manifest manifest, LivenessMap liveness) {
+    List<Segment> segs = new ArrayList<>();
+    try {
+      for (SegmentRef ref : manifest.getSegmentsList()) {
+        segs.add(store.acquire(Long.parseUnsignedLong(ref.getSegmentId(), 16)));
+      }
+      LivenessMap live = liveness != null ? liveness : LivenessMap.rebuild(segs, store);
+      return new PublishedSnapshot(manifest, segs, live);
+    } catch (IOException | RuntimeException e) {
+      segs.forEach(Segment::release);
+      throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+    }
   }
 
   /** The manifest. */

@@ -1,8 +1,11 @@
 package dev.strata.engine.retention;
 
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -41,6 +44,53 @@ public final class RetentionPolicy {
       boolean young = nowMs - s.createTimeMs() < options.minAgeMs();
       if (!keep.contains(s.seq()) && !young && !protectedIds.contains(s.id())) {
         out.add(s.seq());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * One retained snapshot of some fork, for the space bound.
+   *
+   * @param forkName its fork
+   * @param segmentBytes the bytes of every segment it refers to, by segment id
+   * @param pinned a head, a tagged snapshot or a fork base: never expired
+   */
+  public record Retained(String forkName, String id, long createTimeMs, Map<Long, Long> segmentBytes, boolean pinned) {}
+
+  /**
+   * What the space bound expires: while the distinct segments every retained snapshot refers to
+   * take more than {@code boundBytes}, the oldest unpinned snapshot (across all forks, by creation
+   * time) goes, and the segments only it referred to stop counting. Stops when under the bound or
+   * when only pinned snapshots are left.
+   *
+   * @return the ids to expire, oldest first
+   */
+  public static List<Retained> overSpaceBound(List<Retained> retained, long boundBytes) {
+    Map<Long, Integer> holders = new HashMap<>();
+    Map<Long, Long> bytes = new HashMap<>();
+    for (Retained r : retained) {
+      r.segmentBytes().forEach((id, b) -> {
+        holders.merge(id, 1, Integer::sum);
+        bytes.put(id, b);
+      });
+    }
+    long total = bytes.values().stream().mapToLong(Long::longValue).sum();
+    List<Retained> oldestFirst = new ArrayList<>(retained);
+    oldestFirst.sort(Comparator.comparingLong(Retained::createTimeMs).thenComparing(Retained::id));
+    List<Retained> out = new ArrayList<>();
+    for (Retained r : oldestFirst) {
+      if (total <= boundBytes) {
+        break;
+      }
+      if (r.pinned()) {
+        continue;
+      }
+      out.add(r);
+      for (long id : r.segmentBytes().keySet()) {
+        if (holders.merge(id, -1, Integer::sum) == 0) {
+          total -= bytes.get(id);
+        }
       }
     }
     return out;

@@ -6,6 +6,7 @@ import dev.strata.engine.model.FieldSpec;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.analysis.core.KeywordAnalyzer;
@@ -35,7 +36,7 @@ public final class Analyzers {
           "simple", SimpleAnalyzer::new);
 
   private static final Map<String, Analyzer> SHARED =
-      new java.util.concurrent.ConcurrentHashMap<>();
+      new ConcurrentHashMap<>();
 
   private Analyzers() {}
 

@@ -97,6 +97,15 @@ public final class LivenessMap {
     return e == null ? maxDoc : e.liveCount;
   }
 
+  /**
+   * An identity token of segment {@code segmentId}'s live docs in this map: the same object in two
+   * maps means the same live docs (entries are copy-on-write), so counts derived from them can be
+   * reused. Null when every document is live.
+   */
+  public Object liveDocsToken(long segmentId) {
+    return entries.get(segmentId);
+  }
+
   /** Number of shadowed documents of a segment (0 if none or unknown). */
   public int deadDocCount(long segmentId) {
     Entry e = entries.get(segmentId);

@@ -1,6 +1,8 @@
 package dev.strata.engine.segment;
 
+import java.util.Collections;
 import java.util.SortedSet;
+import java.util.TreeSet;
 
 /**
  * What {@link SegmentStore#deleteOrphans} removed, for recovery to report. Immutable.
@@ -20,13 +22,13 @@ public record OrphanCleanup(
   /** Copies the sets (sorted, unmodifiable). */
   public OrphanCleanup {
     directoriesRemoved =
-        java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(directoriesRemoved));
+        Collections.unmodifiableSortedSet(new TreeSet<>(directoriesRemoved));
     keyRangesRemoved =
-        java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(keyRangesRemoved));
+        Collections.unmodifiableSortedSet(new TreeSet<>(keyRangesRemoved));
     stagingDirsRemoved =
-        java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(stagingDirsRemoved));
+        Collections.unmodifiableSortedSet(new TreeSet<>(stagingDirsRemoved));
     skippedInUse =
-        java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(skippedInUse));
+        Collections.unmodifiableSortedSet(new TreeSet<>(skippedInUse));
   }
 
   /** True if nothing was removed. */

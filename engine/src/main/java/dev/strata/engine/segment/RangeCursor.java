@@ -10,12 +10,12 @@ import org.rocksdb.Slice;
 /**
  * A forward cursor over the RocksDB keys in {@code [lower, upper)}, bounded natively with {@code
  * iterate_lower_bound}/{@code iterate_upper_bound} so the iterator never reads past the range
- * (RocksDB wiki, "Iterator"). Confined to one thread. Registered with its store, which closes it if
- * the store closes first; every native call runs under the store's read lock so a concurrent {@link
- * SegmentStore#close()} cannot free the iterator under it.
+ * (RocksDB wiki, "Iterator"). Confined to one thread. Registered with its {@link SegmentDb}, which
+ * closes it if the database closes first; every native call runs under the database's read lock so a
+ * concurrent {@link SegmentDb#close()} cannot free the iterator under it.
  */
 final class RangeCursor implements AutoCloseable {
-  private final SegmentStore store;
+  private final SegmentDb owner;
   private final byte[] lower;
   private final Slice lowerSlice;
   private final Slice upperSlice;
@@ -27,15 +27,15 @@ final class RangeCursor implements AutoCloseable {
   private byte[] key;
   private byte[] value;
 
-  /** Called by the store under its read lock. */
+  /** Called by {@link SegmentDb#openCursor} under its read lock. */
   RangeCursor(
-      SegmentStore store,
+      SegmentDb owner,
       RocksDB db,
       byte[] lower,
       byte[] upper,
       boolean fillCache,
       boolean wantValues) {
-    this.store = store;
+    this.owner = owner;
     this.lower = lower;
     this.wantValues = wantValues;
     this.lowerSlice = new Slice(lower);
@@ -56,7 +56,7 @@ final class RangeCursor implements AutoCloseable {
    * @throws IllegalStateException if the cursor or the store is closed
    */
   boolean next() throws IOException {
-    store.lockForRead();
+    owner.lockForRead();
     try {
       synchronized (this) {
         if (nativeClosed) {
@@ -71,7 +71,7 @@ final class RangeCursor implements AutoCloseable {
         return loadCurrentLocked();
       }
     } finally {
-      store.unlockForRead();
+      owner.unlockForRead();
     }
   }
 
@@ -81,7 +81,7 @@ final class RangeCursor implements AutoCloseable {
    * @return false if there is none
    */
   boolean seek(byte[] target) throws IOException {
-    store.lockForRead();
+    owner.lockForRead();
     try {
       synchronized (this) {
         if (nativeClosed) {
@@ -92,7 +92,7 @@ final class RangeCursor implements AutoCloseable {
         return loadCurrentLocked();
       }
     } finally {
-      store.unlockForRead();
+      owner.unlockForRead();
     }
   }
 
@@ -131,7 +131,7 @@ final class RangeCursor implements AutoCloseable {
   @Override
   public void close() {
     closeNative();
-    store.unregister(this);
+    owner.unregister(this);
   }
 
   /** Frees the native objects; idempotent. Also called by the store when it closes. */

@@ -1,5 +1,6 @@
 package dev.strata.engine.segment;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
@@ -43,14 +44,14 @@ public record SearchQuery(
 
   /** A copy with one more keyword filter. */
   public SearchQuery withTerm(String field, String value) {
-    List<TermFilter> t = new java.util.ArrayList<>(termFilters);
+    List<TermFilter> t = new ArrayList<>(termFilters);
     t.add(new TermFilter(field, value));
     return new SearchQuery(queryString, t, rangeFilters, limit, sort);
   }
 
   /** A copy with one more range filter. */
   public SearchQuery withRange(RangeFilter range) {
-    List<RangeFilter> r = new java.util.ArrayList<>(rangeFilters);
+    List<RangeFilter> r = new ArrayList<>(rangeFilters);
     r.add(Objects.requireNonNull(range));
     return new SearchQuery(queryString, termFilters, r, limit, sort);
   }

@@ -21,12 +21,12 @@ import org.apache.lucene.util.BytesRef;
  * #segmentId()} and {@link #release()} throw {@link IllegalStateException} after release.
  */
 public final class Segment implements AutoCloseable {
-  private final SegmentStore store;
+  private final SegmentHandles handles;
   private final SharedSegment shared;
   private final AtomicBoolean released = new AtomicBoolean();
 
-  Segment(SegmentStore store, SharedSegment shared) {
-    this.store = store;
+  Segment(SegmentHandles handles, SharedSegment shared) {
+    this.handles = handles;
     this.shared = shared;
   }
 
@@ -85,12 +85,12 @@ public final class Segment implements AutoCloseable {
 
   /**
    * Drops this handle's reference; if the segment is obsolete and this was the last reference, its
-   * files are deleted now, in this thread (a failure to delete is logged; recovery's {@link
-   * SegmentStore#deleteOrphans} finishes the job). Idempotent.
+   * deletion is queued on the {@link ObsoleteSegmentDeleter} (never run on this thread unless that
+   * queue is full). Idempotent. Never blocks on I/O.
    */
   public void release() {
     if (released.compareAndSet(false, true)) {
-      store.release(shared);
+      handles.release(shared);
     }
   }
 

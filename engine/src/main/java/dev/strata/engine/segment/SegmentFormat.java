@@ -5,6 +5,7 @@ import dev.strata.engine.model.Document;
 import dev.strata.engine.model.DocumentCodec;
 import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.proto.StoredDocument;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -188,7 +189,7 @@ final class SegmentFormat {
         try {
           StoredDocument proto =
               StoredDocument.parseFrom(
-                  java.nio.ByteBuffer.wrap(
+                  ByteBuffer.wrap(
                       value, VALUE_HEADER_BYTES, value.length - VALUE_HEADER_BYTES));
           return new DocumentVersion(lsn, DocumentCodec.fromProto(id, proto));
         } catch (InvalidProtocolBufferException | IllegalArgumentException e) {

@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.PriorityQueue;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
 import java.util.zip.CRC32C;
 import org.apache.lucene.analysis.standard.StandardAnalyzer;
 import org.apache.lucene.index.CodecReader;
@@ -66,7 +68,7 @@ final class SegmentMerger {
   private final EnvOptions envOptions;
   private final Options sstOptions;
   private final WriteRateLimiter limiter;
-  private final java.util.function.BooleanSupplier cancelled;
+  private final BooleanSupplier cancelled;
 
   SegmentMerger(
       SegmentStore store,
@@ -74,7 +76,7 @@ final class SegmentMerger {
       EnvOptions envOptions,
       Options sstOptions,
       WriteRateLimiter limiter,
-      java.util.function.BooleanSupplier cancelled) {
+      BooleanSupplier cancelled) {
     this.cancelled = cancelled;
     this.store = store;
     this.vfs = vfs;
@@ -140,7 +142,7 @@ final class SegmentMerger {
       store.unlockForRead();
     }
     if (cancelled.getAsBoolean()) {
-      throw new java.util.concurrent.CancellationException(
+      throw new CancellationException(
           "merge into segment " + SegmentFormat.hex(segmentId) + " cancelled");
     }
     long luceneDocs = writeLucene(runNewestFirst, liveness, jobDir.resolve(SegmentLayout.LUCENE_DIR));
@@ -208,7 +210,7 @@ final class SegmentMerger {
       long steps = 0;
       while (!heap.isEmpty()) {
         if ((++steps & 1023) == 0 && cancelled.getAsBoolean()) {
-          throw new java.util.concurrent.CancellationException("merge into segment " + SegmentFormat.hex(segmentId) + " cancelled");
+          throw new CancellationException("merge into segment " + SegmentFormat.hex(segmentId) + " cancelled");
         }
         Source winner = heap.poll();
         byte[] key = winner.cursor.key();

@@ -6,8 +6,11 @@ import dev.strata.engine.model.FieldKind;
 import dev.strata.engine.model.FieldSpec;
 import dev.strata.engine.model.Names;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.index.CodecReader;
 import org.apache.lucene.index.DocValues;
@@ -36,6 +39,7 @@ import org.apache.lucene.search.TopDocs;
 import org.apache.lucene.search.TopFieldCollector;
 import org.apache.lucene.search.TopFieldCollectorManager;
 import org.apache.lucene.search.TopScoreDocCollectorManager;
+import org.apache.lucene.search.TotalHits;
 import org.apache.lucene.util.BytesRef;
 
 /**
@@ -140,7 +144,7 @@ public final class SegmentSearcher {
         DocumentVersion v;
         try {
           v = store.get(segment.segmentId(), collection, id);
-        } catch (java.io.UncheckedIOException e) {
+        } catch (UncheckedIOException e) {
           throw e.getCause();
         }
         if (v == null || v.isTombstone()) {
@@ -153,7 +157,7 @@ public final class SegmentSearcher {
       return new SearchResult(
           hits,
           top.totalHits.value(),
-          top.totalHits.relation() == org.apache.lucene.search.TotalHits.Relation.GREATER_THAN_OR_EQUAL_TO);
+          top.totalHits.relation() == TotalHits.Relation.GREATER_THAN_OR_EQUAL_TO);
     } finally {
       multi.close();
     }
@@ -211,7 +215,7 @@ public final class SegmentSearcher {
     }
     // The wrapper is per search; the analyzers it delegates to (and their reusable token
     // streams) are shared, so closing it releases nothing shared.
-    try (Analyzer analyzer = Analyzers.forCollections(java.util.Map.of(collection, schema))) {
+    try (Analyzer analyzer = Analyzers.forCollections(Map.of(collection, schema))) {
       return new SchemaQueryParser(collection, schema, analyzer).parse(query.queryString());
     } catch (ParseException e) {
       // Lucene's message starts with the whole query ("Cannot parse '<query>': ..."): a rejected
@@ -336,6 +340,6 @@ public final class SegmentSearcher {
             + ": it is "
             + s.kind()
             + ", expected "
-            + java.util.Arrays.toString(kinds));
+            + Arrays.toString(kinds));
   }
 }

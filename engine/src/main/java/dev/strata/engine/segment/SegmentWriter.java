@@ -10,8 +10,10 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.zip.CRC32C;
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.index.IndexWriter;
@@ -148,7 +150,7 @@ final class SegmentWriter {
   private static Map<String, CollectionSchema> validate(
       List<SegmentEntry> entries, Map<String, CollectionSchema> schemas) {
     Map<String, CollectionSchema> used = new HashMap<>();
-    java.util.Set<String> collections = new java.util.HashSet<>();
+    Set<String> collections = new HashSet<>();
     for (SegmentEntry e : entries) {
       if (collections.add(e.collection())) {
         Names.requireValidCollection(e.collection());

@@ -18,16 +18,17 @@ import org.apache.lucene.util.IOUtils;
  * <p>Reference counting (like Lucene's {@code IndexFileDeleter} and LevelDB's {@code Version}):
  * {@link #refs} counts one reference held by the store while the segment is live, plus one per
  * unreleased handle. {@link SegmentStore#markObsolete} drops the store's reference; when the count
- * reaches 0 the reader is closed and the files are deleted. {@link #refs} and {@link #obsolete} are
- * guarded by the store's {@code handlesLock}; the reader fields by {@code this}.
+ * reaches 0 the {@link ObsoleteSegmentDeleter} closes the reader and deletes the files. {@link
+ * #refs} and {@link #obsolete} are guarded by {@link SegmentHandles}' lock; the reader fields by
+ * {@code this}.
  */
 final class SharedSegment {
   final long segmentId;
 
-  /** Guarded by SegmentStore.handlesLock. Starts at 1: the store's "live" reference. */
+  /** Guarded by SegmentHandles.lock. Starts at 1: the store's "live" reference. */
   int refs = 1;
 
-  /** Guarded by SegmentStore.handlesLock. Once true, no new handle may be acquired. */
+  /** Guarded by SegmentHandles.lock. Once true, no new handle may be acquired. */
   boolean obsolete;
 
   private volatile Directory directory;

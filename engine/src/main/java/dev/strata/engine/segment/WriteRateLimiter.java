@@ -1,5 +1,7 @@
 package dev.strata.engine.segment;
 
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.TimeUnit;
 import org.apache.lucene.store.RateLimiter;
 
 /**
@@ -40,7 +42,7 @@ public final class WriteRateLimiter extends RateLimiter {
     long left = bytes;
     while (left > 0) {
       int chunk = (int) Math.min(left, Integer.MAX_VALUE);
-      while (!bucket.tryAcquire(chunk, 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+      while (!bucket.tryAcquire(chunk, 100, TimeUnit.MILLISECONDS)) {
         checkStopped();
       }
       checkStopped();
@@ -56,7 +58,7 @@ public final class WriteRateLimiter extends RateLimiter {
 
   private void checkStopped() {
     if (stopped) {
-      throw new java.util.concurrent.CancellationException("compaction write-rate limiter stopped (shutdown)");
+      throw new CancellationException("compaction write-rate limiter stopped (shutdown)");
     }
   }
 

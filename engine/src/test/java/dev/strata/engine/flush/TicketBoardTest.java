@@ -24,11 +24,15 @@ class TicketBoardTest {
   }
 
   @Test
-  void failAllFailsWaitersAndLaterTickets() {
-    TicketBoard<String> board = new TicketBoard<>(0, lsn -> "x");
+  void failAllFailsWaitersAndLaterTicketsButNotPublishedOnes() {
+    TicketBoard<String> board = new TicketBoard<>(0, lsn -> "snapshot covering " + lsn);
+    board.published(4, "s4");
     CompletableFuture<String> t = board.await(5);
     board.failAll(new IllegalStateException("dropped"));
     assertThat(t).isCompletedExceptionally();
     assertThat(board.await(6)).isCompletedExceptionally();
+    // A ticket a published snapshot covers resolves to it, failed fork or not (SPEC §5.9).
+    assertThat(board.await(4)).isCompletedWithValue("snapshot covering 4");
+    assertThat(board.await(1)).isCompletedWithValue("snapshot covering 1");
   }
 }

@@ -1,5 +1,6 @@
 package dev.strata.engine.segment;
 
+import static dev.strata.engine.segment.TestData.awaitDeletions;
 import static dev.strata.engine.segment.TestData.BOOKS;
 import static dev.strata.engine.segment.TestData.doc;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -175,6 +176,7 @@ class ConcurrentSegmentWriteTest {
       for (long id = 1; id <= 20; id++) {
         store.markObsolete(id);
       }
+      awaitDeletions(store);
       assertThat(store.segmentIdsOnDisk()).isEmpty();
       assertThat(store.segmentIdsInRocksDb()).isEmpty();
     } finally {

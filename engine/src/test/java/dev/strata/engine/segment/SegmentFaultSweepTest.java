@@ -1,5 +1,6 @@
 package dev.strata.engine.segment;
 
+import static dev.strata.engine.segment.TestData.awaitDeletions;
 import static dev.strata.engine.segment.TestData.BOOKS;
 import static dev.strata.engine.segment.TestData.doc;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -34,6 +35,7 @@ class SegmentFaultSweepTest {
       store.ingest(store.write(999, entries, Map.of("c", BOOKS)));
       int calls = (int) (vfs.operationCount() - before);
       store.discard(999);
+      awaitDeletions(store);
       assertThat(calls).isGreaterThanOrEqualTo(5);
 
       int failures = 0;
@@ -54,6 +56,7 @@ class SegmentFaultSweepTest {
         }
         vfs.clearFaults();
         store.discard(id);
+        awaitDeletions(store);
         assertThat(store.segmentIdsOnDisk()).as("n=%d", n).isEmpty();
         assertThat(store.segmentIdsInRocksDb()).as("n=%d", n).isEmpty();
       }

@@ -1,5 +1,6 @@
 package dev.strata.engine.segment;
 
+import static dev.strata.engine.segment.TestData.awaitDeletions;
 import static dev.strata.engine.segment.TestData.BOOKS;
 import static dev.strata.engine.segment.TestData.del;
 import static dev.strata.engine.segment.TestData.doc;
@@ -138,6 +139,7 @@ class SegmentStoreTest {
     assertThat(store.segmentIdsInRocksDb()).containsExactly(1L, 2L);
 
     store.markObsolete(1);
+    awaitDeletions(store);
     assertThat(store.get(1, "c", "k")).isNull();
     assertThat(store.get(2, "c", "k")).isNotNull();
     assertThat(scanAll(store, 2, "c", null)).hasSize(2);
@@ -157,6 +159,7 @@ class SegmentStoreTest {
     store.compactAllForTest(); // one SST now holds all three segments' keys
     assertThat(store.tableFilterPolicies()).hasSize(1);
     store.markObsolete(2);
+    awaitDeletions(store);
     assertThat(store.get(2, "c", "a")).isNull();
     assertThat(scanAll(store, 2, "c", null)).isEmpty();
     assertThat(store.get(1, "c", "a")).isNotNull();
@@ -176,6 +179,7 @@ class SegmentStoreTest {
     assertThat(store.segmentIdsInRocksDb()).containsExactly(big - 1, big);
     assertThat(store.segmentDir(big).getFileName().toString()).isEqualTo("7fffffffffffffff");
     store.markObsolete(big);
+    awaitDeletions(store);
     assertThat(store.get(big - 1, "c", "k")).isNotNull();
     assertThat(store.segmentIdsInRocksDb()).containsExactly(big - 1);
     assertThatThrownBy(() -> store.write(-1, List.of(), Map.of()))
@@ -285,6 +289,7 @@ class SegmentStoreTest {
     assertThat(reader2.indexReader().numDocs()).isEqualTo(1);
 
     reader2.close();
+    awaitDeletions(store);
     assertThat(Files.exists(store.segmentDir(10))).isFalse();
     assertThat(store.get(10, "c", "a")).isNull();
     assertThat(store.segmentIdsInRocksDb()).containsExactly(11L);
@@ -300,9 +305,11 @@ class SegmentStoreTest {
       assertThat(s.maxDoc()).isEqualTo(1);
     }
     store.markObsolete(12); // acquired before, no handles now
+    awaitDeletions(store);
     assertThat(Files.exists(store.segmentDir(12))).isFalse();
     writeAndIngest(store, 13, List.of(put("c", 1, doc("a"))), Map.of("c", EMPTY));
     store.markObsolete(13); // never acquired
+    awaitDeletions(store);
     assertThat(store.segmentIdsOnDisk()).isEmpty();
     assertThat(store.segmentIdsInRocksDb()).isEmpty();
   }
@@ -312,6 +319,7 @@ class SegmentStoreTest {
     store.write(20, List.of(put("c", 1, doc("a"))), Map.of("c", EMPTY));
     assertThat(Files.exists(store.segmentDir(20).resolve("staging/docs.sst"))).isTrue();
     store.discard(20);
+    awaitDeletions(store);
     assertThat(Files.exists(store.segmentDir(20))).isFalse();
 
     writeAndIngest(store, 21, List.of(put("c", 1, doc("a"))), Map.of("c", EMPTY));
@@ -319,6 +327,7 @@ class SegmentStoreTest {
     store.discard(21);
     assertThat(store.get(21, "c", "a")).isNotNull(); // a handle is held
     held.release();
+    awaitDeletions(store);
     assertThat(store.get(21, "c", "a")).isNull();
     assertThat(store.segmentIdsOnDisk()).isEmpty();
     store.discard(22); // nothing there: no-op
@@ -361,6 +370,7 @@ class SegmentStoreTest {
     assertThat(store.verify(31, keptStaging.contentChecksum())).isTrue();
     assertThat(Files.exists(store.segmentDir(31).resolve("staging"))).isFalse();
     held.release();
+    awaitDeletions(store);
 
     assertThat(store.deleteOrphans(Set.of(30L, 31L)).directoriesRemoved()).containsExactly(36L);
     assertThat(store.deleteOrphans(Set.of(30L, 31L)).isEmpty()).isTrue();

@@ -57,6 +57,21 @@ final class TestData {
   }
 
   /** Writes and ingests a segment. */
+  /**
+   * Waits for the store's background deletions: obsolete segments are deleted by its deleter
+   * thread, not by the thread that marks or releases them.
+   */
+  static void awaitDeletions(SegmentStore store) {
+    try {
+      if (!store.awaitDeletions(30_000)) {
+        throw new AssertionError("obsolete-segment deletions still pending after 30 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
+  }
+
   static WrittenSegment writeAndIngest(
       SegmentStore store,
       long id,

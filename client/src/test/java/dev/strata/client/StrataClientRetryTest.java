@@ -9,16 +9,18 @@ import com.google.rpc.ErrorInfo;
 import com.google.rpc.RetryInfo;
 import dev.strata.api.v1.AwaitFlushRequest;
 import dev.strata.api.v1.AwaitFlushResponse;
+import dev.strata.api.v1.CreateForkRequest;
+import dev.strata.api.v1.CreateForkResponse;
 import dev.strata.api.v1.Document;
 import dev.strata.api.v1.DocumentServiceGrpc;
 import dev.strata.api.v1.FlushServiceGrpc;
 import dev.strata.api.v1.FlushTicket;
+import dev.strata.api.v1.ForkServiceGrpc;
 import dev.strata.api.v1.Mutation;
 import dev.strata.api.v1.Snapshot;
 import dev.strata.api.v1.Value;
 import dev.strata.api.v1.WriteRequest;
 import dev.strata.api.v1.WriteResponse;
-import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.ServerCall;
@@ -33,27 +35,41 @@ import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** Retries on back-pressure, bearer tokens and awaitFlush against an in-process fake server. */
+/**
+ * The channel's service-config retries (back-pressure with the server's pushback, UNAVAILABLE),
+ * bearer tokens and awaitFlush, against an in-process fake server that answers as Strata's does.
+ */
 class StrataClientRetryTest {
+  static final Metadata.Key<String> PUSHBACK =
+      Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
 
-  /** Fails the first {@code failures} writes with RESOURCE_EXHAUSTED (+ RetryInfo unless told). */
+  /**
+   * Fails the first {@code failures} writes with RESOURCE_EXHAUSTED: with RetryInfo and the same
+   * delay in {@code grpc-retry-pushback-ms} (as StatusMapper answers back-pressure), or without
+   * RetryInfo and with pushback -1 ("do not retry"); or with plain UNAVAILABLE.
+   */
   static final class FakeDocuments extends DocumentServiceGrpc.DocumentServiceImplBase {
     final AtomicInteger calls = new AtomicInteger();
     volatile int failures = 2;
     volatile boolean withRetryInfo = true;
+    volatile boolean unavailable = false;
     volatile long retryDelayMs = 250;
 
     @Override
     public void write(WriteRequest request, StreamObserver<WriteResponse> out) {
       int n = calls.incrementAndGet();
+      if (n <= failures && unavailable) {
+        out.onError(Status.UNAVAILABLE.withDescription("restarting").asRuntimeException());
+        return;
+      }
       if (n <= failures) {
         com.google.rpc.Status.Builder st =
             com.google.rpc.Status.newBuilder()
@@ -75,7 +91,9 @@ class StrataClientRetryTest {
                               .setNanos((int) TimeUnit.MILLISECONDS.toNanos(retryDelayMs)))
                       .build()));
         }
-        out.onError(StatusProto.toStatusRuntimeException(st.build()));
+        Metadata trailers = new Metadata();
+        trailers.put(PUSHBACK, withRetryInfo ? Long.toString(retryDelayMs) : "-1");
+        out.onError(StatusProto.toStatusRuntimeException(st.build(), trailers));
         return;
       }
       out.onNext(
@@ -110,24 +128,36 @@ class StrataClientRetryTest {
     }
   }
 
+  /** Fails every CreateFork with UNAVAILABLE: a non-idempotent call, never retried on it. */
+  static final class FakeForks extends ForkServiceGrpc.ForkServiceImplBase {
+    final AtomicInteger calls = new AtomicInteger();
+
+    @Override
+    public void createFork(CreateForkRequest request, StreamObserver<CreateForkResponse> out) {
+      calls.incrementAndGet();
+      out.onError(Status.UNAVAILABLE.withDescription("connection reset").asRuntimeException());
+    }
+  }
+
   private final FakeDocuments documents = new FakeDocuments();
   private final FakeFlushes flushes = new FakeFlushes();
-  private final AtomicReference<String> lastAuthorization = new AtomicReference<>();
-  private final List<Duration> sleeps = new CopyOnWriteArrayList<>();
+  private final FakeForks forks = new FakeForks();
+  private final List<String> authorizations = new CopyOnWriteArrayList<>();
   private final List<String> retries = new CopyOnWriteArrayList<>();
+  private String name;
   private Server server;
-  private ManagedChannel channel;
   private StrataClient client;
 
   @BeforeEach
   void start() throws Exception {
-    String name = InProcessServerBuilder.generateName();
+    name = InProcessServerBuilder.generateName();
     ServerInterceptor captureAuth =
         new ServerInterceptor() {
           @Override
           public <Q, R> ServerCall.Listener<Q> interceptCall(
               ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
-            lastAuthorization.set(headers.get(StrataClient.AUTHORIZATION));
+            String auth = headers.get(StrataClient.AUTHORIZATION);
+            authorizations.add(auth == null ? "none" : auth);
             return next.startCall(call, headers);
           }
         };
@@ -136,24 +166,24 @@ class StrataClientRetryTest {
             .directExecutor()
             .addService(ServerInterceptors.intercept(documents, captureAuth))
             .addService(ServerInterceptors.intercept(flushes, captureAuth))
+            .addService(ServerInterceptors.intercept(forks, captureAuth))
             .build()
             .start();
-    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
-    client =
-        StrataClient.builder("in-process:" + name)
-            .channel(channel)
-            .token("s3cret")
-            .sleeper(sleeps::add)
-            .retryListener(
-                (method, retry, delay, error) ->
-                    retries.add(method + "#" + retry + ":" + error.getStatus().getCode()))
-            .build();
+    client = client(RetryPolicy.DEFAULT, "s3cret");
+  }
+
+  private StrataClient client(RetryPolicy policy, String token) {
+    return StrataClient.builder("in-process:" + name)
+        .channelBuilder(InProcessChannelBuilder.forName(name))
+        .token(token)
+        .retryPolicy(policy)
+        .retryListener((method, retry) -> retries.add(method + "#" + retry))
+        .build();
   }
 
   @AfterEach
   void stop() throws Exception {
     client.close();
-    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
   }
 
@@ -170,34 +200,27 @@ class StrataClientRetryTest {
   }
 
   @Test
-  void writeRetriesTwiceHonouringRetryInfoThenSucceeds() {
+  void backPressureIsRetriedAfterTheServersPushbackThenSucceeds() {
+    long start = System.nanoTime();
     WriteResponse r = client.write(oneDoc());
+    Duration took = Duration.ofNanos(System.nanoTime() - start);
 
     assertThat(r.getLsn()).isEqualTo(43);
     assertThat(documents.calls).hasValue(3);
-    assertThat(sleeps).hasSize(2);
-    // Never shorter than the server's retry_delay (250 ms), and bounded by back-off cap + jitter.
-    assertThat(sleeps).allSatisfy(d -> assertThat(d).isGreaterThanOrEqualTo(Duration.ofMillis(250)));
-    assertThat(sleeps)
-        .allSatisfy(d -> assertThat(d).isLessThanOrEqualTo(Duration.ofMillis(300)));
-    assertThat(retries).containsExactly("Write#1:RESOURCE_EXHAUSTED", "Write#2:RESOURCE_EXHAUSTED");
-    assertThat(lastAuthorization).hasValue("Bearer s3cret");
+    // the channel waited the server's delay (250 ms) before each of the two retries
+    assertThat(took).isGreaterThanOrEqualTo(Duration.ofMillis(500));
+    assertThat(retries)
+        .containsExactly("strata.v1.DocumentService/Write#1", "strata.v1.DocumentService/Write#2");
+    assertThat(authorizations).hasSize(3).containsOnly("Bearer s3cret");
   }
 
   @Test
-  void backoffGrowsExponentiallyWhenTheServerDelayIsShort() {
-    documents.retryDelayMs = 1;
-    documents.failures = 4;
-
-    client.write(oneDoc());
-
-    assertThat(documents.calls).hasValue(5);
-    assertThat(sleeps).hasSize(4);
-    // 100, 200, 400, 800 ms (+ up to 20 % jitter)
-    for (int i = 0; i < 4; i++) {
-      long base = 100L << i;
-      assertThat(sleeps.get(i).toMillis()).isBetween(base, base + base / 5 + 1);
-    }
+  void unavailableIsRetriedWithBackoff() {
+    documents.unavailable = true;
+    WriteResponse r = client.write(oneDoc());
+    assertThat(r.getLsn()).isEqualTo(43);
+    assertThat(documents.calls).hasValue(3);
+    assertThat(retries).hasSize(2);
   }
 
   @Test
@@ -210,34 +233,56 @@ class StrataClientRetryTest {
   }
 
   @Test
-  void givesUpAfterMaxAttempts() {
+  void givesUpAfterMaxAttemptsWithTheLastError() {
     documents.retryDelayMs = 1;
     documents.failures = 100;
-    StrataClient limited =
-        StrataClient.builder("x")
-            .channel(channel)
-            .retryPolicy(RetryPolicy.DEFAULT.withMaxAttempts(3))
-            .sleeper(sleeps::add)
-            .build();
-
-    assertThatThrownBy(() -> limited.write(oneDoc()))
-        .isInstanceOf(StatusRuntimeException.class)
-        .satisfies(
-            e -> {
-              assertThat(StrataErrors.code(e)).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-              assertThat(StrataErrors.reason(e)).hasValue("WRITE_STALLED");
-            });
+    try (StrataClient limited = client(RetryPolicy.DEFAULT.withMaxAttempts(3), null)) {
+      assertThatThrownBy(() -> limited.write(oneDoc()))
+          .isInstanceOf(StatusRuntimeException.class)
+          .satisfies(
+              e -> {
+                assertThat(StrataErrors.code(e)).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                assertThat(StrataErrors.reason(e)).hasValue("WRITE_STALLED");
+                assertThat(StrataErrors.retryDelay(e)).hasValue(Duration.ofMillis(1));
+              });
+    }
     assertThat(documents.calls).hasValue(3);
-    assertThat(sleeps).hasSize(2);
-    assertThat(lastAuthorization.get()).isNull();
+    assertThat(authorizations).containsOnly("none");
   }
 
   @Test
-  void resourceExhaustedWithoutRetryInfoIsNotRetried() {
+  void noRetryPolicyMeansOneAttempt() {
+    try (StrataClient once = client(RetryPolicy.NONE, null)) {
+      assertThatThrownBy(() -> once.write(oneDoc())).isInstanceOf(StatusRuntimeException.class);
+    }
+    assertThat(documents.calls).hasValue(1);
+  }
+
+  @Test
+  void resourceExhaustedThatTheServerSaysNotToRetryIsNotRetried() {
     documents.withRetryInfo = false;
     assertThatThrownBy(() -> client.write(oneDoc())).isInstanceOf(StatusRuntimeException.class);
     assertThat(documents.calls).hasValue(1);
-    assertThat(sleeps).isEmpty();
+    assertThat(retries).isEmpty();
+  }
+
+  @Test
+  void createForkIsNotRepeatedAfterUnavailable() {
+    assertThatThrownBy(() -> client.createForkFromFork("x", "main", false))
+        .isInstanceOf(StatusRuntimeException.class)
+        .hasMessageContaining("UNAVAILABLE");
+    assertThat(forks.calls).hasValue(1);
+  }
+
+  @Test
+  void theServiceConfigNamesEveryServiceAndTheBackPressureOnlyMethods() {
+    Map<String, Object> config = RetryPolicy.DEFAULT.serviceConfig();
+    assertThat(config.toString())
+        .contains("strata.v1.DocumentService", "strata.v1.AdminService", "CreateFork", "DropFork")
+        .contains("maxAttempts=5.0", "initialBackoff=0.200000000s", "maxBackoff=5.000000000s");
+    assertThat(RetryPolicy.NONE.serviceConfig()).isEmpty();
+    assertThatThrownBy(() -> RetryPolicy.DEFAULT.withMaxAttempts(0))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
@@ -276,8 +321,8 @@ class StrataClientRetryTest {
   @Test
   void retryDelayIsReadFromTheDetails() {
     StatusRuntimeException plain = Status.RESOURCE_EXHAUSTED.asRuntimeException();
-    assertThat(RetryPolicy.retryDelay(plain)).isEmpty();
-    assertThat(RetryPolicy.retryDelay(Status.UNAVAILABLE.asRuntimeException())).isEmpty();
+    assertThat(StrataErrors.retryDelay(plain)).isEmpty();
+    assertThat(StrataErrors.retryDelay(Status.UNAVAILABLE.asRuntimeException())).isEmpty();
     StatusRuntimeException withInfo =
         StatusProto.toStatusRuntimeException(
             com.google.rpc.Status.newBuilder()
@@ -288,7 +333,7 @@ class StrataClientRetryTest {
                             .setRetryDelay(com.google.protobuf.Duration.newBuilder().setSeconds(2))
                             .build()))
                 .build());
-    assertThat(RetryPolicy.retryDelay(withInfo)).hasValue(Duration.ofSeconds(2));
+    assertThat(StrataErrors.retryDelay(withInfo)).hasValue(Duration.ofSeconds(2));
   }
 
   @Test

@@ -53,15 +53,20 @@ import dev.strata.api.v1.WatchSnapshotsRequest;
 import dev.strata.api.v1.WatchSnapshotsResponse;
 import dev.strata.api.v1.WriteRequest;
 import dev.strata.api.v1.WriteResponse;
+import io.grpc.CallOptions;
 import io.grpc.Channel;
+import io.grpc.ClientCall;
 import io.grpc.ChannelCredentials;
 import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
+import io.grpc.ClientStreamTracer;
 import io.grpc.Context;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
@@ -79,26 +84,29 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
- * A connection to a Strata server: one {@link ManagedChannel} and the stubs of its six services.
+ * A connection to a Strata server: one {@link ManagedChannel} per client object, and the stubs of
+ * the six services on it.
  *
  * <p>Every call made through the convenience methods gets a deadline ({@link
  * Builder#deadline(Duration)}, 30 s unless said otherwise; long operations such as {@link
- * #compact}, {@link #verify} and {@link #dropFork} get longer ones). Calls that the server may
- * refuse with back-pressure ({@code RESOURCE_EXHAUSTED} + {@code RetryInfo}: write, collection
- * creation, flush, fork creation with {@code flush_first}, search with {@code WAIT_FOR_FLUSHED})
- * are retried per the {@link RetryPolicy}; every other error is thrown as the {@link
- * StatusRuntimeException} of the call (see {@link StrataErrors} to read its details).
+ * #compact}, {@link #verify} and {@link #dropFork} get longer ones). The channel retries calls by
+ * itself, through gRPC's service-config retry policy ({@link RetryPolicy}): back-pressure ({@code
+ * RESOURCE_EXHAUSTED} with the server's {@code grpc-retry-pushback-ms}, which carries the delay of
+ * its {@code google.rpc.RetryInfo}) after exactly the server's delay, and {@code UNAVAILABLE} with
+ * jittered exponential back-off, all attempts within the call's one deadline. Every other error,
+ * and the last attempt's, is thrown as the {@link StatusRuntimeException} of the call (see {@link
+ * StrataErrors} to read its details).
  *
- * <p>A bearer token, when given, is sent as {@code authorization: Bearer <token>} on every call,
- * including calls made on the raw stubs ({@link #documents()}, ...).
+ * <p>A bearer token, when given, is sent as {@code authorization: Bearer <token>} on every call
+ * and every retry, including calls made on the raw stubs ({@link #documents()}, ...), which get
+ * the retry policy too.
  *
- * <p>Thread-safe; create one per server and share it. {@link #close()} shuts the channel down.
+ * <p>Thread-safe; create one per server and share it (a channel multiplexes any number of
+ * concurrent calls over one HTTP/2 connection). {@link #close()} shuts the channel down.
  */
 public final class StrataClient implements AutoCloseable {
   /** Metadata key of the bearer token. */
@@ -111,30 +119,25 @@ public final class StrataClient implements AutoCloseable {
   /** Overall time {@link #awaitFlush(FlushTicket)} waits before giving up. */
   public static final Duration DEFAULT_AWAIT_TIMEOUT = Duration.ofMinutes(10);
 
-  /** Observes retries (e.g. to report "server busy" to a user). */
+  /** Observes the retries the channel makes (e.g. to report "server busy" to a user). */
   @FunctionalInterface
   public interface RetryListener {
     /**
-     * Called before waiting {@code delay} for retry number {@code retry} of {@code method} after
-     * {@code error}.
+     * Called as retry number {@code retry} (1 = the second attempt) of {@code fullMethodName}
+     * (e.g. {@code strata.v1.DocumentService/Write}) starts, after its back-off. Runs on a gRPC
+     * thread: keep it short and non-blocking.
      */
-    void onRetry(String method, int retry, Duration delay, StatusRuntimeException error);
+    void onRetry(String fullMethodName, int retry);
   }
 
-  /** Waits between retries; replaceable in tests. */
-  @FunctionalInterface
-  public interface Sleeper {
-    void sleep(Duration d) throws InterruptedException;
-  }
+  /** Largest request the channel keeps for a retry by default: the server's default maximum. */
+  public static final int DEFAULT_PER_RPC_BUFFER_BYTES = 16 << 20;
 
   private final String target;
   private final ManagedChannel ownedChannel;
   private final Channel channel;
   private final Duration deadline;
   private final Duration awaitAttemptTimeout;
-  private final RetryPolicy retryPolicy;
-  private final RetryListener retryListener;
-  private final Sleeper sleeper;
 
   private final CollectionServiceGrpc.CollectionServiceBlockingStub collections;
   private final DocumentServiceGrpc.DocumentServiceBlockingStub documents;
@@ -150,10 +153,10 @@ public final class StrataClient implements AutoCloseable {
     this.ownedChannel = owned;
     this.deadline = b.deadline;
     this.awaitAttemptTimeout = b.awaitAttemptTimeout;
-    this.retryPolicy = b.retryPolicy;
-    this.retryListener = b.retryListener;
-    this.sleeper = b.sleeper;
     List<ClientInterceptor> interceptors = new ArrayList<>();
+    if (b.retryListener != null) {
+      interceptors.add(new RetryObserver(b.retryListener));
+    }
     if (b.token != null && !b.token.isEmpty()) {
       Metadata headers = new Metadata();
       headers.put(AUTHORIZATION, "Bearer " + b.token);
@@ -212,34 +215,42 @@ public final class StrataClient implements AutoCloseable {
     return channel;
   }
 
+  /** The blocking stub of {@code strata.v1.CollectionService} (token and retries applied; no deadline: add one). */
   public CollectionServiceGrpc.CollectionServiceBlockingStub collections() {
     return collections;
   }
 
+  /** The blocking stub of {@code strata.v1.DocumentService} (token and retries applied; no deadline: add one). */
   public DocumentServiceGrpc.DocumentServiceBlockingStub documents() {
     return documents;
   }
 
+  /** The blocking stub of {@code strata.v1.FlushService} (token and retries applied; no deadline: add one). */
   public FlushServiceGrpc.FlushServiceBlockingStub flushes() {
     return flushes;
   }
 
+  /** The blocking stub of {@code strata.v1.SnapshotService} (token and retries applied; no deadline: add one). */
   public SnapshotServiceGrpc.SnapshotServiceBlockingStub snapshots() {
     return snapshots;
   }
 
+  /** The blocking stub of {@code strata.v1.ForkService} (token and retries applied; no deadline: add one). */
   public ForkServiceGrpc.ForkServiceBlockingStub forks() {
     return forks;
   }
 
+  /** The blocking stub of {@code strata.v1.AdminService} (token and retries applied; no deadline: add one). */
   public AdminServiceGrpc.AdminServiceBlockingStub admin() {
     return admin;
   }
 
+  /** The async stub of {@code strata.v1.DocumentService} (token and retries applied). */
   public DocumentServiceGrpc.DocumentServiceStub documentsAsync() {
     return documentsAsync;
   }
 
+  /** The async stub of {@code strata.v1.FlushService} (token and retries applied). */
   public FlushServiceGrpc.FlushServiceStub flushesAsync() {
     return flushesAsync;
   }
@@ -263,7 +274,7 @@ public final class StrataClient implements AutoCloseable {
             .setName(name)
             .addAllFields(fields)
             .build();
-    return withRetry("CreateOrGetCollection", () -> dl(collections).createOrGetCollection(req));
+    return dl(collections).createOrGetCollection(req);
   }
 
   /** One collection, at the head ({@code snapshotIdOrNull} null/empty) or at a snapshot. */
@@ -300,9 +311,9 @@ public final class StrataClient implements AutoCloseable {
 
   // ---------------------------------------------------------------- documents
 
-  /** An atomic batch, retried on back-pressure. */
+  /** An atomic batch (retried by the channel on back-pressure). */
   public WriteResponse write(WriteRequest request) {
-    return withRetry("Write", () -> dl(documents).write(request));
+    return dl(documents).write(request);
   }
 
   /** An atomic batch of mutations into one collection (SYNC durability), retried on back-pressure. */
@@ -318,32 +329,10 @@ public final class StrataClient implements AutoCloseable {
   /**
    * The same as {@link #write(WriteRequest)} without blocking: the future completes with the
    * response, or exceptionally with the {@link StatusRuntimeException} of the last attempt.
-   * Back-pressure retries wait on a timer, not on a thread.
+   * Back-pressure retries wait on the channel's timer, not on a thread.
    */
   public CompletableFuture<WriteResponse> writeAsync(WriteRequest request) {
-    CompletableFuture<WriteResponse> result = new CompletableFuture<>();
-    writeAttempt(request, 1, result);
-    return result;
-  }
-
-  private void writeAttempt(WriteRequest request, int attempt, CompletableFuture<WriteResponse> result) {
-    StrataClient.<WriteResponse>unary(o -> dl(documentsAsync).write(request, o))
-        .whenComplete(
-            (resp, err) -> {
-              if (err == null) {
-                result.complete(resp);
-                return;
-              }
-              Throwable cause = unwrap(err);
-              Duration delay = retryDelay("Write", cause, attempt);
-              if (delay == null) {
-                result.completeExceptionally(cause);
-                return;
-              }
-              Executor later =
-                  CompletableFuture.delayedExecutor(delay.toNanos(), TimeUnit.NANOSECONDS);
-              later.execute(() -> writeAttempt(request, attempt + 1, result));
-            });
+    return unary(o -> dl(documentsAsync).write(request, o));
   }
 
   /** One document (head read unless a snapshot id is given); NOT_FOUND if missing. */
@@ -382,9 +371,9 @@ public final class StrataClient implements AutoCloseable {
     return flatten(pages, ScanResponse::getDocumentsList);
   }
 
-  /** A search; retried on back-pressure (only {@code WAIT_FOR_FLUSHED} can meet it). */
+  /** A search (only {@code WAIT_FOR_FLUSHED} can meet back-pressure, retried by the channel). */
   public SearchResponse search(SearchRequest request) {
-    return withRetry("Search", () -> dl(documents).search(request));
+    return dl(documents).search(request);
   }
 
   // ---------------------------------------------------------------- flushes
@@ -397,7 +386,7 @@ public final class StrataClient implements AutoCloseable {
   /** {@link #flush(String, boolean)} with an explicit deadline (for {@code wait}). */
   public FlushResponse flush(String fork, boolean wait, Duration timeout) {
     FlushRequest req = FlushRequest.newBuilder().setFork(nz(fork)).setWait(wait).build();
-    return withRetry("Flush", () -> dl(flushes, timeout).flush(req));
+    return dl(flushes, timeout).flush(req);
   }
 
   /** {@link #awaitFlush(FlushTicket, Duration)} with {@link #DEFAULT_AWAIT_TIMEOUT}. */
@@ -572,7 +561,7 @@ public final class StrataClient implements AutoCloseable {
 
   /** Creates a fork (retried on back-pressure, which only {@code flush_first} can meet). */
   public Fork createFork(CreateForkRequest request) {
-    return withRetry("CreateFork", () -> dl(forks).createFork(request)).getFork();
+    return dl(forks).createFork(request).getFork();
   }
 
   /** A fork from a retained snapshot. */
@@ -654,43 +643,33 @@ public final class StrataClient implements AutoCloseable {
   // ---------------------------------------------------------------- retries
 
   /**
-   * Runs {@code call}, retrying it per the retry policy while it fails with back-pressure.
-   * Each attempt should set its own deadline (the supplier is called once per attempt).
+   * Tells a {@link RetryListener} about each retry attempt: gRPC starts a new client stream per
+   * attempt and says how many came before ({@code previousAttempts}); transparent retries (the
+   * request never reached the server) are not counted.
    */
-  public <T> T withRetry(String method, Supplier<T> call) {
-    for (int attempt = 1; ; attempt++) {
-      try {
-        return call.get();
-      } catch (StatusRuntimeException e) {
-        Duration delay = retryDelay(method, e, attempt);
-        if (delay == null) {
-          throw e;
-        }
-        try {
-          sleeper.sleep(delay);
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          e.addSuppressed(ie);
-          throw e;
-        }
-      }
-    }
-  }
+  private static final class RetryObserver implements ClientInterceptor {
+    private final RetryListener listener;
 
-  /** The wait before the next attempt, or null if {@code error} must be thrown. */
-  private Duration retryDelay(String method, Throwable error, int attempt) {
-    if (!(error instanceof StatusRuntimeException sre) || attempt >= retryPolicy.maxAttempts()) {
-      return null;
+    RetryObserver(RetryListener listener) {
+      this.listener = listener;
     }
-    Duration server = RetryPolicy.retryDelay(error).orElse(null);
-    if (server == null) {
-      return null;
+
+    @Override
+    public <Q, R> ClientCall<Q, R> interceptCall(
+        MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      ClientStreamTracer.Factory factory =
+          new ClientStreamTracer.Factory() {
+            @Override
+            public ClientStreamTracer newClientStreamTracer(
+                ClientStreamTracer.StreamInfo info, Metadata headers) {
+              if (info.getPreviousAttempts() > 0 && !info.isTransparentRetry()) {
+                listener.onRetry(method.getFullMethodName(), info.getPreviousAttempts());
+              }
+              return new ClientStreamTracer() {};
+            }
+          };
+      return next.newCall(method, options.withStreamTracerFactory(factory));
     }
-    Duration delay = retryPolicy.backoff(attempt, server);
-    if (retryListener != null) {
-      retryListener.onRetry(method, attempt, delay, sre);
-    }
-    return delay;
   }
 
   // ---------------------------------------------------------------- helpers
@@ -800,9 +779,10 @@ public final class StrataClient implements AutoCloseable {
     private Duration awaitAttemptTimeout = Duration.ofSeconds(30);
     private RetryPolicy retryPolicy = RetryPolicy.DEFAULT;
     private RetryListener retryListener;
-    private Sleeper sleeper = d -> Thread.sleep(d.toMillis(), d.toNanosPart() % 1_000_000);
     private int maxInboundMessageBytes = 64 << 20;
+    private int perRpcBufferBytes = DEFAULT_PER_RPC_BUFFER_BYTES;
     private Channel channel;
+    private ManagedChannelBuilder<?> channelBuilder;
 
     private Builder(String target) {
       this.target = Objects.requireNonNull(target, "target");
@@ -847,19 +827,27 @@ public final class StrataClient implements AutoCloseable {
       return this;
     }
 
+    /** The channel's retry policy (default {@link RetryPolicy#DEFAULT}; {@link RetryPolicy#NONE}). */
     public Builder retryPolicy(RetryPolicy p) {
       this.retryPolicy = Objects.requireNonNull(p);
       return this;
     }
 
+    /** Observes each retry the channel makes; null for none. */
     public Builder retryListener(RetryListener l) {
       this.retryListener = l;
       return this;
     }
 
-    /** How retries wait (tests record the delays instead of sleeping). */
-    public Builder sleeper(Sleeper s) {
-      this.sleeper = Objects.requireNonNull(s);
+    /**
+     * Largest request kept in memory so that it can be retried (default 16 MiB, the server's
+     * default {@code limits.max_message_bytes}); a larger one is sent once and never retried.
+     */
+    public Builder perRpcBufferBytes(int bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("perRpcBufferBytes must be >= 0: " + bytes);
+      }
+      this.perRpcBufferBytes = bytes;
       return this;
     }
 
@@ -870,17 +858,37 @@ public final class StrataClient implements AutoCloseable {
     }
 
     /**
-     * Use this channel instead of opening one (e.g. an in-process channel in tests); the caller
-     * keeps owning it: {@link StrataClient#close()} does not shut it down.
+     * Use this channel instead of opening one; the caller keeps owning it ({@link
+     * StrataClient#close()} does not shut it down) and configures it: the client's retry policy,
+     * TLS and message limits do not apply to it.
      */
     public Builder channel(Channel c) {
       this.channel = c;
       return this;
     }
 
+    /**
+     * Open the channel from this builder instead of from the target (e.g. an in-process channel in
+     * tests), with the client's retry policy and message limits applied; the client owns it.
+     * TLS settings do not apply: the builder brings its own transport.
+     */
+    public Builder channelBuilder(ManagedChannelBuilder<?> b) {
+      this.channelBuilder = b;
+      return this;
+    }
+
+    /**
+     * Opens the channel (connecting lazily, on the first call).
+     *
+     * @throws java.io.UncheckedIOException if the trusted certificates cannot be read
+     */
     public StrataClient build() {
       if (channel != null) {
         return new StrataClient(this, null, channel);
+      }
+      if (channelBuilder != null) {
+        ManagedChannel ch = configure(channelBuilder).build();
+        return new StrataClient(this, ch, ch);
       }
       ChannelCredentials creds;
       if (trustedCertificates != null) {
@@ -895,12 +903,23 @@ public final class StrataClient implements AutoCloseable {
       } else {
         creds = InsecureChannelCredentials.create();
       }
-      ManagedChannel ch =
-          Grpc.newChannelBuilder(target, creds)
-              .maxInboundMessageSize(maxInboundMessageBytes)
-              .userAgent("strata-client")
-              .build();
+      ManagedChannel ch = configure(Grpc.newChannelBuilder(target, creds)).build();
       return new StrataClient(this, ch, ch);
+    }
+
+    private ManagedChannelBuilder<?> configure(ManagedChannelBuilder<?> b) {
+      b.maxInboundMessageSize(maxInboundMessageBytes).userAgent("strata-client");
+      if (retryPolicy.maxAttempts() > 1) {
+        b.defaultServiceConfig(retryPolicy.serviceConfig())
+            .enableRetry()
+            .maxRetryAttempts(RetryPolicy.MAX_ATTEMPTS_CAP)
+            .perRpcBufferLimit(perRpcBufferBytes)
+            // several loads in flight, each with a few requests of up to the per-RPC limit
+            .retryBufferSize(Math.max(64L << 20, 4L * perRpcBufferBytes));
+      } else {
+        b.disableRetry();
+      }
+      return b;
     }
   }
 }

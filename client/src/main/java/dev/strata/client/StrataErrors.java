@@ -4,13 +4,14 @@ import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
+import com.google.rpc.RetryInfo;
 import io.grpc.Status;
 import io.grpc.protobuf.StatusProto;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
-/** Reading the status and {@code google.rpc} details of a failed call. */
+/** Reading the status and {@code google.rpc} details of a failed call. Stateless, thread-safe. */
 public final class StrataErrors {
   /** The {@code ErrorInfo.domain} of Strata errors. */
   public static final String DOMAIN = "strata.dev";
@@ -30,6 +31,23 @@ public final class StrataErrors {
   /** The {@code ErrorInfo.reason} (a {@code strata.v1.ErrorReason} name), or empty. */
   public static Optional<String> reason(Throwable error) {
     return errorInfo(error).map(ErrorInfo::getReason).filter(r -> !r.isEmpty());
+  }
+
+  /**
+   * The server's {@code google.rpc.RetryInfo.retry_delay} when {@code error} is back-pressure
+   * ({@code RESOURCE_EXHAUSTED} with a RetryInfo detail: nothing was applied, the same request may
+   * be sent again after the delay), else empty. {@link StrataClient} retries such calls by itself
+   * (see {@link RetryPolicy}); this tells a caller what the last attempt was told.
+   */
+  public static Optional<java.time.Duration> retryDelay(Throwable error) {
+    if (error == null || code(error) != Status.Code.RESOURCE_EXHAUSTED) {
+      return Optional.empty();
+    }
+    return detail(error, RetryInfo.class)
+        .map(
+            r ->
+                java.time.Duration.ofSeconds(
+                    Math.max(0, r.getRetryDelay().getSeconds()), Math.max(0, r.getRetryDelay().getNanos())));
   }
 
   /** The field violations of a {@code google.rpc.BadRequest} detail, as {@code field: why}. */

@@ -1,0 +1,230 @@
+package dev.strata.engine.segment;
+
+import com.google.errorprone.annotations.concurrent.GuardedBy;
+import dev.strata.vfs.Vfs;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reference counts of the segments in use, as Lucene's {@code IndexFileDeleter}: one {@link
+ * SharedSegment} per segment acquired at least once, holding one "live" reference of the store
+ * plus one per unreleased {@link Segment} handle, and the segment's shared Lucene reader.
+ *
+ * <h2>Invariants</h2>
+ *
+ * <ol>
+ *   <li>A segment's files are deleted only after {@link #markObsolete} dropped the live reference
+ *       <em>and</em> the last handle was released; then its deletion goes to the {@link
+ *       ObsoleteSegmentDeleter}, off the releasing thread.
+ *   <li>Once obsolete, a segment stays in the table until its deletion finished, so {@link
+ *       #acquire} refuses it all that time (its files are going).
+ *   <li>A segment that never opened (its index is missing) is forgotten again; its files are not
+ *       touched.
+ * </ol>
+ *
+ * <p>Thread-safe. Lock order: the {@link SegmentDb} close lock (read side, in {@link #acquire})
+ * before {@code lock}; {@code lock} guards only the table and the counts, never I/O (a segment's
+ * own monitor guards opening its reader).
+ */
+final class SegmentHandles implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SegmentHandles.class);
+
+  private final SegmentLayout layout;
+  private final Vfs vfs;
+  private final SegmentDb db;
+  private final ObsoleteSegmentDeleter deleter;
+  private final Object lock = new Object();
+
+  /** Segments acquired at least once, or obsolete and not yet deleted. */
+  @GuardedBy("lock")
+  private final Map<Long, SharedSegment> shared = new HashMap<>();
+
+  /** @param deleteQueueCapacity bound of the obsolete-segment deletion queue, in segments */
+  SegmentHandles(SegmentLayout layout, Vfs vfs, SegmentDb db, int deleteQueueCapacity) {
+    this.layout = layout;
+    this.vfs = vfs;
+    this.db = db;
+    this.deleter = new ObsoleteSegmentDeleter(db, layout, vfs, this::forget, deleteQueueCapacity);
+  }
+
+  /**
+   * A counted handle; the Lucene reader is opened on the first acquire and shared by all handles.
+   *
+   * @throws IllegalStateException if the segment is obsolete or the store is closed
+   * @throws IOException if its Lucene index cannot be opened (e.g. the segment does not exist)
+   */
+  Segment acquire(long segmentId) throws IOException {
+    SegmentFormat.requireValidSegmentId(segmentId);
+    SharedSegment s;
+    boolean created = false;
+    db.lockForRead();
+    try {
+      synchronized (lock) {
+        s = shared.get(segmentId);
+        if (s == null) {
+          s = new SharedSegment(segmentId);
+          shared.put(segmentId, s);
+          created = true;
+        } else if (s.obsolete) {
+          throw new IllegalStateException("segment " + SegmentFormat.hex(segmentId) + " is obsolete");
+        }
+        s.refs++;
+      }
+    } finally {
+      db.unlockForRead();
+    }
+    try {
+      Path luceneDir = layout.luceneDir(segmentId);
+      if (!vfs.exists(luceneDir)) {
+        // checked first: FSDirectory.open would create the directory
+        throw new NoSuchFileException(
+            luceneDir.toString(), null, "segment " + SegmentFormat.hex(segmentId) + " has no Lucene index");
+      }
+      s.ensureOpen(luceneDir);
+    } catch (IOException | RuntimeException e) {
+      synchronized (lock) {
+        s.refs--;
+        if (created && s.refs == 1 && !s.obsolete && shared.get(segmentId) == s) {
+          shared.remove(segmentId); // invariant 3
+        }
+      }
+      throw e;
+    }
+    return new Segment(this, s);
+  }
+
+  /** Called by {@link Segment#release()}: drops one reference; the last one queues the deletion. */
+  void release(SharedSegment s) {
+    boolean last;
+    synchronized (lock) {
+      s.refs--;
+      last = s.refs == 0;
+      assert !last || s.obsolete : "the live reference is only dropped by markObsolete";
+    }
+    if (last) {
+      deleter.enqueue(s);
+    }
+  }
+
+  /**
+   * Drops the live reference of {@code segmentId}: no new handle can be acquired, and its deletion
+   * is queued once no handle is held (now, if none is). Idempotent.
+   */
+  void markObsolete(long segmentId) {
+    SegmentFormat.requireValidSegmentId(segmentId);
+    SharedSegment s;
+    boolean deleteNow;
+    synchronized (lock) {
+      s = shared.get(segmentId);
+      if (s == null) {
+        s = new SharedSegment(segmentId);
+        s.refs = 0;
+        s.obsolete = true;
+        shared.put(segmentId, s); // blocks acquire() while the files are being deleted
+        deleteNow = true;
+      } else if (s.obsolete) {
+        return;
+      } else {
+        s.obsolete = true;
+        s.refs--;
+        deleteNow = s.refs == 0;
+      }
+    }
+    if (deleteNow) {
+      deleter.enqueue(s);
+    }
+  }
+
+  /**
+   * For the orphan sweep: retires {@code segmentId} like {@link #markObsolete} would, for a
+   * deletion the caller runs itself, unless a handle is held.
+   *
+   * @return the retired state to {@link #forget} after the deletion (null if the segment was never
+   *     acquired), or {@link #IN_USE} if a handle is held (the caller must not touch it)
+   */
+  SharedSegment retireForSweep(long segmentId) {
+    synchronized (lock) {
+      SharedSegment s = shared.get(segmentId);
+      if (s == null) {
+        return null;
+      }
+      int held = s.obsolete ? s.refs : s.refs - 1;
+      if (held > 0) {
+        return IN_USE;
+      }
+      s.obsolete = true;
+      s.refs = 0;
+      return s;
+    }
+  }
+
+  /** Returned by {@link #retireForSweep} for a segment with a handle held. */
+  static final SharedSegment IN_USE = new SharedSegment(-1);
+
+  /** Removes a deleted segment from the table (the deleter, or the orphan sweep). */
+  void forget(SharedSegment s) {
+    synchronized (lock) {
+      shared.remove(s.segmentId, s);
+    }
+  }
+
+  /** Number of handles held on a segment (not counting the store's live reference). */
+  int handleCount(long segmentId) {
+    synchronized (lock) {
+      SharedSegment s = shared.get(segmentId);
+      if (s == null) {
+        return 0;
+      }
+      return s.obsolete ? s.refs : s.refs - 1;
+    }
+  }
+
+  /** The deleter, for its counters and {@link ObsoleteSegmentDeleter#awaitIdle}. */
+  ObsoleteSegmentDeleter deleter() {
+    return deleter;
+  }
+
+  /** Runs every queued deletion (bounded wait). Call before closing the readers and RocksDB. */
+  void drainDeletions() {
+    deleter.close();
+  }
+
+  /**
+   * Closes every shared Lucene reader (handles still held become unusable) and forgets every
+   * segment. Call with the {@link SegmentDb} close lock write-held, after {@link #drainDeletions}.
+   *
+   * @throws IOException the first reader that failed to close
+   */
+  @Override
+  public void close() throws IOException {
+    List<SharedSegment> all;
+    synchronized (lock) {
+      all = new ArrayList<>(shared.values());
+      shared.clear();
+    }
+    IOException first = null;
+    for (SharedSegment s : all) {
+      int held = s.obsolete ? s.refs : s.refs - 1;
+      if (held > 0) {
+        log.warn("closing segment store with {} handle(s) held on {}", held, SegmentFormat.hex(s.segmentId));
+      }
+      try {
+        s.closeReader();
+      } catch (IOException e) {
+        if (first == null) {
+          first = e;
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+}
