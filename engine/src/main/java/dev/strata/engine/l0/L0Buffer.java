@@ -152,7 +152,7 @@ public final class L0Buffer {
   /** The newest version of a key, or null if this buffer has none. Lock-free. */
   public DocumentVersion get(String collection, String id) {
     byte[] key = keyOf(collection, id);
-    long node = index.find(key, 0, key.length);
+    long node = index.find(new L0SkipList.Probe().set(key, key.length));
     return node == 0 ? null : version(id, index.versionRef(node));
   }
 
@@ -164,7 +164,7 @@ public final class L0Buffer {
   public Iterator<SegmentEntry> scan(String collection, String startIdInclusive) {
     byte[] prefix = keyOf(collection, "");
     byte[] start = keyOf(collection, startIdInclusive == null ? "" : startIdInclusive);
-    return new Entries(index.seek(start, 0, start.length), collection, prefix);
+    return new Entries(index.seek(new L0SkipList.Probe().set(start, start.length)), collection, prefix);
   }
 
   /**

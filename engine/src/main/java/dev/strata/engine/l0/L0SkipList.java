@@ -12,8 +12,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * per entry (RocksDB's {@code InlineSkipList}: branching factor 4, at most 12 levels).
  *
  * <pre>
- * node := keyRef versionRef next[0] .. next[height-1]     (longs; refs into the ByteArena,
- *                                                         next = node refs, 0 = none)
+ * node := prefix0 prefix1 keyRef versionRef next[0] .. next[height-1]
+ *         (longs; prefix = the key's first 16 bytes, big-endian, zero-padded, so most comparisons
+ *         never leave the node's cache line; refs into the ByteArena; next = node refs, 0 = none)
  * </pre>
  *
  * One node per distinct key, ordered by the key's unsigned bytes (collection, 0x00, id: the order of
@@ -33,9 +34,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class L0SkipList {
   static final int MAX_HEIGHT = 12;
-  private static final int KEY = 0;
-  private static final int VERSION = 1;
-  private static final int NEXT = 2;
+  private static final int PREFIX0 = 0;
+  private static final int PREFIX1 = 1;
+  private static final int KEY = 2;
+  private static final int VERSION = 3;
+  private static final int NEXT = 4;
   /** "No node": reference 0 is never an allocated region (chunk 0 is not allocated from). */
   private static final long NONE = 0;
   /** The head node lives in the node arena's chunk 0, after the unused slot of reference 0. */
@@ -43,10 +46,17 @@ final class L0SkipList {
 
   private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
 
-  /** Scratch space of one inserting thread: a node's neighbours at every level. */
+  /**
+   * Scratch space of one inserting thread: a key's neighbours at every level, kept from one insert
+   * to the next as a hint (RocksDB's {@code Splice}): an insert right after the previous one, as in
+   * the replay of a WAL written in key order, finds its place without a search from the top.
+   */
   static final class Splice {
     final long[] prev = new long[MAX_HEIGHT];
     final long[] succ = new long[MAX_HEIGHT];
+    /** The list the hint belongs to, or null: a hint is never used on another list. */
+    L0SkipList owner;
+    final Probe probe = new Probe();
   }
 
   /** The long half of the buffer's memory: nodes. */
@@ -89,8 +99,9 @@ final class L0SkipList {
       Splice splice, byte[] key, int keyLength, long lsn, boolean tombstone, byte[] src, int bodyOffset, int bodyLength) {
     long[] prev = splice.prev;
     long[] succ = splice.succ;
+    Probe probe = splice.probe.set(key, keyLength);
     int valueLength = ByteArena.VALUE_HEADER_BYTES + (tombstone ? 0 : bodyLength);
-    long found = findSplice(key, 0, keyLength, prev, succ);
+    long found = findSpliceHinted(probe, splice);
     if (found != NONE) {
       return replaceVersion(found, writeVersion(lsn, tombstone, src, bodyOffset, valueLength), lsn);
     }
@@ -108,6 +119,8 @@ final class L0SkipList {
     long node = nodes.allocate(NEXT + height);
     long[] n = nodes.chunkOf(node);
     int base = ChunkedArena.offsetOf(node);
+    n[base + PREFIX0] = probe.prefix0;
+    n[base + PREFIX1] = probe.prefix1;
     n[base + KEY] = keyRef;
     n[base + VERSION] = versionRef;
     for (int i = 0; i < height; i++) {
@@ -115,24 +128,71 @@ final class L0SkipList {
     }
     // Level 0 decides whether the key is new: the release CAS publishes the node.
     while (!casNext(prev[0], 0, succ[0], node)) {
-      long equal = findSpliceAt(0, key, 0, keyLength, prev, succ);
+      long equal = findSpliceAt(0, probe, prev, succ);
       if (equal != NONE) {
         return replaceVersion(equal, versionRef, lsn); // another thread linked this key first
       }
       SLOT.setRelease(n, base + NEXT, succ[0]);
     }
     count.incrementAndGet();
+    prev[0] = node; // the hint for the next insert: right after this key
     for (int level = 1; level < height; level++) {
       while (!casNext(prev[level], level, succ[level], node)) {
-        findSpliceAt(level, key, 0, keyLength, prev, succ);
+        findSpliceAt(level, probe, prev, succ);
         SLOT.setRelease(n, base + NEXT + level, succ[level]);
       }
+      prev[level] = node;
     }
     return true;
   }
 
+  /**
+   * {@link #findSplice} starting from the hint the splice holds, when it still brackets the key:
+   * the lowest level whose hint is tight ({@code prev.next == succ}) and has {@code prev < key <=
+   * succ} is exact, and every level above it brackets the key too (a splice's levels are nested),
+   * so only the levels below it are searched again, from its {@code prev}. Concurrent inserts only
+   * loosen a hint: the CAS that links a node checks every level anyway.
+   */
+  private long findSpliceHinted(Probe key, Splice splice) {
+    long[] prev = splice.prev;
+    long[] succ = splice.succ;
+    if (splice.owner != this) {
+      splice.owner = this;
+      return findSplice(key, prev, succ);
+    }
+    int level = 0;
+    while (level < MAX_HEIGHT) {
+      long p = prev[level];
+      long s = succ[level];
+      if (next(p, level) == s
+          && (p == head || compareKey(p, key) < 0)
+          && (s == NONE || compareKey(s, key) >= 0)) {
+        break;
+      }
+      level++;
+    }
+    if (level == MAX_HEIGHT) {
+      return findSplice(key, prev, succ);
+    }
+    long x = prev[level];
+    for (int l = level - 1; l >= 0; l--) {
+      long next;
+      while (true) {
+        next = next(x, l);
+        if (next == NONE || compareKey(next, key) >= 0) {
+          break;
+        }
+        x = next;
+      }
+      prev[l] = x;
+      succ[l] = next;
+    }
+    long s0 = succ[0];
+    return s0 != NONE && compareKey(s0, key) == 0 ? s0 : NONE;
+  }
+
   /** The node of a key, or 0 if absent. */
-  long find(byte[] key, int off, int len) {
+  long find(Probe key) {
     long x = head;
     for (int level = MAX_HEIGHT - 1; level >= 0; level--) {
       while (true) {
@@ -140,7 +200,7 @@ final class L0SkipList {
         if (next == NONE) {
           break;
         }
-        int c = compareKey(next, key, off, len);
+        int c = compareKey(next, key);
         if (c < 0) {
           x = next;
         } else {
@@ -155,13 +215,13 @@ final class L0SkipList {
   }
 
   /** The first node whose key is ≥ the given key, or 0. */
-  long seek(byte[] key, int off, int len) {
+  long seek(Probe key) {
     long x = head;
     long next = NONE;
     for (int level = MAX_HEIGHT - 1; level >= 0; level--) {
       while (true) {
         next = next(x, level);
-        if (next == NONE || compareKey(next, key, off, len) >= 0) {
+        if (next == NONE || compareKey(next, key) >= 0) {
           break;
         }
         x = next;
@@ -251,7 +311,7 @@ final class L0SkipList {
    *
    * @return the node holding the key, or 0
    */
-  private long findSplice(byte[] key, int off, int len, long[] prev, long[] succ) {
+  private long findSplice(Probe key, long[] prev, long[] succ) {
     long x = head;
     long found = NONE;
     for (int level = MAX_HEIGHT - 1; level >= 0; level--) {
@@ -261,7 +321,7 @@ final class L0SkipList {
         if (next == NONE) {
           break;
         }
-        int c = compareKey(next, key, off, len);
+        int c = compareKey(next, key);
         if (c >= 0) {
           if (c == 0) {
             found = next;
@@ -282,7 +342,7 @@ final class L0SkipList {
    *
    * @return the node holding the key if the scan met it, or 0
    */
-  private long findSpliceAt(int level, byte[] key, int off, int len, long[] prev, long[] succ) {
+  private long findSpliceAt(int level, Probe key, long[] prev, long[] succ) {
     long x = prev[level];
     while (true) {
       long next = next(x, level);
@@ -291,7 +351,7 @@ final class L0SkipList {
         succ[level] = NONE;
         return NONE;
       }
-      int c = compareKey(next, key, off, len);
+      int c = compareKey(next, key);
       if (c >= 0) {
         prev[level] = x;
         succ[level] = next;
@@ -309,14 +369,58 @@ final class L0SkipList {
     return SLOT.compareAndSet(nodes.chunkOf(node), ChunkedArena.offsetOf(node) + NEXT + level, expected, value);
   }
 
-  /** Compares a node's key with {@code key[off, off + len)}, unsigned bytes. */
-  private int compareKey(long node, byte[] key, int off, int len) {
-    long keyRef = keyRef(node);
+  /**
+   * Compares a node's key with the probe's, unsigned bytes: first the 16-byte prefixes held in the
+   * node (one cache line with its next pointers), and only when they are equal the whole keys in the
+   * arena, which is where a search would otherwise take a second cache miss per node it visits.
+   */
+  private int compareKey(long node, Probe key) {
+    long[] n = nodes.chunkOf(node);
+    int b = ChunkedArena.offsetOf(node);
+    int c = Long.compareUnsigned(n[b + PREFIX0], key.prefix0);
+    if (c != 0) {
+      return c;
+    }
+    c = Long.compareUnsigned(n[b + PREFIX1], key.prefix1);
+    if (c != 0) {
+      return c;
+    }
+    long keyRef = n[b + KEY];
     byte[] chunk = data.chunkOf(keyRef);
     int k = ChunkedArena.offsetOf(keyRef);
-    int n = ByteArena.getUnsignedShort(chunk, k);
+    int len = ByteArena.getUnsignedShort(chunk, k);
     return Arrays.compareUnsigned(
-        chunk, k + ByteArena.KEY_HEADER_BYTES, k + ByteArena.KEY_HEADER_BYTES + n, key, off, off + len);
+        chunk, k + ByteArena.KEY_HEADER_BYTES, k + ByteArena.KEY_HEADER_BYTES + len, key.bytes, 0, key.length);
+  }
+
+  /**
+   * A key being searched for: its bytes and their first 16 bytes as two big-endian longs
+   * (zero-padded), compared unsigned. Mutable, confined to one thread.
+   */
+  static final class Probe {
+    private byte[] bytes;
+    private int length;
+    private long prefix0;
+    private long prefix1;
+
+    /** Points the probe at {@code bytes[0, length)}. */
+    Probe set(byte[] bytes, int length) {
+      this.bytes = bytes;
+      this.length = length;
+      this.prefix0 = prefix(bytes, 0, length);
+      this.prefix1 = prefix(bytes, 8, length);
+      return this;
+    }
+  }
+
+  /** Bytes {@code [from, from + 8)} of {@code key[0, length)} as a big-endian long, zero-padded. */
+  static long prefix(byte[] key, int from, int length) {
+    long v = 0;
+    for (int i = 0; i < 8; i++) {
+      int at = from + i;
+      v = (v << 8) | (at < length ? key[at] & 0xFF : 0);
+    }
+    return v;
   }
 
   /** 1 + the number of times a 1-in-4 chance came up in a row, at most {@link #MAX_HEIGHT}. */
