@@ -45,6 +45,10 @@ public final class ReplayLoad {
 
   private ReplayLoad() {}
 
+  /**
+   * Runs the measurement (arguments in the class comment); prints a {@code written} line (unless the
+   * kept directory exists) and one {@code replay} line per repetition.
+   */
   public static void main(String[] args) throws Exception {
     long walMib = 256;
     int reps = 3;

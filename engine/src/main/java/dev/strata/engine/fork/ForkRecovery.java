@@ -1,6 +1,7 @@
 package dev.strata.engine.fork;
 
 import dev.strata.engine.l0.L0Buffer;
+import dev.strata.engine.l0.L0BulkLoad;
 import dev.strata.engine.l0.L0Record;
 import dev.strata.engine.proto.CollectionDefinition;
 import dev.strata.engine.read.PublishedSnapshot;
@@ -106,6 +107,7 @@ final class ForkRecovery {
       // One pass: the WAL checks each record's CRC as it hands it to the replay.
       Replay replay = new Replay(active, collections);
       wal = WalWriter.open(ctx.vfs(), dir.resolve("wal"), ctx.options().wal(), covered + 1, replay);
+      replay.load.finish();
       int replayed = replay.records;
       SortedMap<Long, RetainedSnapshot> retained = new TreeMap<>();
       boolean segmentsKnown = true;
@@ -183,16 +185,18 @@ final class ForkRecovery {
    * Replays the WAL records past the head's covered LSN as {@link WalWriter#open} hands them over:
    * definitions into the collection registry, writes into the active L0 buffer, each record's
    * bytes parsed in place ({@link WalEntries#parse}) and its documents' bodies copied straight from
-   * the WAL's read buffer into the arena. One thread (the fork's open); one reused {@link L0Record}.
+   * the WAL's read buffer into the arena. The buffer is bulk-loaded ({@link L0BulkLoad}: no one can
+   * read it before the fork opens), and indexed in one sorted pass once the WAL is read. One thread
+   * (the fork's open); one reused {@link L0Record}.
    */
   private static final class Replay implements WalReplaySink {
-    private final L0Buffer active;
+    private final L0BulkLoad load;
     private final CollectionRegistry collections;
     private final L0Record record = new L0Record();
     private int records;
 
     Replay(L0Buffer active, CollectionRegistry collections) {
-      this.active = active;
+      this.load = active.bulkLoad();
       this.collections = collections;
     }
 
@@ -211,9 +215,8 @@ final class ForkRecovery {
       CollectionDefinition d = WalEntries.parse(lsn, src, off, payload.remaining(), record);
       if (d != null) {
         collections.restore(new CollectionRegistry.Collection(d.getName(), WalEntries.schemaOf(d), lsn));
-      } else if (!active.applyRecord(lsn, record)) {
-        throw new IllegalStateException(
-            "replayed LSN " + lsn + " is outside the active buffer (start " + active.startLsnExclusive() + ")");
+      } else {
+        load.add(lsn, record);
       }
       records++;
     }

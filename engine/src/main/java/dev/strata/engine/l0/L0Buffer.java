@@ -149,6 +149,24 @@ public final class L0Buffer {
     }
   }
 
+  /**
+   * A bulk load of this buffer (recovery's replay, see {@link L0BulkLoad}): only on an empty buffer
+   * that no other thread uses until the load is finished.
+   *
+   * @throws IllegalStateException if the buffer holds entries or is frozen
+   */
+  public L0BulkLoad bulkLoad() {
+    if (!isEmpty() || isFrozen()) {
+      throw new IllegalStateException("a bulk load needs an empty, active L0 buffer");
+    }
+    return new L0BulkLoad(this, data, index);
+  }
+
+  /** Records that a record of {@code lsn} was applied (for {@link #maxAppliedLsn()}). */
+  void noteApplied(long lsn) {
+    maxLsn.accumulateAndGet(lsn, Math::max);
+  }
+
   /** The newest version of a key, or null if this buffer has none. Lock-free. */
   public DocumentVersion get(String collection, String id) {
     byte[] key = keyOf(collection, id);

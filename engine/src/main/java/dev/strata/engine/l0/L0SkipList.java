@@ -106,14 +106,8 @@ final class L0SkipList {
       return replaceVersion(found, writeVersion(lsn, tombstone, src, bodyOffset, valueLength), lsn);
     }
     // A new key: key and version in one allocation.
-    int recordLength = ByteArena.KEY_HEADER_BYTES + keyLength + ByteArena.VERSION_HEADER_BYTES + valueLength;
-    long keyRef = data.allocate(recordLength);
-    byte[] chunk = data.chunkOf(keyRef);
-    int off = ChunkedArena.offsetOf(keyRef);
-    ByteArena.putShort(chunk, off, keyLength);
-    System.arraycopy(key, 0, chunk, off + ByteArena.KEY_HEADER_BYTES, keyLength);
+    long keyRef = writeEntry(data, key, keyLength, lsn, tombstone, src, bodyOffset, bodyLength);
     long versionRef = keyRef + ByteArena.KEY_HEADER_BYTES + keyLength;
-    fillVersion(chunk, ChunkedArena.offsetOf(versionRef), lsn, tombstone, src, bodyOffset, valueLength);
 
     int height = randomHeight();
     long node = nodes.allocate(NEXT + height);
@@ -263,6 +257,91 @@ final class L0SkipList {
   /** Bytes of node chunks held. */
   long reservedBytes() {
     return 8 * nodes.reservedUnits();
+  }
+
+  /**
+   * Writes a key record and a version record in one allocation of {@code data} (see {@link
+   * ByteArena}); the version starts right after the key.
+   *
+   * @return the key record's reference
+   */
+  static long writeEntry(
+      ByteArena data, byte[] key, int keyLength, long lsn, boolean tombstone, byte[] src, int bodyOffset, int bodyLength) {
+    int valueLength = ByteArena.VALUE_HEADER_BYTES + (tombstone ? 0 : bodyLength);
+    long keyRef =
+        data.allocate(ByteArena.KEY_HEADER_BYTES + keyLength + ByteArena.VERSION_HEADER_BYTES + valueLength);
+    byte[] chunk = data.chunkOf(keyRef);
+    int off = ChunkedArena.offsetOf(keyRef);
+    ByteArena.putShort(chunk, off, keyLength);
+    System.arraycopy(key, 0, chunk, off + ByteArena.KEY_HEADER_BYTES, keyLength);
+    fillVersion(chunk, off + ByteArena.KEY_HEADER_BYTES + keyLength, lsn, tombstone, src, bodyOffset, valueLength);
+    return keyRef;
+  }
+
+  /**
+   * Links nodes into an empty list in strictly increasing key order, with no other thread touching
+   * the list (an {@link L0BulkLoad}): each level is appended at its tail, no search at all.
+   */
+  final class Appender {
+    private final long[] tail = new long[MAX_HEIGHT];
+    private int linked;
+
+    private Appender() {
+      Arrays.fill(tail, head);
+    }
+
+    /** Appends a node for the key at {@code keyRef} (greater than every key appended before). */
+    void append(long p0, long p1, long keyRef, long versionRef) {
+      int height = randomHeight();
+      long node = nodes.allocate(NEXT + height);
+      long[] n = nodes.chunkOf(node);
+      int base = ChunkedArena.offsetOf(node);
+      n[base + PREFIX0] = p0;
+      n[base + PREFIX1] = p1;
+      n[base + KEY] = keyRef;
+      n[base + VERSION] = versionRef;
+      for (int level = 0; level < height; level++) {
+        SLOT.setRelease(nodes.chunkOf(tail[level]), ChunkedArena.offsetOf(tail[level]) + NEXT + level, node);
+        tail[level] = node;
+      }
+      linked++;
+    }
+
+    /** Counts the appended keys. */
+    void done() {
+      count.addAndGet(linked);
+      linked = 0;
+    }
+  }
+
+  /**
+   * An appender for a bulk load.
+   *
+   * @throws IllegalStateException if the list is not empty
+   */
+  Appender appender() {
+    if (count.get() != 0 || next(head, 0) != NONE) {
+      throw new IllegalStateException("a bulk load needs an empty L0 buffer");
+    }
+    return new Appender();
+  }
+
+  /** Compares two key records, unsigned bytes. */
+  int compareKeys(long keyRefA, long keyRefB) {
+    byte[] a = data.chunkOf(keyRefA);
+    int ao = ChunkedArena.offsetOf(keyRefA);
+    int al = ByteArena.getUnsignedShort(a, ao);
+    byte[] b = data.chunkOf(keyRefB);
+    int bo = ChunkedArena.offsetOf(keyRefB);
+    int bl = ByteArena.getUnsignedShort(b, bo);
+    return Arrays.compareUnsigned(
+        a, ao + ByteArena.KEY_HEADER_BYTES, ao + ByteArena.KEY_HEADER_BYTES + al,
+        b, bo + ByteArena.KEY_HEADER_BYTES, bo + ByteArena.KEY_HEADER_BYTES + bl);
+  }
+
+  /** True if two key records hold the same key. */
+  boolean sameKey(long keyRefA, long keyRefB) {
+    return compareKeys(keyRefA, keyRefB) == 0;
   }
 
   private long writeVersion(long lsn, boolean tombstone, byte[] src, int bodyOffset, int valueLength) {
