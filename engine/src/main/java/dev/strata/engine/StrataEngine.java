@@ -464,7 +464,8 @@ public final class StrataEngine implements AutoCloseable {
    * The memory budget (SPEC §5.10) and where each share stands now.
    *
    * @param budget {@code memory.budget} and its shares
-   * @param l0Bytes L0 of every fork now (active and frozen buffers), against {@code budget.l0Bytes()}
+   * @param l0Bytes L0 memory of every fork now (the arena chunks of active and frozen buffers),
+   *     against {@code budget.l0Bytes()}
    * @param blockCacheBytes what RocksDB's block cache holds, against {@code budget.blockCacheBytes()}
    * @param heapUsedBytes Java heap in use (garbage included until the next collection)
    * @param heapMaxBytes the heap's limit ({@code -Xmx})

@@ -105,7 +105,7 @@ public final class Fork implements AutoCloseable {
             options.streamTimeoutMs(),
             options.flushMaxRetries(),
             options.retryBackoffMs(),
-            ctx.streamExecutor(),
+            ctx.streamPool(),
             ctx.finalizerPool(),
             ctx.scheduler(),
             flushJob::stream,
@@ -119,7 +119,8 @@ public final class Fork implements AutoCloseable {
         new WriteController(name, options.l0MaxBytes(), options.writeStallTimeoutMs(),
             options.compaction().enabled() ? options.compaction().stopWritesSegments() : 0,
             () -> memTables.current().active().sizeBytes(), this::headSegmentCount, flushScheduler::rotate, lifecycle,
-            ctx.writeBuffers(), () -> memTables.current().l0Bytes(), flushScheduler::rotateForMemory);
+            ctx.writeBuffers(), () -> memTables.current().active().reservedBytes(),
+            () -> memTables.current().l0ReservedBytes(), flushScheduler::rotateForMemory);
     this.writer = new ForkWriter(name, wal, watermark, memTables, collections, writeController, lifecycle);
     this.compactions = new CompactionPublisher(ctx, entry, memTables, chain, flush, watchers, writeController, lifecycle);
     lifecycle.onReadOnly(

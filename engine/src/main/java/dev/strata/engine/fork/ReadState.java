@@ -58,4 +58,16 @@ record ReadState(L0Buffer active, List<L0Buffer> frozenNewestFirst, PublishedSna
     }
     return n;
   }
+
+  /**
+   * Bytes of the arena chunks the active and frozen buffers hold: {@link #l0Bytes()} plus the
+   * unused ends of their chunks, the memory L0 takes (what the memory budget accounts).
+   */
+  long l0ReservedBytes() {
+    long n = active.reservedBytes();
+    for (L0Buffer b : frozenNewestFirst) {
+      n += b.reservedBytes();
+    }
+    return n;
+  }
 }

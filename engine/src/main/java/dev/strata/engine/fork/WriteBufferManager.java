@@ -19,9 +19,10 @@ import org.slf4j.LoggerFactory;
  * own {@link WriteController} keeps its L0 under {@code l0.max_bytes} and its permits; this bounds
  * their sum, which otherwise grows with the number of forks.
  *
- * <p><b>Accounting.</b> Usage is the sum of every registered fork's L0 bytes (active plus frozen
- * buffers, as {@code L0Buffer.sizeBytes} counts them), read when a writer asks: exact at that
- * moment, with nothing to keep in step. A frozen buffer counts until its flush is published and the
+ * <p><b>Accounting.</b> Usage is the sum of every registered fork's L0 memory: the arena chunks its
+ * active and frozen buffers hold ({@code L0Buffer.reservedBytes}: the records and skip-list nodes
+ * plus the unused end of each buffer's last chunks, which the heap holds all the same), read when a
+ * writer asks: exact at that moment, with nothing to keep in step. A frozen buffer counts until its flush is published and the
  * buffer leaves the fork's read state.
  *
  * <p><b>Policy</b> ({@link #beforeWrite}, on every write, before its WAL append), after RocksDB's
@@ -112,7 +113,7 @@ public final class WriteBufferManager {
     };
   }
 
-  /** L0 bytes of every registered fork now (active and frozen). */
+  /** L0 memory of every registered fork now (arena chunks of active and frozen buffers), bytes. */
   public long usageBytes() {
     long n = 0;
     for (Member m : members) {

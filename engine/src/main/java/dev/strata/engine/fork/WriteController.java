@@ -71,7 +71,9 @@ final class WriteController {
    * @param activeL0Bytes bytes in the fork's active L0 buffer now
    * @param headSegments segments in the fork's head snapshot now (0 before the first flush)
    * @param writeBuffers the engine's bound on L0 of all forks; this fork joins it here
-   * @param l0Bytes bytes in the fork's active and frozen L0 buffers now
+   * @param activeL0ReservedBytes bytes of arena chunks the fork's active L0 buffer holds now (the
+   *     memory it takes, chunk ends included), what {@code writeBuffers} accounts
+   * @param l0ReservedBytes bytes of arena chunks the fork's active and frozen L0 buffers hold now
    * @param rotateForMemory rotates the fork now if it has data and a free permit (no wait); true if
    *     it did
    */
@@ -85,7 +87,8 @@ final class WriteController {
       Rotator rotator,
       ForkLifecycle lifecycle,
       WriteBufferManager writeBuffers,
-      LongSupplier l0Bytes,
+      LongSupplier activeL0ReservedBytes,
+      LongSupplier l0ReservedBytes,
       BooleanSupplier rotateForMemory) {
     this.forkName = forkName;
     this.l0MaxBytes = l0MaxBytes;
@@ -97,7 +100,7 @@ final class WriteController {
     this.lifecycle = lifecycle;
     this.writeBuffers = writeBuffers;
     // Registered with the suppliers given, not with this (a half-built object must not escape).
-    this.registration = writeBuffers.register(forkName, activeL0Bytes, l0Bytes, rotateForMemory);
+    this.registration = writeBuffers.register(forkName, activeL0ReservedBytes, l0ReservedBytes, rotateForMemory);
   }
 
   /**

@@ -34,7 +34,7 @@ class WriteControllerTest {
   private WriteController controller(long stallTimeoutMs, WriteController.Rotator rotator) {
     return new WriteController(
         "f", L0_MAX, stallTimeoutMs, STOP_SEGMENTS, activeBytes::get, headSegments::get, rotator, lifecycle,
-        NO_BUDGET, activeBytes::get, () -> false);
+        NO_BUDGET, activeBytes::get, activeBytes::get, () -> false);
   }
 
   @Test
@@ -136,7 +136,7 @@ class WriteControllerTest {
   void compactionDisabledMeansNoSegmentStall() {
     WriteController wc =
         new WriteController("f", L0_MAX, 100, 0, activeBytes::get, headSegments::get, this::rotate, lifecycle,
-            NO_BUDGET, activeBytes::get, () -> false);
+            NO_BUDGET, activeBytes::get, activeBytes::get, () -> false);
     activeBytes.set(L0_MAX);
     headSegments.set(1_000);
     wc.beforeWrite();
