@@ -13,6 +13,8 @@ import dev.strata.wal.WalWriter;
  * @param l0Bytes bytes in every L0 buffer of the fork (active and frozen)
  * @param activeL0Bytes bytes in the active buffer
  * @param frozenL0Bytes bytes in frozen buffers whose flushes are in flight
+ * @param l0ReservedBytes memory every L0 buffer of the fork holds: the arena chunks, unused chunk
+ *     ends included (what the memory budget's L0 share accounts), bytes
  * @param walDurableLsn every WAL record up to this LSN is fsynced
  * @param lastFlushDurationMs rotate-to-publish time of the last published flush, ms
  * @param frozenBuffers number of frozen buffers
@@ -40,6 +42,7 @@ public record ForkStats(
     long l0Bytes,
     long activeL0Bytes,
     long frozenL0Bytes,
+    long l0ReservedBytes,
     long walDurableLsn,
     long lastFlushDurationMs,
     int frozenBuffers,
@@ -87,6 +90,7 @@ public record ForkStats(
         s.l0Bytes(),
         s.active().sizeBytes(),
         s.l0Bytes() - s.active().sizeBytes(),
+        s.l0ReservedBytes(),
         wal.durableLsn(),
         publisher.lastFlushDurationMs(),
         s.frozenNewestFirst().size(),

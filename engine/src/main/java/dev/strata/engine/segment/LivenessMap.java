@@ -63,7 +63,17 @@ public final class LivenessMap {
    */
   public LivenessMap withNewest(Segment newest, List<Segment> olderNewestFirst, SegmentStore store)
       throws IOException {
-    Builder b = new Builder(entries);
+    return withNewest(newest, olderNewestFirst, store, true);
+  }
+
+  /**
+   * {@link #withNewest(Segment, List, SegmentStore)}, with the key filters asked first or not: the
+   * answer must not depend on it (the filters only skip lookups that would find nothing), which
+   * {@code LivenessKeyFilterPropertyTest} checks by comparing both.
+   */
+  LivenessMap withNewest(Segment newest, List<Segment> olderNewestFirst, SegmentStore store, boolean keyFilters)
+      throws IOException {
+    Builder b = new Builder(entries, keyFilters);
     b.shadow(newest, olderNewestFirst, store);
     return b.build();
   }
@@ -77,7 +87,7 @@ public final class LivenessMap {
    */
   public static LivenessMap rebuild(List<Segment> newestFirst, SegmentStore store)
       throws IOException {
-    Builder b = new Builder(Map.of());
+    Builder b = new Builder(Map.of(), true);
     for (int i = newestFirst.size() - 2; i >= 0; i--) {
       b.shadow(newestFirst.get(i), newestFirst.subList(i + 1, newestFirst.size()), store);
     }
@@ -184,9 +194,11 @@ public final class LivenessMap {
     private final Map<Long, Entry> base;
     private final Map<Long, FixedBitSet> changed = new HashMap<>();
     private final Map<Long, Integer> liveCounts = new HashMap<>();
+    private final boolean keyFilters;
 
-    Builder(Map<Long, Entry> base) {
+    Builder(Map<Long, Entry> base, boolean keyFilters) {
       this.base = base;
+      this.keyFilters = keyFilters;
     }
 
     /** One older segment's lookup state for a shadowing pass. */
@@ -217,7 +229,7 @@ public final class LivenessMap {
         }
         Terms t = leaf.terms(LuceneFields.KEY);
         if (t != null) {
-          targets.add(new Target(s.segmentId(), leaf, s.keyFilter(), t.iterator()));
+          targets.add(new Target(s.segmentId(), leaf, keyFilters ? s.keyFilter() : null, t.iterator()));
         }
       }
       if (targets.isEmpty()) {
