@@ -8,7 +8,8 @@
 # Usage: bench/run-memory.sh [--soak-seconds S] [--port P] [--out DIR] [--root DIR]
 #   --root DIR   the tree whose bin/strata and server/target/strata.jar to run (default: this one),
 #                to measure an older build with the same script
-# Results: DIR/rss-load.txt, DIR/rss-samples.txt (one "epoch-seconds MiB" line per second),
+# Results: DIR/rss-load.txt, DIR/rss-samples.txt (one "epoch-seconds RSS-MiB anon-MiB file-MiB" line
+# per second: anonymous memory is heap and native allocations, file-backed is mapped files),
 # DIR/soak.{json,csv} and the console. Scratch data under ${STRATA_BENCH_DIR:-/tmp}, deleted after.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,8 +48,13 @@ trap cleanup EXIT
 for _ in $(seq 1 240); do grep -q 'serving on' "$scratch/server.log" && break; sleep 0.5; done
 grep -q 'serving on' "$scratch/server.log" || { cat "$scratch/server.log" >&2; exit 1; }
 rss() { awk '/VmRSS/{printf "%.0f", $2/1024}' "/proc/$pid/status"; }
+# RSS split: anonymous (heap, native allocations) and file-backed (mmapped Lucene segments, the JDK).
+split() { awk '/RssAnon/{a=$2} /RssFile/{f=$2} END{printf "anon %.0f MiB, file %.0f MiB", a/1024, f/1024}' "/proc/$pid/status"; }
 hwm() { awk '/VmHWM/{printf "%.0f", $2/1024}' "/proc/$pid/status"; }
-( while kill -0 "$pid" 2>/dev/null; do echo "$(date +%s) $(rss)"; sleep 1; done ) > "$out/rss-samples.txt" &
+( while kill -0 "$pid" 2>/dev/null; do
+    echo "$(date +%s) $(rss) $(awk '/RssAnon/{a=$2} /RssFile/{f=$2} END{printf "%.0f %.0f", a/1024, f/1024}' "/proc/$pid/status")"
+    sleep 1
+  done ) > "$out/rss-samples.txt" &
 sampler=$!
 {
   echo "server pid $pid ($(tr '\0' ' ' < "/proc/$pid/cmdline" | grep -o -- '-Xm[sx][^ ]*' | tr '\n' ' '))"
@@ -58,11 +64,11 @@ t0=$(date +%s)
 "$root/bin/strata" load "$corpus" --collection packages --server "127.0.0.1:$port" --no-progress \
   --text-fields summary,description --keyword-fields section,priority,maintainer \
   --long-fields installed_size_kib 2>&1 | tail -n 3 | tee -a "$report"
-echo "load took $(( $(date +%s) - t0 )) s; right after: RSS $(rss) MiB (peak so far $(hwm) MiB)" | tee -a "$report"
+echo "load took $(( $(date +%s) - t0 )) s; right after: RSS $(rss) MiB ($(split); peak so far $(hwm) MiB)" | tee -a "$report"
 sleep 10
-echo "10 s after: RSS $(rss) MiB" | tee -a "$report"
+echo "10 s after: RSS $(rss) MiB ($(split))" | tee -a "$report"
 sleep 30
-echo "40 s after: RSS $(rss) MiB (peak so far $(hwm) MiB)" | tee -a "$report"
+echo "40 s after: RSS $(rss) MiB ($(split); peak so far $(hwm) MiB)" | tee -a "$report"
 if [ "$soak" -gt 0 ]; then
   cd "$here/.." # MemorySoak reads bench/queries.txt
   "$JAVA" -Xmx1g -cp "$jar" dev.strata.bench.memory.MemorySoak --server "127.0.0.1:$port" --pid "$pid" \

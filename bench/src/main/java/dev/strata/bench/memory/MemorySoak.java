@@ -49,8 +49,8 @@ public final class MemorySoak {
 
   /** One sample. Bytes, and seconds since the start. */
   public record Sample(
-      double seconds, long rssBytes, long hwmBytes, long docsWritten, long l0Bytes, long blockCacheBytes,
-      long heapUsedBytes, long heapMaxBytes, long l0Stalls) {}
+      double seconds, long rssBytes, long hwmBytes, long rssAnonBytes, long rssFileBytes, long docsWritten,
+      long l0Bytes, long blockCacheBytes, long heapUsedBytes, long heapMaxBytes, long l0Stalls) {}
 
   /** The run: its settings, samples, and the flatness summary. */
   public record Report(
@@ -102,10 +102,11 @@ public final class MemorySoak {
         Files.createDirectories(json.getParent());
       }
       Files.writeString(json, json(r), StandardCharsets.UTF_8);
-      StringBuilder csv = new StringBuilder("seconds,rss_mib,hwm_mib,docs_written,l0_mib,block_cache_mib,heap_used_mib,heap_max_mib,l0_stalls\n");
+      StringBuilder csv = new StringBuilder(
+          "seconds,rss_mib,hwm_mib,rss_anon_mib,rss_file_mib,docs_written,l0_mib,block_cache_mib,heap_used_mib,heap_max_mib,l0_stalls\n");
       for (Sample s : r.samples()) {
-        csv.append(String.format(Locale.ROOT, "%.1f,%.1f,%.1f,%d,%.1f,%.1f,%.1f,%.1f,%d%n", s.seconds(), mib(s.rssBytes()),
-            mib(s.hwmBytes()), s.docsWritten(), mib(s.l0Bytes()), mib(s.blockCacheBytes()), mib(s.heapUsedBytes()),
+        csv.append(String.format(Locale.ROOT, "%.1f,%.1f,%.1f,%.1f,%.1f,%d,%.1f,%.1f,%.1f,%.1f,%d%n", s.seconds(),
+            mib(s.rssBytes()), mib(s.hwmBytes()), mib(s.rssAnonBytes()), mib(s.rssFileBytes()), s.docsWritten(), mib(s.l0Bytes()), mib(s.blockCacheBytes()), mib(s.heapUsedBytes()),
             mib(s.heapMaxBytes()), s.l0Stalls()));
       }
       Files.writeString(Paths.get(out + ".csv"), csv, StandardCharsets.UTF_8);
@@ -180,8 +181,9 @@ public final class MemorySoak {
         nextSample += (long) (sampleSeconds * 1e9);
         Sample s = sample(admin, pid, (System.nanoTime() - start) / 1e9, written.get());
         samples.add(s);
-        log(String.format(Locale.ROOT, "t=%4.0f s  RSS %6.1f MiB  L0 %5.1f MiB  heap %6.1f / %6.1f MiB  docs %,d",
-            s.seconds(), mib(s.rssBytes()), mib(s.l0Bytes()), mib(s.heapUsedBytes()), mib(s.heapMaxBytes()),
+        log(String.format(Locale.ROOT,
+            "t=%4.0f s  RSS %6.1f MiB (anon %6.1f, file %6.1f)  L0 %5.1f MiB  heap %6.1f / %6.1f MiB  docs %,d",
+            s.seconds(), mib(s.rssBytes()), mib(s.rssAnonBytes()), mib(s.rssFileBytes()), mib(s.l0Bytes()), mib(s.heapUsedBytes()), mib(s.heapMaxBytes()),
             s.docsWritten()));
       }
       for (Thread t : threads) {
@@ -217,22 +219,26 @@ public final class MemorySoak {
   private static Sample sample(StrataClient admin, long pid, double seconds, long docs) throws IOException {
     long[] rss = procStatus(pid);
     MemoryStats m = admin.stats(List.of()).getMemory();
-    return new Sample(seconds, rss[0], rss[1], docs, m.getL0Bytes(), m.getBlockCacheBytes(), m.getHeapUsedBytes(),
+    return new Sample(seconds, rss[0], rss[1], rss[2], rss[3], docs, m.getL0Bytes(), m.getBlockCacheBytes(), m.getHeapUsedBytes(),
         m.getHeapMaxBytes(), m.getL0StallsTotal());
   }
 
-  /** VmRSS and VmHWM of {@code pid}, bytes, from {@code /proc/<pid>/status}. */
+  /**
+   * VmRSS, VmHWM, RssAnon (heap, native allocations) and RssFile (mapped files: Lucene's mmapped
+   * segments, the JDK's own files) of {@code pid}, bytes, from {@code /proc/<pid>/status}; -1 where
+   * the kernel does not report one.
+   */
   static long[] procStatus(long pid) throws IOException {
-    long rss = -1;
-    long hwm = -1;
+    long[] out = {-1, -1, -1, -1};
+    String[] names = {"VmRSS:", "VmHWM:", "RssAnon:", "RssFile:"};
     for (String line : Files.readAllLines(Paths.get("/proc", Long.toString(pid), "status"))) {
-      if (line.startsWith("VmRSS:")) {
-        rss = kib(line) * 1024;
-      } else if (line.startsWith("VmHWM:")) {
-        hwm = kib(line) * 1024;
+      for (int i = 0; i < names.length; i++) {
+        if (line.startsWith(names[i])) {
+          out[i] = kib(line) * 1024;
+        }
       }
     }
-    return new long[] {rss, hwm};
+    return out;
   }
 
   private static long kib(String line) {
