@@ -116,15 +116,9 @@ public final class Fork implements AutoCloseable {
         new FlushScheduler(
             name, options.l0MaxBytes(), options.flushIntervalMs(), ctx.scheduler(), wal, memTables, flush, tickets, lifecycle);
     this.writeController =
-        new WriteController(
-            name,
-            options.l0MaxBytes(),
-            options.writeStallTimeoutMs(),
+        new WriteController(name, options.l0MaxBytes(), options.writeStallTimeoutMs(),
             options.compaction().enabled() ? options.compaction().stopWritesSegments() : 0,
-            () -> memTables.current().active().sizeBytes(),
-            this::headSegmentCount,
-            flushScheduler::rotate,
-            lifecycle);
+            () -> memTables.current().active().sizeBytes(), this::headSegmentCount, flushScheduler::rotate, lifecycle);
     this.writer = new ForkWriter(name, wal, watermark, memTables, collections, writeController, lifecycle);
     this.compactions = new CompactionPublisher(ctx, entry, memTables, chain, flush, watchers, writeController, lifecycle);
     lifecycle.onReadOnly(
@@ -178,10 +172,7 @@ public final class Fork implements AutoCloseable {
     return SnapshotEdit.snapshotId(forkId, seq);
   }
 
-  /**
-   * The fork id inside a snapshot id ({@code <fork id>-<seq>}: the text before the last '-'), or
-   * "" if it has none.
-   */
+  /** The fork id inside a snapshot id ({@code <fork id>-<seq>}: before the last '-'), or "" if none. */
   public static String forkIdOf(String snapshotId) {
     return SnapshotEdit.forkIdOf(snapshotId);
   }
@@ -226,7 +217,7 @@ public final class Fork implements AutoCloseable {
     return lifecycle.isDropping();
   }
 
-  /** The engine context this fork runs in. */
+  /** The engine context this fork runs in (compaction jobs). */
   ForkContext context() {
     return ctx;
   }
@@ -267,6 +258,15 @@ public final class Fork implements AutoCloseable {
   }
 
   /**
+   * {@link #write} without waiting for the WAL: validated here, the rest on {@code executors}, the
+   * future completed from the group commit. Threads, statuses: {@link ForkWriter#writeAsync}.
+   */
+  public CompletableFuture<Long> writeAsync(
+      String collection, List<Mutation> mutations, Durability durability, WriteExecutors executors) {
+    return writer.writeAsync(collection, mutations, durability, executors);
+  }
+
+  /**
    * Requests a flush and returns its ticket at once.
    *
    * @param permitWaitMs how long to wait for a permit (the write-stall timeout for clients)
@@ -278,8 +278,7 @@ public final class Fork implements AutoCloseable {
   }
 
   /**
-   * A future of the first snapshot covering the ticket's LSN. Cancelling it does not affect the
-   * ticket.
+   * A future of the first snapshot covering the ticket's LSN; cancelling it leaves the ticket alone.
    *
    * @throws StrataException NOT_FOUND if the ticket is of another (dropped) fork with this name;
    *     INVALID_ARGUMENT if its LSN is beyond this fork's WAL
@@ -296,6 +295,11 @@ public final class Fork implements AutoCloseable {
    */
   public DocumentVersion get(String collection, String id) {
     return reader.get(collection, id);
+  }
+
+  /** The fork's read path, for reads that skip decoding ({@link ForkReader#getStored}). */
+  public ForkReader reader() {
+    return reader;
   }
 
   /**
@@ -316,10 +320,7 @@ public final class Fork implements AutoCloseable {
     return reader.search(collection, query, snapshot);
   }
 
-  /**
-   * The head snapshot with a reference taken (the caller releases it), or null before the first
-   * flush.
-   */
+  /** The head snapshot, referenced for the caller (who releases it); null before the first flush. */
   public PublishedSnapshot acquireHead() {
     return memTables.acquireHead();
   }

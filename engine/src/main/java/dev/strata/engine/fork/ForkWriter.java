@@ -17,9 +17,15 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One fork's commit pipeline (LevelDB's {@code DBImpl::Write}): validate → write stall → one WAL
@@ -42,10 +48,25 @@ import java.util.concurrent.TimeoutException;
  * </ol>
  *
  * <p>Thread-safe: called concurrently by any number of writer threads; it holds no lock of its own.
+ * {@link #write} blocks its caller through the stall and the group commit; {@link #writeAsync}
+ * blocks nobody waiting for another thread (see there).
  */
 final class ForkWriter {
   /** Bound on waiting for a WAL append to become durable. */
   private static final long DURABILITY_WAIT_MS = 60_000;
+
+  /**
+   * Appends of one fork running on the append executor at once beyond which its further writes
+   * take the stall executor: more means the fork's WAL is slow (a long fsync, or its queue full),
+   * and its writes must not occupy every append thread the other forks need.
+   */
+  static final int MAX_APPENDS_IN_FLIGHT = 4;
+
+  /** The retry delay RESOURCE_EXHAUSTED suggests when an executor refuses a write, ms. */
+  static final long REFUSED_RETRY_MS = 50;
+
+  /** Asynchronous writes of this fork between entering and leaving {@code wal.append}. */
+  private final AtomicInteger appendsInFlight = new AtomicInteger();
 
   private final String forkName;
   private final WalWriter wal;
@@ -81,20 +102,7 @@ final class ForkWriter {
    *     IO_ERROR (WAL failure; the fork turns read-only)
    */
   long write(String collection, List<Mutation> mutations, Durability durability) {
-    lifecycle.checkWritable();
-    if (mutations.isEmpty()) {
-      throw StrataException.invalid("a write needs at least one mutation");
-    }
-    CollectionRegistry.Collection c = collections.require(forkName, collection);
-    for (Mutation m : mutations) {
-      if (m instanceof Mutation.Put p) {
-        try {
-          SegmentStore.validate(p.document(), c.schema());
-        } catch (IllegalArgumentException e) {
-          throw StrataException.invalid("document '" + p.id() + "': " + e.getMessage());
-        }
-      }
-    }
+    validate(collection, mutations);
     writeController.beforeWrite();
     byte[] record = WalEntries.encodeWrite(collection, mutations);
     WalAppend a;
@@ -114,6 +122,136 @@ final class ForkWriter {
       watermark.markDone(a.lsn());
     }
     return a.lsn();
+  }
+
+  /**
+   * The asynchronous form of {@link #write}: the same validation, write stall, single WAL record,
+   * durable-before-visible and watermark rules (class comment), but no thread waits for the WAL's
+   * group commit: the returned future completes from the commit's own completion.
+   *
+   * <p>Threads. Validation runs on the calling thread (allocation-free unless it finds a problem;
+   * no I/O, no lock). Everything after it runs on {@code executors}: the WAL append on {@link
+   * WriteExecutors#append()} (the appender may lead a group-commit write and fsync, so it is not
+   * the caller's thread), or on {@link WriteExecutors#stall()} when the write must wait first —
+   * the active L0 buffer is full ({@link WriteController}), or this fork already has {@link
+   * #MAX_APPENDS_IN_FLIGHT} appends running (its WAL is slow: it must not take every append
+   * thread from the other forks). The apply to L0 runs on the thread that led the fsync, or, when
+   * the WAL's syncer completed it, back on the append executor (the syncer must not do the work).
+   *
+   * @return completes with the write's LSN once it is durable as asked and applied to L0; fails
+   *     with {@link StrataException} RESOURCE_EXHAUSTED (write stall timed out, or an executor
+   *     refused the work: nothing applied), FAILED_PRECONDITION (read-only or dropping meanwhile),
+   *     IO_ERROR (WAL failure; the fork turns read-only)
+   * @throws StrataException INVALID_ARGUMENT (bad document), NOT_FOUND (no such collection),
+   *     FAILED_PRECONDITION, UNAVAILABLE — at once, with nothing applied
+   */
+  CompletableFuture<Long> writeAsync(
+      String collection, List<Mutation> mutations, Durability durability, WriteExecutors executors) {
+    validate(collection, mutations);
+    CompletableFuture<Long> result = new CompletableFuture<>();
+    Runnable append = () -> append(collection, mutations, durability, executors.append(), result);
+    boolean slow = writeController.wouldStall() || appendsInFlight.get() >= MAX_APPENDS_IN_FLIGHT;
+    try {
+      (slow ? executors.stall() : executors.append()).execute(append);
+    } catch (RejectedExecutionException e) {
+      throw StrataException.overloaded(
+          "fork '" + forkName + "': too many writes are waiting" + (slow ? " for a write stall" : "")
+              + "; retry later",
+          REFUSED_RETRY_MS);
+    }
+    return result;
+  }
+
+  /** The asynchronous write after validation: stall, WAL append, then {@link #applyDurable}. */
+  private void append(
+      String collection, List<Mutation> mutations, Durability durability, Executor applyOn, CompletableFuture<Long> result) {
+    WalAppend a;
+    appendsInFlight.incrementAndGet();
+    try {
+      lifecycle.checkWritable(); // it may have changed while the write was queued
+      writeController.beforeWrite();
+      byte[] record = WalEntries.encodeWrite(collection, mutations);
+      try {
+        a = wal.append(record, durability);
+      } catch (IOException e) {
+        throw lifecycle.walFailed(e);
+      }
+    } catch (RuntimeException e) {
+      result.completeExceptionally(e);
+      return;
+    } finally {
+      appendsInFlight.decrementAndGet();
+    }
+    CompletableFuture<Long> durable = a.durable();
+    if (durable.isDone()) {
+      // This thread led the batch (or the WAL failed): finish here, no hand-off.
+      applyDurable(a.lsn(), durable, collection, mutations, result);
+      return;
+    }
+    durable.whenComplete(
+        (lsn, err) -> {
+          // On the thread that completed the batch, maybe the WAL's syncer, which must not do the
+          // work (it would delay the next batch).
+          try {
+            applyOn.execute(() -> applyDurable(a.lsn(), durable, collection, mutations, result));
+          } catch (RejectedExecutionException full) {
+            applyDurable(a.lsn(), durable, collection, mutations, result); // never strand an LSN
+          }
+        });
+  }
+
+  /** Applies a durable record to L0 and marks its LSN done (invariants 2 and 4); completes the write. */
+  private void applyDurable(
+      long lsn, CompletableFuture<Long> durable, String collection, List<Mutation> mutations, CompletableFuture<Long> result) {
+    RuntimeException failure = null;
+    try {
+      if (durable.isCompletedExceptionally()) {
+        throw lifecycle.walFailed(durabilityFailure(durable));
+      }
+      memTables.apply(lsn, versionsOf(lsn, collection, mutations));
+    } catch (RuntimeException e) {
+      failure = e;
+    } finally {
+      watermark.markDone(lsn);
+    }
+    if (failure == null) {
+      result.complete(lsn);
+    } else {
+      result.completeExceptionally(failure);
+    }
+  }
+
+  private static IOException durabilityFailure(CompletableFuture<Long> durable) {
+    try {
+      durable.join();
+      return new IOException("WAL append failed");
+    } catch (CompletionException | CancellationException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      return cause instanceof IOException io ? io : new IOException(cause);
+    }
+  }
+
+  /**
+   * Checks a write before anything is applied: the fork takes writes, the collection exists, every
+   * put fits its schema.
+   *
+   * @throws StrataException INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, UNAVAILABLE
+   */
+  private void validate(String collection, List<Mutation> mutations) {
+    lifecycle.checkWritable();
+    if (mutations.isEmpty()) {
+      throw StrataException.invalid("a write needs at least one mutation");
+    }
+    CollectionRegistry.Collection c = collections.require(forkName, collection);
+    for (int i = 0; i < mutations.size(); i++) {
+      if (mutations.get(i) instanceof Mutation.Put p) {
+        try {
+          SegmentStore.validate(p.document(), c.schema());
+        } catch (IllegalArgumentException e) {
+          throw StrataException.invalid("document '" + p.id() + "': " + e.getMessage());
+        }
+      }
+    }
   }
 
   /**

@@ -107,6 +107,15 @@ final class WriteController {
     }
   }
 
+  /**
+   * True if a writer arriving now would stall in {@link #beforeWrite} (the active buffer is full):
+   * an asynchronous writer then runs on a pool where waiting is allowed. A hint: the answer may
+   * change the next moment, and {@link #beforeWrite} decides for real.
+   */
+  boolean wouldStall() {
+    return activeL0Bytes.getAsLong() >= l0MaxBytes;
+  }
+
   /** Lets stalled writers re-check their condition now. */
   void wake() {
     synchronized (progress) {

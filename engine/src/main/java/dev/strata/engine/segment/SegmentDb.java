@@ -154,6 +154,22 @@ final class SegmentDb implements AutoCloseable {
   }
 
   /**
+   * Point lookups of several keys in one native call ({@code MultiGet}, which batches the bloom
+   * filter probes and block reads of keys in the same files), with the shared {@code ReadOptions}.
+   *
+   * @return one value per key, in order; null where a key is absent
+   * @throws RocksDBException if RocksDB reports an error
+   */
+  List<byte[]> multiGet(List<byte[]> keys) throws RocksDBException {
+    lockForRead();
+    try {
+      return db.multiGetAsList(pointReadOptions, keys);
+    } finally {
+      unlockForRead();
+    }
+  }
+
+  /**
    * A cursor over {@code [lower, upper)}, registered so {@link #close} can free it first.
    *
    * @param fillCache whether the blocks it reads enter the block cache
