@@ -39,11 +39,13 @@ public final class StoredVersion {
   }
 
   /**
-   * A version as segment {@code segmentId} stores it.
+   * A version as segment {@code segmentId} stores it: {@code value} is the RocksDB value ({@link
+   * SegmentFormat}), taken without a copy.
    *
+   * @param id the document id (for error messages)
    * @throws SegmentCorruptionException if the header is not a valid put or tombstone header
    */
-  static StoredVersion ofValue(long segmentId, String id, byte[] value) throws SegmentCorruptionException {
+  public static StoredVersion ofValue(long segmentId, String id, byte[] value) throws SegmentCorruptionException {
     if (value.length < SegmentFormat.VALUE_HEADER_BYTES
         || (value[0] != SegmentFormat.KIND_PUT && value[0] != SegmentFormat.KIND_TOMBSTONE)
         || (value[0] == SegmentFormat.KIND_TOMBSTONE && value.length != SegmentFormat.VALUE_HEADER_BYTES)) {
