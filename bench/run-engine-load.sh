@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the engine load generator (dev.strata.bench.engine.EngineLoad) from bench/target/benchmarks.jar
 # on a JDK 21+ (see find-jdk.sh). Build first:  mvn -B -q -DskipTests package -pl bench -am
-# Arguments go to EngineLoad ([--smoke] [--only put|flush] [--out file.json]); without any, runs the
+# Arguments go to EngineLoad ([--smoke] [--only put|flush|noisy] [--out file.json]); without any, runs the
 # full load of docs/benchmarks.md and writes its JSON to bench/results/engine-load.json.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

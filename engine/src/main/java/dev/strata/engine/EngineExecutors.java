@@ -1,11 +1,14 @@
 package dev.strata.engine;
 
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import dev.strata.engine.flush.StreamPool;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -19,10 +22,14 @@ import org.slf4j.LoggerFactory;
  * <table>
  *   <caption>Pools</caption>
  *   <tr><th>pool</th><th>threads</th><th>work</th></tr>
- *   <tr><td>{@code strata-stream}</td><td>{@code flush.stream_threads}</td><td>flush stream phases of
- *       every fork (segment writes); queue bounded in effect by each fork's permits</td></tr>
- *   <tr><td>{@code strata-finalizer}</td><td>max(2, stream threads / 2)</td><td>each fork's
- *       finalizer runs on it as a sequential executor (publication in seq order)</td></tr>
+ *   <tr><td>{@code strata-stream}</td><td>{@code flush.stream_threads}, plus one replacement per
+ *       thread running an abandoned (timed-out) stream, at most {@link #streamMaxDetached}</td>
+ *       <td>flush stream phases of every fork (segment writes), a {@link StreamPool}: one lane per
+ *       fork, served round-robin; queue bounded in effect by each fork's permits</td></tr>
+ *   <tr><td>{@code strata-finalizer}</td><td>0 to {@value #FINALIZER_MAX_THREADS}, on demand; idle
+ *       ones exit after {@value #FINALIZER_KEEP_ALIVE_S} s</td><td>each fork's finalizer runs on it
+ *       as a sequential executor (publication in seq order): at most one thread per fork at a
+ *       time</td></tr>
  *   <tr><td>{@code strata-scheduler}</td><td>1</td><td>interval flushes, stream retries and timeouts,
  *       the compaction sweep, the retention timer (each task only queues work elsewhere)</td></tr>
  *   <tr><td>{@code strata-gc}</td><td>1</td><td>retention passes and segment GC, one at a time</td></tr>
@@ -32,6 +39,21 @@ import org.slf4j.LoggerFactory;
  *
  * Threads owned elsewhere: one WAL syncer per fork ({@code WalWriter}) and the segment store's
  * obsolete-segment deleter ({@code strata-segment-deleter}, owned by {@code SegmentStore}).
+ *
+ * <h2>Isolation between forks</h2>
+ *
+ * A publication does I/O (two manifest fsyncs, a directory fsync, WAL truncation fsyncs), so a
+ * finalizer thread can be blocked for as long as a fork's disk is slow. The finalizer pool
+ * therefore never queues: a task goes to an idle thread or to a new one ({@link SynchronousQueue}
+ * hand-off), so a fork blocked in I/O holds only its own thread and never delays another fork's
+ * publication or permits. Each fork's sequential executor uses at most one thread at a time, so
+ * the pool needs as many threads as forks publishing at the same moment. Beyond {@value
+ * #FINALIZER_MAX_THREADS} of them, the thread that hands a publication over (a stream thread
+ * reporting its result, the scheduler reporting a timeout, a compaction queuing its publication, a
+ * closing fork) runs that fork's finalizer itself: back-pressure on the producers rather than a
+ * queue behind other forks' I/O.
+ * Stream threads are isolated the same way by {@link StreamPool}: round-robin lanes, time limits
+ * counted from the start of running, and replacements for threads held by abandoned streams.
  *
  * <h2>Shutdown order</h2>
  *
@@ -45,17 +67,30 @@ final class EngineExecutors {
   private static final Logger log = LoggerFactory.getLogger(EngineExecutors.class);
   private static final long TERMINATION_WAIT_S = 30;
 
-  private final ThreadPoolExecutor stream;
-  private final ExecutorService finalizer;
+  /** Most finalizer threads at once: forks publishing at the same moment without waiting. */
+  static final int FINALIZER_MAX_THREADS = 256;
+
+  /** An idle finalizer thread exits after this long, s. */
+  static final long FINALIZER_KEEP_ALIVE_S = 60;
+
+  private final StreamPool stream;
+  private final ThreadPoolExecutor finalizer;
   private final ScheduledThreadPoolExecutor scheduler;
   private final ExecutorService gc;
   private final ThreadPoolExecutor compaction;
 
   EngineExecutors(EngineOptions options) {
     int streams = options.streamThreads();
-    this.stream =
-        new ThreadPoolExecutor(streams, streams, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemon("strata-stream-%d"));
-    this.finalizer = Executors.newFixedThreadPool(Math.max(2, streams / 2), daemon("strata-finalizer-%d"));
+    this.stream = new StreamPool("strata-stream", streams, streamMaxDetached(streams));
+    this.finalizer =
+        new ThreadPoolExecutor(
+            0,
+            FINALIZER_MAX_THREADS,
+            FINALIZER_KEEP_ALIVE_S,
+            TimeUnit.SECONDS,
+            new SynchronousQueue<>(),
+            daemon("strata-finalizer-%d"),
+            EngineExecutors::runInCallerUnlessShutDown);
     this.scheduler = new ScheduledThreadPoolExecutor(1, daemon("strata-scheduler-%d"));
     scheduler.setRemoveOnCancelPolicy(true);
     this.gc = Executors.newSingleThreadExecutor(daemon("strata-gc-%d"));
@@ -65,11 +100,28 @@ final class EngineExecutors {
     compaction.allowCoreThreadTimeOut(true);
   }
 
+  /**
+   * How many stream threads may run abandoned (timed-out) streams with a replacement started for
+   * each: twice the stream threads, at least 8. A stuck fork holds at most one per seq in flight
+   * (its permits), so this covers several stuck forks before healthy ones wait for a thread.
+   */
+  static int streamMaxDetached(int streamThreads) {
+    return Math.max(8, 2 * streamThreads);
+  }
+
+  /** Beyond the finalizer bound: the submitting thread runs the task; after shutdown: rejected. */
+  private static void runInCallerUnlessShutDown(Runnable task, ThreadPoolExecutor pool) {
+    if (pool.isShutdown()) {
+      throw new RejectedExecutionException("finalizer pool is shut down");
+    }
+    task.run();
+  }
+
   private static ThreadFactory daemon(String format) {
     return new ThreadFactoryBuilder().setNameFormat(format).setDaemon(true).build();
   }
 
-  ExecutorService stream() {
+  StreamPool stream() {
     return stream;
   }
 
@@ -105,7 +157,7 @@ final class EngineExecutors {
     scheduler.shutdownNow();
     stream.shutdownNow();
     finalizer.shutdown();
-    awaitQuietly(stream, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S), "stream");
+    awaitQuietly(stream, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S));
     awaitQuietly(finalizer, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S), "finalizer");
     awaitQuietly(scheduler, TimeUnit.SECONDS.toNanos(10), "scheduler");
   }
@@ -120,8 +172,19 @@ final class EngineExecutors {
     gc.shutdownNow();
     stream.shutdownNow();
     finalizer.shutdownNow();
-    for (ExecutorService e : new ExecutorService[] {compaction, stream, finalizer, gc}) {
+    for (ExecutorService e : new ExecutorService[] {compaction, finalizer, gc}) {
       awaitQuietly(e, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S), "halt");
+    }
+    awaitQuietly(stream, TimeUnit.SECONDS.toNanos(TERMINATION_WAIT_S));
+  }
+
+  private static void awaitQuietly(StreamPool pool, long nanos) {
+    try {
+      if (!pool.awaitTermination(nanos, TimeUnit.NANOSECONDS)) {
+        log.warn("stream threads still running after {} ms; going on", TimeUnit.NANOSECONDS.toMillis(nanos));
+      }
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
     }
   }
 

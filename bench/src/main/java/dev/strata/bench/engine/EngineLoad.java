@@ -10,6 +10,7 @@ import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
 import dev.strata.vfs.LocalVfs;
 import dev.strata.wal.Durability;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,8 +39,9 @@ import java.util.Map;
  *
  * Repetitions are interleaved (rep 1 of every configuration, then rep 2, …, each rep starting the
  * cycle one configuration later) and summarised by their median. {@code --smoke} runs tiny sizes
- * in a few seconds, for CI. Usage: {@code EngineLoad [--smoke] [--only put|flush] [--out
- * results.json]}.
+ * in a few seconds, for CI. {@code --only noisy} runs the noisy-neighbour workload instead ({@link
+ * NoisyNeighbour}: fork B alone and beside a fork with slow fsyncs). Usage: {@code EngineLoad
+ * [--smoke] [--only put|flush|noisy] [--out results.json]}.
  */
 public final class EngineLoad {
 
@@ -141,10 +143,18 @@ public final class EngineLoad {
         case "--out" -> out = Paths.get(args[++i]);
         case "--only" -> only = args[++i];
         default -> {
-          System.err.println("usage: EngineLoad [--smoke] [--only put|flush] [--out results.json]");
+          System.err.println("usage: EngineLoad [--smoke] [--only put|flush|noisy] [--out results.json]");
           System.exit(2);
         }
       }
+    }
+    if ("noisy".equals(only)) {
+      NoisyNeighbour.Config noisy =
+          config.name().equals("smoke") ? NoisyNeighbour.Config.smoke() : NoisyNeighbour.Config.full();
+      NoisyNeighbour.Report report = new NoisyNeighbour(noisy, BenchDirs.root(), new DocumentSource(20261123L)).run();
+      System.out.println(NoisyNeighbour.markdown(report));
+      writeJson(out, json(report));
+      return;
     }
     EngineLoad load = new EngineLoad(config, BenchDirs.root());
     if (only != null) {
@@ -153,13 +163,18 @@ public final class EngineLoad {
     }
     Report report = load.run();
     System.out.println(markdown(report));
-    if (out != null) {
-      if (out.getParent() != null) {
-        Files.createDirectories(out.getParent());
-      }
-      Files.writeString(out, json(report), StandardCharsets.UTF_8);
-      System.out.println("JSON: " + out.toAbsolutePath());
+    writeJson(out, json(report));
+  }
+
+  private static void writeJson(Path out, String json) throws IOException {
+    if (out == null) {
+      return;
     }
+    if (out.getParent() != null) {
+      Files.createDirectories(out.getParent());
+    }
+    Files.writeString(out, json, StandardCharsets.UTF_8);
+    System.out.println("JSON: " + out.toAbsolutePath());
   }
 
   /** Runs only the flush-pipeline phase (and the warm-up); progress goes to stderr. */

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.util.PriorityQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
@@ -39,10 +38,16 @@ import org.slf4j.LoggerFactory;
  *       hole. A compaction takes a seq the same way ({@link #submitOrdered}, under the flush lock,
  *       without a permit) and is published in that queue like a flush, so a fork's snapshots form
  *       one chain in seq order whatever publishes them.
- *   <li><b>Every attempt reports exactly once.</b> A stream that returns, throws, is interrupted,
- *       cancelled or times out reports to the finalizer once ({@link StreamAttempt});
- *       a result that arrives after its attempt timed out is discarded. The finalizer therefore
- *       never waits forever for a seq.
+ *   <li><b>Every attempt reports exactly once.</b> A stream that returns, throws, is cancelled
+ *       before it started or times out reports to the finalizer once ({@link StreamAttempt}); a
+ *       result that arrives after its attempt timed out is discarded. The finalizer therefore never
+ *       waits forever for a seq.
+ *   <li><b>Another fork's streams cost no time limit.</b> Streams queue in this fork's lane of the
+ *       shared {@link StreamPool}, served round-robin with every other fork's, and an attempt's
+ *       {@code streamTimeoutMs} counts from the moment it starts running. A timed-out attempt is
+ *       abandoned for good (not interrupted, its thread detached, its output discarded); at most
+ *       one attempt of a seq runs at a time; queued attempts of a failed or closed pipeline are
+ *       cancelled and never run.
  *   <li><b>Failure is sticky.</b> After {@code maxRetries} failed attempts, or any failure to
  *       publish, the pipeline is failed: the listener turns the fork read-only, nothing more is
  *       published, and later rotates fail. The WAL still holds the data, so a restart recovers it.
@@ -51,9 +56,6 @@ import org.slf4j.LoggerFactory;
  * <p>Rejected alternative: one finalizer thread per fork blocking on a queue — a fork count in the
  * thousands would mean thousands of idle threads. A sequential executor over a shared pool gives
  * the same ordering with no idle threads.
- *
- * <p>A timed-out attempt is reported failed but not interrupted ({@link StreamAttempt}); its
- * output, if it ever comes, is discarded.
  *
  * <p>Thread-safe. Lock order: {@code flushLock} then {@code idleLock}; neither is held across I/O
  * or across a call into the stream or finalize phases.
@@ -69,7 +71,8 @@ public final class FlushCoordinator<T, O> {
   @FunctionalInterface
   public interface StreamPhase<T, O> {
     /**
-     * Writes the flush's output. Runs on a stream thread; may be interrupted on timeout.
+     * Writes the flush's output. Runs on a stream thread; never interrupted (past its time limit it
+     * is abandoned and its output discarded).
      *
      * @param attempt 0 for the first attempt, 1.. for retries
      */
@@ -111,7 +114,7 @@ public final class FlushCoordinator<T, O> {
   private final String forkName;
   private final int maxPendingFlushes;
   private final Semaphore permits;
-  private final ExecutorService streamExecutor;
+  private final StreamPool.Lane streams;
   private final Executor finalizer;
   private final ScheduledExecutorService scheduler;
   private final long streamTimeoutMs;
@@ -149,7 +152,8 @@ public final class FlushCoordinator<T, O> {
   /**
    * @param firstSeq the seq the next rotate gets (1 on a new fork; the last published flush seq +
    *     1 after recovery)
-   * @param streamExecutor shared, bounded pool for stream phases
+   * @param streamPool the stream threads shared by every fork; this coordinator queues its streams
+   *     in a lane of its own there
    * @param finalizerPool shared pool; this coordinator runs on it as a sequential executor
    * @param scheduler shared scheduler for retries and stream timeouts
    * @param flushLock the lock seqs are assigned under: the one that already guards the caller's
@@ -163,7 +167,7 @@ public final class FlushCoordinator<T, O> {
       long streamTimeoutMs,
       int maxRetries,
       long retryBackoffMs,
-      ExecutorService streamExecutor,
+      StreamPool streamPool,
       Executor finalizerPool,
       ScheduledExecutorService scheduler,
       StreamPhase<T, O> streamPhase,
@@ -179,7 +183,7 @@ public final class FlushCoordinator<T, O> {
     this.streamTimeoutMs = streamTimeoutMs;
     this.maxRetries = maxRetries;
     this.retryBackoffMs = retryBackoffMs;
-    this.streamExecutor = streamExecutor;
+    this.streams = streamPool.newLane(forkName);
     this.finalizer = MoreExecutors.newSequentialExecutor(finalizerPool);
     this.scheduler = scheduler;
     this.streamPhase = streamPhase;
@@ -266,24 +270,6 @@ public final class FlushCoordinator<T, O> {
   }
 
   /**
-   * A publication that is not a flush (a compaction): it takes a seq like a rotate does, but no
-   * permit, and runs on the finalizer at that seq's turn, after every earlier flush is published
-   * and before any later one — so a fork's snapshots stay one ordered chain.
-   */
-  public interface OrderedPublication {
-    /**
-     * Publishes at {@code seq}, on the finalizer. It may decide not to publish (e.g. its input is
-     * no longer in the head) and clean up itself; returning normally either way lets later seqs
-     * go. Throwing fails the pipeline like a failed flush publication (the manifest store may be
-     * in doubt).
-     */
-    void publish(long seq) throws Exception;
-
-    /** Called instead of {@link #publish} if the pipeline failed or closed first. */
-    void abandon(Throwable why);
-  }
-
-  /**
    * Reserves the next seq for {@code publication} and queues it on the finalizer. Never waits:
    * the caller returns at once and {@code publication} runs when its turn comes.
    *
@@ -326,7 +312,15 @@ public final class FlushCoordinator<T, O> {
 
   private void runAttempt(FlushTask<T> task, int attempt) {
     StreamAttempt.start(
-        task, attempt, streamPhase, streamExecutor, scheduler, streamTimeoutMs, this::onAttemptReported, this::discardQuietly);
+        task,
+        attempt,
+        streamPhase,
+        streams,
+        scheduler,
+        streamTimeoutMs,
+        () -> failure == null && !closed,
+        this::onAttemptReported,
+        this::discardQuietly);
   }
 
   /** An attempt's single report: hand it to the finalizer (or discard it if the pools are down). */
@@ -479,6 +473,8 @@ public final class FlushCoordinator<T, O> {
     }
     if (failure == null) {
       failure = cause;
+      // Queued attempts of this fork will never publish: they must not take a stream thread.
+      streams.cancelQueued(cause);
       // Wake writers waiting for a permit: they re-check and get FAILED_PRECONDITION at once.
       permits.release(maxPendingFlushes);
       log.error("fork={} flush pipeline failed at seq={}: {}", forkName, seq, cause.toString());
@@ -536,6 +532,7 @@ public final class FlushCoordinator<T, O> {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     int left = drain(timeoutMs);
     closed = true;
+    streams.close(new IllegalStateException("fork '" + forkName + "' flush pipeline closed"));
     // A barrier through the sequential finalizer: it runs after any publication already running
     // (a compaction's is not counted by drain), so none is still writing when this returns; later
     // ones see `closed` and abandon. Outputs parked behind a flush that will never publish are
@@ -588,6 +585,4 @@ public final class FlushCoordinator<T, O> {
   public long retryCount() {
     return retries.get();
   }
-
-
 }

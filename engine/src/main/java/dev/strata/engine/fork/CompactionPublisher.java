@@ -4,6 +4,7 @@ import dev.strata.engine.StrataException;
 import dev.strata.engine.compaction.CompactionHooks;
 import dev.strata.engine.compaction.CompactionResult;
 import dev.strata.engine.flush.FlushCoordinator;
+import dev.strata.engine.flush.OrderedPublication;
 import dev.strata.engine.l0.L0Buffer;
 import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.segment.LivenessMap;
@@ -92,8 +93,8 @@ final class CompactionPublisher {
    */
   CompletableFuture<CompactionResult> publish(CompactionOutput out) {
     CompletableFuture<CompactionResult> done = new CompletableFuture<>();
-    FlushCoordinator.OrderedPublication p =
-        new FlushCoordinator.OrderedPublication() {
+    OrderedPublication p =
+        new OrderedPublication() {
           @Override
           public void publish(long seq) throws Exception {
             try {

@@ -105,7 +105,7 @@ public final class Fork implements AutoCloseable {
             options.streamTimeoutMs(),
             options.flushMaxRetries(),
             options.retryBackoffMs(),
-            ctx.streamExecutor(),
+            ctx.streamPool(),
             ctx.finalizerPool(),
             ctx.scheduler(),
             flushJob::stream,
