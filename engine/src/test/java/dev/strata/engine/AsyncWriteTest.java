@@ -20,6 +20,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -80,7 +81,7 @@ class AsyncWriteTest {
     Fork main = open(EngineFixture.testOptions().build());
     AtomicReference<String> completedOn = new AtomicReference<>();
     CompletableFuture<Long> f =
-        main.writeAsync("docs", put(doc("a", "hello", "x", 1)), Durability.SYNC, executors)
+        main.writeAsync("docs", put(doc("a", "hello", "x", 1)), Durability.SYNC, executors, () -> false)
             .whenComplete((lsn, err) -> completedOn.set(Thread.currentThread().getName()));
     long lsn = f.get(10, TimeUnit.SECONDS);
     assertThat(completedOn.get()).as("not the caller's thread").startsWith("test-append-");
@@ -96,7 +97,7 @@ class AsyncWriteTest {
     List<CompletableFuture<Long>> all = new ArrayList<>();
     for (int i = 0; i < 500; i++) {
       Durability d = i % 3 == 0 ? Durability.ASYNC : Durability.SYNC;
-      all.add(main.writeAsync("docs", put(doc("d" + i, "body " + i, "t", i)), d, executors));
+      all.add(main.writeAsync("docs", put(doc("d" + i, "body " + i, "t", i)), d, executors, () -> false));
     }
     Set<Long> lsns = new HashSet<>();
     for (CompletableFuture<Long> f : all) {
@@ -116,12 +117,22 @@ class AsyncWriteTest {
     Fork main = open(EngineFixture.testOptions().build());
     long before = main.stats().walLastLsn();
     Document bad = new Document("bad", Map.of("n", new FieldValue.Str("not a number")));
-    assertThatThrownBy(() -> main.writeAsync("docs", List.of(new Mutation.Put(bad)), Durability.SYNC, executors))
+    assertThatThrownBy(() -> main.writeAsync("docs", List.of(new Mutation.Put(bad)), Durability.SYNC, executors, () -> false))
         .isInstanceOfSatisfying(StrataException.class, e -> assertThat(e.kind()).isEqualTo(StrataException.Kind.INVALID_ARGUMENT));
-    assertThatThrownBy(() -> main.writeAsync("nope", put(doc("a", "x", "y", 1)), Durability.SYNC, executors))
+    assertThatThrownBy(() -> main.writeAsync("nope", put(doc("a", "x", "y", 1)), Durability.SYNC, executors, () -> false))
         .isInstanceOfSatisfying(StrataException.class, e -> assertThat(e.kind()).isEqualTo(StrataException.Kind.NOT_FOUND));
     assertThat(main.stats().walLastLsn()).isEqualTo(before);
     assertThat(appendTasks.get() + stallTasks.get()).isZero();
+  }
+
+  @Test
+  void aWriteAbandonedBeforeItsAppendIsNotApplied() throws Exception {
+    Fork main = open(EngineFixture.testOptions().build());
+    long before = main.stats().walLastLsn();
+    CompletableFuture<Long> f = main.writeAsync("docs", put(doc("gone", "x", "y", 1)), Durability.SYNC, executors, () -> true);
+    assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).isInstanceOf(CancellationException.class);
+    assertThat(main.stats().walLastLsn()).isEqualTo(before);
+    assertThat(main.get("docs", "gone")).isNull();
   }
 
   @Test
@@ -136,7 +147,7 @@ class AsyncWriteTest {
             r -> {
               throw new RejectedExecutionException("full");
             });
-    assertThatThrownBy(() -> main.writeAsync("docs", put(doc("a", "x", "y", 1)), Durability.SYNC, full))
+    assertThatThrownBy(() -> main.writeAsync("docs", put(doc("a", "x", "y", 1)), Durability.SYNC, full, () -> false))
         .isInstanceOfSatisfying(StrataException.class, e -> {
           assertThat(e.kind()).isEqualTo(StrataException.Kind.RESOURCE_EXHAUSTED);
           assertThat(e.retryAfterMs()).isPositive();
@@ -172,7 +183,7 @@ class AsyncWriteTest {
       }
       int stallsBefore = stallTasks.get();
       CompletableFuture<Long> stalled =
-          main.writeAsync("docs", put(doc("late", "late", "t", 0)), Durability.SYNC, executors);
+          main.writeAsync("docs", put(doc("late", "late", "t", 0)), Durability.SYNC, executors, () -> false);
       assertThat(stallTasks.get()).as("routed to the stall executor").isEqualTo(stallsBefore + 1);
       assertThatThrownBy(() -> stalled.get(10, TimeUnit.SECONDS))
           .isInstanceOf(ExecutionException.class)
@@ -187,7 +198,7 @@ class AsyncWriteTest {
     while (main.stats().frozenL0Bytes() > 0 && System.nanoTime() < deadline) {
       Thread.sleep(10);
     }
-    long lsn = main.writeAsync("docs", put(doc("late", "late", "t", 0)), Durability.SYNC, executors).get(20, TimeUnit.SECONDS);
+    long lsn = main.writeAsync("docs", put(doc("late", "late", "t", 0)), Durability.SYNC, executors, () -> false).get(20, TimeUnit.SECONDS);
     assertThat(main.get("docs", "late").lsn()).isEqualTo(lsn);
   }
 

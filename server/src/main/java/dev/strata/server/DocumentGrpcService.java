@@ -33,6 +33,7 @@ import dev.strata.engine.segment.SegmentEntry;
 import dev.strata.engine.segment.SortSpec;
 import dev.strata.engine.segment.StoredVersion;
 import dev.strata.manifest.proto.Manifest;
+import io.grpc.Context;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
@@ -154,7 +155,8 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
           req.getDurability() == Durability.DURABILITY_ASYNC
               ? dev.strata.wal.Durability.ASYNC
               : dev.strata.wal.Durability.SYNC;
-      lsn = fork.writeAsync(req.getCollection(), mutations, durability, ctx.exec.writes);
+      // A write whose call ended (deadline, cancel) before its WAL append is not applied.
+      lsn = fork.writeAsync(req.getCollection(), mutations, durability, ctx.exec.writes, Context.current()::isCancelled);
     } catch (RuntimeException e) {
       countStall(forkName, e);
       Rpc.fail(observer, e, "");

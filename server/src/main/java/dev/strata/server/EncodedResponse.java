@@ -39,7 +39,8 @@ import java.util.List;
  * </ul>
  *
  * Anything else (and every version still in L0, which holds decoded documents) is converted to an
- * API {@code Document} and written by protobuf.
+ * API {@code Document} and written by protobuf. When every entry is already tagged 2 the stored
+ * slice is written with one copy.
  *
  * <p>Immutable after construction; written once by the transport. Thread-safe.
  */
@@ -239,16 +240,20 @@ abstract class EncodedResponse {
     private final byte[] stored;
     private final int offset;
     private final int length;
+    /** True if every stored entry already has the API's tag: the bytes go out in one copy. */
+    private final boolean passThrough;
     /** The document built by protobuf, when the stored bytes cannot be copied. */
     private final Document converted;
     private final int size;
 
     DocumentBody(String id, StoredVersion v) {
       this.id = id;
-      if (v.isEncoded() && isCopyable(v.encodedDocument(), v.encodedOffset(), v.encodedLength())) {
+      int form = v.isEncoded() ? storedForm(v.encodedDocument(), v.encodedOffset(), v.encodedLength()) : UNKNOWN;
+      if (form != UNKNOWN) {
         this.stored = v.encodedDocument();
         this.offset = v.encodedOffset();
         this.length = v.encodedLength();
+        this.passThrough = form == API_DOCUMENT;
         this.converted = null;
         // Both tags are one byte: the copied fields are as long as the stored ones.
         this.size = CodedOutputStream.computeStringSize(1, id) + length;
@@ -256,6 +261,7 @@ abstract class EncodedResponse {
         this.stored = null;
         this.offset = 0;
         this.length = 0;
+        this.passThrough = false;
         this.converted = ApiConversions.document(v.document(id));
         this.size = converted.getSerializedSize();
       }
@@ -264,6 +270,11 @@ abstract class EncodedResponse {
     /** True if the bytes were copied, not converted (tests). */
     boolean copied() {
       return stored != null;
+    }
+
+    /** True if the bytes were copied in one piece, unchanged (tests). */
+    boolean passedThrough() {
+      return passThrough;
     }
 
     /** Size of the document as field {@code field} of its parent, tag and length included. */
@@ -279,6 +290,10 @@ abstract class EncodedResponse {
         return;
       }
       out.writeString(1, id);
+      if (passThrough) {
+        out.writeRawBytes(stored, offset, length);
+        return;
+      }
       // Each entry: its tag (rewritten to fields = 2 when it was the stored form's 1), then its
       // length and bytes as they are.
       int p = offset;
@@ -292,26 +307,36 @@ abstract class EncodedResponse {
       }
     }
 
+    /** {@link #storedForm}: not a form that can be copied. */
+    static final int UNKNOWN = 0;
+    /** {@link #storedForm}: the engine's StoredDocument (entries tagged 1: tags rewritten). */
+    static final int STORED_DOCUMENT = 1;
+    /** {@link #storedForm}: an API Document without its id (entries tagged 2: copied as they are). */
+    static final int API_DOCUMENT = 2;
+
     /**
-     * True if {@code [offset, offset + length)} is a sequence of one-byte-tagged, length-delimited
-     * {@code fields} entries (tag 1 or 2) that ends exactly at the end: the framing is checked,
-     * the entries are not decoded.
+     * Which form {@code [offset, offset + length)} has: a sequence of one-byte-tagged,
+     * length-delimited {@code fields} entries, all tagged 2 ({@link #API_DOCUMENT}) or some tagged 1
+     * ({@link #STORED_DOCUMENT}), ending exactly at the end; {@link #UNKNOWN} otherwise. The framing
+     * is checked, the entries are not decoded.
      */
-    static boolean isCopyable(byte[] b, int offset, int length) {
+    static int storedForm(byte[] b, int offset, int length) {
       int p = offset;
       int end = offset + length;
+      boolean rewrite = false;
       while (p < end) {
         int tag = b[p];
         if (tag != API_FIELDS_TAG && tag != STORED_FIELDS_TAG) {
-          return false;
+          return UNKNOWN;
         }
+        rewrite |= tag == STORED_FIELDS_TAG;
         int next = entryEnd(b, p + 1, end);
         if (next < 0) {
-          return false;
+          return UNKNOWN;
         }
         p = next;
       }
-      return p == end;
+      return rewrite ? STORED_DOCUMENT : API_DOCUMENT;
     }
 
     /**

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
@@ -200,6 +201,32 @@ final class ServerMetrics implements AutoCloseable {
   void observeWrite(String fork, long nanos) {
     // One data point per fork, looked up without building a label array per write.
     writeByFork.computeIfAbsent(fork, f -> writeSeconds.labelValues(f)).observe(nanos / 1e9);
+  }
+
+  /**
+   * Registers the server's own pools ({@link CallExecutors}): queued and running calls per pool,
+   * and calls skipped because their deadline passed (or they were cancelled) while queued.
+   */
+  void registerPools(CallExecutors exec) {
+    Map<String, ThreadPoolExecutor> pools =
+        Map.of("read", exec.reads, "write", exec.appends, "write-stall", exec.stalls, "rpc", exec.blocking);
+    GaugeWithCallback.builder()
+        .name("strata_server_pool_queued")
+        .help("Calls waiting for a thread of the server's bounded pool (refused with SERVER_BUSY past 1024)")
+        .labelNames("pool")
+        .callback(cb -> pools.forEach((name, p) -> cb.call(p.getQueue().size(), name)))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("strata_server_pool_active")
+        .help("Threads of the server's bounded pool running a call now")
+        .labelNames("pool")
+        .callback(cb -> pools.forEach((name, p) -> cb.call(p.getActiveCount(), name)))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("strata_server_calls_expired_in_queue")
+        .help("Calls whose deadline passed or that were cancelled while they waited for a pool thread (never run)")
+        .callback(cb -> cb.call(exec.expiredWhileQueued()))
+        .register(registry);
   }
 
   /** Records one published flush of {@code fork} that took {@code millis} from rotate. */

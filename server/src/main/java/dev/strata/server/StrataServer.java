@@ -120,6 +120,7 @@ public final class StrataServer implements AutoCloseable {
     this.exec = new CallExecutors(config.readThreads(), config.writeThreads(), config.serverThreads());
     this.scheduler = Executors.newSingleThreadScheduledExecutor(CallExecutors.daemonThreads("strata-server-scheduler-"));
     this.ctx = new ServerContext(state, config, exec, scheduler);
+    ctx.metrics.registerPools(exec);
   }
 
   /**

@@ -93,6 +93,8 @@ class EncodedResponseTest {
     }
     assertThat(new EncodedResponse.DocumentBody(d.getId(), engineForm(d)).copied()).isTrue();
     assertThat(new EncodedResponse.DocumentBody(d.getId(), apiForm(d)).copied()).isTrue();
+    assertThat(new EncodedResponse.DocumentBody(d.getId(), apiForm(d)).passedThrough()).isTrue();
+    assertThat(new EncodedResponse.DocumentBody(d.getId(), l0Form(d)).copied()).isFalse();
     // The pass-through form is copied byte for byte after the id.
     byte[] withId = EncodedResponse.get(d.getId(), apiForm(d)).toByteArray();
     byte[] fields = d.toBuilder().clearId().build().toByteArray();
@@ -138,10 +140,13 @@ class EncodedResponseTest {
     byte[] odd = stored.clone();
     odd[0] = (byte) ((3 << 3) | 2); // a field number neither form uses
     StoredVersion v = segmentValue(d.getId(), odd);
-    assertThat(EncodedResponse.DocumentBody.isCopyable(odd, 0, odd.length)).isFalse();
+    assertThat(EncodedResponse.DocumentBody.storedForm(odd, 0, odd.length)).isEqualTo(EncodedResponse.DocumentBody.UNKNOWN);
     // The framing check also refuses a truncated entry.
-    assertThat(EncodedResponse.DocumentBody.isCopyable(stored, 0, stored.length - 1)).isFalse();
-    assertThat(v.isEncoded()).isTrue();
+    assertThat(EncodedResponse.DocumentBody.storedForm(stored, 0, stored.length - 1))
+        .isEqualTo(EncodedResponse.DocumentBody.UNKNOWN);
+    // Not copied: decoded by the engine's decoder and converted (which reads what it knows).
+    assertThat(new EncodedResponse.DocumentBody(d.getId(), v).copied()).isFalse();
+    assertThat(GetResponse.parseFrom(EncodedResponse.get(d.getId(), v).toByteArray()).getDocument().getId()).isEqualTo(d.getId());
   }
 
   private static byte[] drained(EncodedResponse r) throws Exception {

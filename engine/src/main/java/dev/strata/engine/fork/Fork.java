@@ -27,6 +27,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -261,9 +262,9 @@ public final class Fork implements AutoCloseable {
    * {@link #write} without waiting for the WAL: validated here, the rest on {@code executors}, the
    * future completed from the group commit. Threads, statuses: {@link ForkWriter#writeAsync}.
    */
-  public CompletableFuture<Long> writeAsync(
-      String collection, List<Mutation> mutations, Durability durability, WriteExecutors executors) {
-    return writer.writeAsync(collection, mutations, durability, executors);
+  public CompletableFuture<Long> writeAsync(String collection, List<Mutation> mutations, Durability durability,
+      WriteExecutors executors, BooleanSupplier abandoned) {
+    return writer.writeAsync(collection, mutations, durability, executors, abandoned);
   }
 
   /**

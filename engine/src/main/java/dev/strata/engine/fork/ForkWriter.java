@@ -26,6 +26,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 
 /**
  * One fork's commit pipeline (LevelDB's {@code DBImpl::Write}): validate → write stall → one WAL
@@ -138,18 +139,21 @@ final class ForkWriter {
    * thread from the other forks). The apply to L0 runs on the thread that led the fsync, or, when
    * the WAL's syncer completed it, back on the append executor (the syncer must not do the work).
    *
+   * @param abandoned true once the caller no longer waits for the write (its deadline passed, it
+   *     was cancelled); looked at before the stall and again just before the WAL append: a write
+   *     abandoned by then is not applied and its future fails with {@link CancellationException}
    * @return completes with the write's LSN once it is durable as asked and applied to L0; fails
    *     with {@link StrataException} RESOURCE_EXHAUSTED (write stall timed out, or an executor
    *     refused the work: nothing applied), FAILED_PRECONDITION (read-only or dropping meanwhile),
-   *     IO_ERROR (WAL failure; the fork turns read-only)
+   *     IO_ERROR (WAL failure; the fork turns read-only), or {@link CancellationException}
    * @throws StrataException INVALID_ARGUMENT (bad document), NOT_FOUND (no such collection),
    *     FAILED_PRECONDITION, UNAVAILABLE — at once, with nothing applied
    */
-  CompletableFuture<Long> writeAsync(
-      String collection, List<Mutation> mutations, Durability durability, WriteExecutors executors) {
+  CompletableFuture<Long> writeAsync(String collection, List<Mutation> mutations, Durability durability,
+      WriteExecutors executors, BooleanSupplier abandoned) {
     validate(collection, mutations);
     CompletableFuture<Long> result = new CompletableFuture<>();
-    Runnable append = () -> append(collection, mutations, durability, executors.append(), result);
+    Runnable append = () -> append(collection, mutations, durability, executors.append(), abandoned, result);
     boolean slow = writeController.wouldStall() || appendsInFlight.get() >= MAX_APPENDS_IN_FLIGHT;
     try {
       (slow ? executors.stall() : executors.append()).execute(append);
@@ -163,13 +167,19 @@ final class ForkWriter {
   }
 
   /** The asynchronous write after validation: stall, WAL append, then {@link #applyDurable}. */
-  private void append(
-      String collection, List<Mutation> mutations, Durability durability, Executor applyOn, CompletableFuture<Long> result) {
+  private void append(String collection, List<Mutation> mutations, Durability durability, Executor applyOn,
+      BooleanSupplier abandoned, CompletableFuture<Long> result) {
     WalAppend a;
     appendsInFlight.incrementAndGet();
     try {
       lifecycle.checkWritable(); // it may have changed while the write was queued
-      writeController.beforeWrite();
+      if (!abandoned.getAsBoolean()) {
+        writeController.beforeWrite();
+      }
+      if (abandoned.getAsBoolean()) {
+        result.completeExceptionally(new CancellationException("the caller gave up before the WAL append: nothing applied"));
+        return;
+      }
       byte[] record = WalEntries.encodeWrite(collection, mutations);
       try {
         a = wal.append(record, durability);
