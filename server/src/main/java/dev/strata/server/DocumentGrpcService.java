@@ -22,16 +22,17 @@ import dev.strata.engine.flush.FlushTicket;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.model.CollectionSchema;
+import dev.strata.engine.model.DocumentBodyWriter;
+import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.EncodedDocument;
 import dev.strata.engine.model.FieldKind;
 import dev.strata.engine.model.FieldSpec;
-import dev.strata.engine.model.FieldValue;
 import dev.strata.engine.read.MergingScan;
 import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.segment.SearchQuery;
 import dev.strata.engine.segment.SearchResult;
 import dev.strata.engine.segment.SegmentEntry;
 import dev.strata.engine.segment.SortSpec;
-import dev.strata.engine.segment.StoredVersion;
 import dev.strata.manifest.proto.Manifest;
 import io.grpc.Context;
 import io.grpc.MethodDescriptor;
@@ -41,13 +42,11 @@ import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -228,18 +227,14 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
               || d.getFieldsCount() > limits.maxFieldsPerDocument()) {
             return null;
           }
-          Map<String, FieldValue> fields = new HashMap<>(Math.max(4, d.getFieldsCount() * 2));
+          // Written straight into the stored form; the writer orders the fields canonically.
+          DocumentBodyWriter body = new DocumentBodyWriter(d.getId(), d.getSerializedSize());
           for (Map.Entry<String, Value> f : d.getFieldsMap().entrySet()) {
-            if (!Violations.isFieldName(f.getKey())) {
+            if (!Violations.isFieldName(f.getKey()) || !putFieldIfValid(body, f.getKey(), f.getValue(), schema.field(f.getKey()))) {
               return null;
             }
-            FieldValue value = fieldValueOrNull(f.getValue(), schema.field(f.getKey()));
-            if (value == null) {
-              return null;
-            }
-            fields.put(f.getKey(), value);
           }
-          out.add(new dev.strata.engine.model.Mutation.Put(new dev.strata.engine.model.Document(d.getId(), fields)));
+          out.add(new dev.strata.engine.model.Mutation.Put(body.build()));
         }
         default -> {
           return null;
@@ -249,43 +244,68 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
     return out;
   }
 
-  /** {@link #fieldValue} without messages: null where it would record a problem. */
-  private static FieldValue fieldValueOrNull(Value value, Optional<FieldSpec> spec) {
-    if (value.getKindCase() == Value.KindCase.KIND_NOT_SET) {
-      return null;
+  /**
+   * {@link #putField} without messages: writes the value and returns true if it is valid, else
+   * writes nothing and returns false. Accepts exactly what {@link #putField} accepts.
+   */
+  private static boolean putFieldIfValid(DocumentBodyWriter body, String name, Value value, Optional<FieldSpec> spec) {
+    Value.KindCase k = value.getKindCase();
+    if (k == Value.KindCase.KIND_NOT_SET) {
+      return false;
     }
-    FieldValue fv = ApiConversions.fieldValue(value);
-    if (spec.isEmpty()) {
-      return fv;
+    if (spec.isPresent()) {
+      switch (spec.get().kind()) {
+        case TEXT -> {
+          if (k != Value.KindCase.STRING_VALUE && k != Value.KindCase.STRING_LIST_VALUE) {
+            return false;
+          }
+        }
+        case KEYWORD -> {
+          if (!keywordFits(value)) {
+            return false;
+          }
+        }
+        case LONG -> {
+          if (k != Value.KindCase.INT64_VALUE) {
+            return false;
+          }
+        }
+        case DOUBLE -> {
+          if (k == Value.KindCase.INT64_VALUE) {
+            body.putDouble(name, value.getInt64Value());
+            return true;
+          }
+          if (k != Value.KindCase.DOUBLE_VALUE || !Double.isFinite(value.getDoubleValue())) {
+            return false;
+          }
+        }
+        default -> {}
+      }
     }
-    return switch (spec.get().kind()) {
-      case TEXT -> fv instanceof FieldValue.Str || fv instanceof FieldValue.StrList ? fv : null;
-      case KEYWORD -> keywordFits(fv) ? fv : null;
-      case LONG -> fv instanceof FieldValue.Int64 ? fv : null;
-      case DOUBLE ->
-          fv instanceof FieldValue.Int64 l
-              ? new FieldValue.Float64(l.value())
-              : fv instanceof FieldValue.Float64 d && Double.isFinite(d.value()) ? fv : null;
-      default -> fv;
-    };
+    ApiConversions.putValue(body, name, value);
+    return true;
   }
 
   /** A string or string list whose every value is a term Lucene accepts. */
-  private static boolean keywordFits(FieldValue fv) {
-    if (fv instanceof FieldValue.Str s) {
-      int n = Violations.utf8Length(s.value());
-      return n >= 0 && n <= MAX_TERM_BYTES;
+  private static boolean keywordFits(Value value) {
+    if (value.getKindCase() == Value.KindCase.STRING_VALUE) {
+      return termFits(value.getStringValue());
     }
-    if (fv instanceof FieldValue.StrList l) {
-      for (String s : l.values()) {
-        int n = Violations.utf8Length(s);
-        if (n < 0 || n > MAX_TERM_BYTES) {
-          return false;
-        }
+    if (value.getKindCase() != Value.KindCase.STRING_LIST_VALUE) {
+      return false;
+    }
+    List<String> l = value.getStringListValue().getValuesList();
+    for (int i = 0; i < l.size(); i++) {
+      if (!termFits(l.get(i))) {
+        return false;
       }
-      return true;
     }
-    return false;
+    return true;
+  }
+
+  private static boolean termFits(String s) {
+    int n = Violations.utf8Length(s);
+    return n >= 0 && n <= MAX_TERM_BYTES;
   }
 
   /**
@@ -344,19 +364,17 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
         if (!v.isEmpty()) {
           return null;
         }
-        Map<String, FieldValue> fields = new HashMap<>();
-        // Sorted, so the problems are reported in field order.
-        for (Map.Entry<String, Value> f : new TreeMap<>(d.getFieldsMap()).entrySet()) {
-          String fieldPath = path + ".put.fields[" + f.getKey() + "]";
-          v.fieldName(fieldPath, f.getKey());
-          FieldValue value = fieldValue(v, fieldPath, f.getValue(), schema.field(f.getKey()));
-          if (value != null) {
-            fields.put(f.getKey(), value);
-          }
+        // The document's one encoding: checked field by field and written in its stored form.
+        Map<String, Value> fields = d.getFieldsMap();
+        String[] names = fields.keySet().toArray(new String[0]);
+        Arrays.sort(names);
+        DocumentBodyWriter body = new DocumentBodyWriter(d.getId(), size);
+        for (String name : names) {
+          String fieldPath = path + ".put.fields[" + name + "]";
+          v.fieldName(fieldPath, name);
+          putField(v, fieldPath, body, name, fields.get(name), schema.field(name));
         }
-        return v.isEmpty()
-            ? new dev.strata.engine.model.Mutation.Put(new dev.strata.engine.model.Document(d.getId(), fields))
-            : null;
+        return v.isEmpty() ? new dev.strata.engine.model.Mutation.Put(body.build()) : null;
       }
       default -> {
         v.add(path, "a mutation must set put or delete_id");
@@ -365,61 +383,64 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
     }
   }
 
-  /** A field value checked against its schema field (if any); DOUBLE fields convert integers. */
-  private static FieldValue fieldValue(Violations v, String path, Value value, Optional<FieldSpec> spec) {
+  /**
+   * A field value checked against its schema field (if any) and written into {@code body}; DOUBLE
+   * fields convert integers. Writes nothing if it records a violation.
+   */
+  private static void putField(
+      Violations v, String path, DocumentBodyWriter body, String name, Value value, Optional<FieldSpec> spec) {
     if (value.getKindCase() == Value.KindCase.KIND_NOT_SET) {
       v.add(path, "the value has no kind set");
-      return null;
+      return;
     }
-    FieldValue fv = ApiConversions.fieldValue(value);
-    if (spec.isEmpty()) {
-      return fv;
-    }
-    FieldKind kind = spec.get().kind();
-    switch (kind) {
-      case TEXT, KEYWORD -> {
-        List<String> strings =
-            fv instanceof FieldValue.Str s ? List.of(s.value()) : fv instanceof FieldValue.StrList l ? l.values() : null;
-        if (strings == null) {
-          v.add(path, kind + " field needs a string or a string list, got " + describe(value));
-          return null;
-        }
-        if (kind == FieldKind.KEYWORD) {
-          for (String s : strings) {
-            int n = s.getBytes(StandardCharsets.UTF_8).length;
-            if (n > MAX_TERM_BYTES) {
-              v.add(path, "KEYWORD value is " + n + " UTF-8 bytes, at most " + MAX_TERM_BYTES + " allowed");
-              return null;
+    if (spec.isPresent()) {
+      FieldKind kind = spec.get().kind();
+      switch (kind) {
+        case TEXT, KEYWORD -> {
+          List<String> strings =
+              value.getKindCase() == Value.KindCase.STRING_VALUE
+                  ? List.of(value.getStringValue())
+                  : value.getKindCase() == Value.KindCase.STRING_LIST_VALUE
+                      ? value.getStringListValue().getValuesList()
+                      : null;
+          if (strings == null) {
+            v.add(path, kind + " field needs a string or a string list, got " + describe(value));
+            return;
+          }
+          if (kind == FieldKind.KEYWORD) {
+            for (String s : strings) {
+              int n = Violations.utf8Length(s);
+              if (n > MAX_TERM_BYTES) {
+                v.add(path, "KEYWORD value is " + n + " UTF-8 bytes, at most " + MAX_TERM_BYTES + " allowed");
+                return;
+              }
             }
           }
         }
-        return fv;
-      }
-      case LONG -> {
-        if (!(fv instanceof FieldValue.Int64)) {
-          v.add(path, "LONG field needs an int64_value, got " + describe(value));
-          return null;
+        case LONG -> {
+          if (value.getKindCase() != Value.KindCase.INT64_VALUE) {
+            v.add(path, "LONG field needs an int64_value, got " + describe(value));
+            return;
+          }
         }
-        return fv;
-      }
-      case DOUBLE -> {
-        if (fv instanceof FieldValue.Int64 l) {
-          return new FieldValue.Float64(l.value());
+        case DOUBLE -> {
+          if (value.getKindCase() == Value.KindCase.INT64_VALUE) {
+            body.putDouble(name, value.getInt64Value());
+            return;
+          }
+          if (value.getKindCase() != Value.KindCase.DOUBLE_VALUE) {
+            v.add(path, "DOUBLE field needs a double_value or an int64_value, got " + describe(value));
+            return;
+          }
+          if (!Double.isFinite(value.getDoubleValue())) {
+            v.add(path, "DOUBLE field needs a finite number, got " + value.getDoubleValue());
+            return;
+          }
         }
-        if (!(fv instanceof FieldValue.Float64 d)) {
-          v.add(path, "DOUBLE field needs a double_value or an int64_value, got " + describe(value));
-          return null;
-        }
-        if (!Double.isFinite(d.value())) {
-          v.add(path, "DOUBLE field needs a finite number, got " + d.value());
-          return null;
-        }
-        return fv;
-      }
-      default -> {
-        return fv;
+        default -> {}
       }
     }
+    ApiConversions.putValue(body, name, value);
   }
 
   private static String describe(Value v) {
@@ -493,14 +514,14 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
 
   private EncodedResponse getAt(Fork fork, GetRequest req) {
     String collection = req.getCollection();
-    StoredVersion found;
+    DocumentVersion found;
     if (req.getSnapshotId().isEmpty()) {
       found = storedAtHead(fork, collection, req.getId());
     } else {
       PublishedSnapshot snap = Resolver.acquire(fork, req.getSnapshotId());
       try {
         Resolver.collection(snap.manifest(), collection);
-        found = fork.reader().getStored(collection, List.of(req.getId()), snap)[0];
+        found = fork.reader().get(collection, List.of(req.getId()), snap)[0];
       } finally {
         snap.release();
       }
@@ -518,13 +539,13 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
           "id",
           req.getId());
     }
-    return EncodedResponse.get(req.getId(), found);
+    return EncodedResponse.get(found.stored());
   }
 
   /** The live version of one id at the head; NOT_FOUND (COLLECTION_NOT_FOUND) for a missing collection. */
-  private static StoredVersion storedAtHead(Fork fork, String collection, String id) {
+  private static DocumentVersion storedAtHead(Fork fork, String collection, String id) {
     try {
-      return fork.reader().getStored(collection, id);
+      return fork.get(collection, id);
     } catch (StrataException e) {
       throw e.kind() == StrataException.Kind.NOT_FOUND ? Resolver.collectionNotFound(fork.name(), collection) : e;
     }
@@ -586,10 +607,10 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
 
   private EncodedResponse batchGetAt(Fork fork, BatchGetRequest req) {
     String collection = req.getCollection();
-    StoredVersion[] found;
+    DocumentVersion[] found;
     if (req.getSnapshotId().isEmpty()) {
       try {
-        found = fork.reader().getStored(collection, req.getIdsList(), null);
+        found = fork.reader().get(collection, req.getIdsList(), null);
       } catch (StrataException e) {
         throw e.kind() == StrataException.Kind.NOT_FOUND ? Resolver.collectionNotFound(fork.name(), collection) : e;
       }
@@ -597,12 +618,16 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
       PublishedSnapshot snap = Resolver.acquire(fork, req.getSnapshotId());
       try {
         Resolver.collection(snap.manifest(), collection);
-        found = fork.reader().getStored(collection, req.getIdsList(), snap);
+        found = fork.reader().get(collection, req.getIdsList(), snap);
       } finally {
         snap.release();
       }
     }
-    return EncodedResponse.batchGet(req.getIdsList(), found);
+    EncodedDocument[] docs = new EncodedDocument[found.length];
+    for (int i = 0; i < found.length; i++) {
+      docs[i] = found[i] == null ? null : found[i].stored();
+    }
+    return EncodedResponse.batchGet(req.getIdsList(), docs);
   }
 
   // ---------------------------------------------------------------- Scan
@@ -668,7 +693,7 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
           if (e.version() == null || e.version().isTombstone()) {
             continue;
           }
-          Document d = ApiConversions.document(e.version().document());
+          Document d = ApiConversions.document(e.version().stored());
           if (msg.getDocumentsCount() > 0 && msgBytes + d.getSerializedSize() > SCAN_MESSAGE_BYTES) {
             if (!sender.send(msg.build())) {
               return;
@@ -782,6 +807,15 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
     String forkName = v.forkOrMain("fork", req.getFork());
     String collection = v.name("collection", req.getCollection(), "collection");
     v.optionalSnapshotId("snapshot_id", req.getSnapshotId());
+    int maxQueryBytes = ctx.config.limits().maxQueryBytes();
+    long queryBytes = Violations.utf8Length(req.getQuery());
+    if (queryBytes > maxQueryBytes) {
+      // Before any parsing: the parser's time and its error's size grow with the query.
+      v.add(
+          "query",
+          "the query is " + queryBytes + " UTF-8 bytes, at most " + maxQueryBytes
+              + " allowed (search.max_query_bytes); it starts '" + Violations.printable(req.getQuery()) + "'");
+    }
     if (req.getLimit() < 0 || req.getLimit() > SearchQuery.MAX_LIMIT) {
       v.add("limit", "limit must be 0.." + SearchQuery.MAX_LIMIT + " (0 means 10), got " + req.getLimit());
     }
@@ -834,16 +868,24 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
       TermFilter f = req.getTermFilters(i);
       String path = "term_filters[" + i + "]";
       if (requireKind(v, path + ".field", f.getField(), schema, "a term filter", FieldKind.KEYWORD)) {
-        if (f.getValuesCount() == 0) {
-          v.add(path + ".values", "a term filter needs at least one value");
-        } else if (f.getValuesCount() > 1) {
-          // The engine ANDs term filters and takes one value each; OR within a filter is missing.
+        int n = f.getValuesCount();
+        if (n == 0 || n > dev.strata.engine.segment.TermFilter.MAX_VALUES) {
           v.add(
               path + ".values",
-              "this server version takes one value per term filter (AND several filters instead), got "
-                  + f.getValuesCount());
+              "a term filter takes 1.." + dev.strata.engine.segment.TermFilter.MAX_VALUES + " values, got " + n);
         } else {
-          terms.add(new dev.strata.engine.segment.TermFilter(f.getField(), f.getValues(0)));
+          boolean ok = true;
+          for (int j = 0; j < n; j++) {
+            int bytes = Violations.utf8Length(f.getValues(j));
+            if (bytes > MAX_TERM_BYTES) {
+              v.add(path + ".values[" + j + "]", "a KEYWORD term is at most " + MAX_TERM_BYTES + " UTF-8 bytes, got " + bytes);
+              ok = false;
+            }
+          }
+          if (ok) {
+            // A document matches if its field has any of the values (OR); filters are AND-ed.
+            terms.add(new dev.strata.engine.segment.TermFilter(f.getField(), f.getValuesList()));
+          }
         }
       }
     }
@@ -897,7 +939,7 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
     v.add(
         path,
         what + " needs a " + (kinds.length == 1 ? kinds[0] : kinds[0] + " or " + kinds[1]) + " field; '"
-            + field + "' is " + spec.get().kind());
+            + Violations.printable(field) + "' is " + spec.get().kind());
     return false;
   }
 

@@ -2,7 +2,6 @@ package dev.strata.server;
 
 import dev.strata.api.v1.AwaitFlushRequest;
 import dev.strata.api.v1.AwaitFlushResponse;
-import dev.strata.api.v1.ErrorReason;
 import dev.strata.api.v1.FlushRequest;
 import dev.strata.api.v1.FlushResponse;
 import dev.strata.api.v1.FlushServiceGrpc;
@@ -103,20 +102,7 @@ final class FlushGrpcService extends FlushServiceGrpc.FlushServiceImplBase {
       }
       v.throwIfAny();
       String forkId = req.getTicket().getForkId();
-      fork =
-          ctx.engine()
-              .forkById(forkId)
-              .orElseThrow(
-                  () ->
-                      ApiError.of(
-                          Status.Code.NOT_FOUND,
-                          ErrorReason.FORK_DROPPED,
-                          "the ticket's fork id " + forkId + " does not exist (the fork was dropped"
-                              + (req.getTicket().getForkName().isEmpty() ? "" : ", or re-created as '"
-                                  + req.getTicket().getForkName() + "' with a new id")
-                              + ")",
-                          "fork_id",
-                          forkId));
+      fork = Resolver.forkById(ctx, forkId, req.getTicket().getForkName());
       CompletableFuture<Manifest> ticket = fork.awaitTicket(ApiConversions.ticket(req.getTicket()));
       Rpc.whenDone(
           observer,

@@ -55,13 +55,22 @@ public final class StrataServerProcess implements AutoCloseable {
    */
   public static StrataServerProcess start(Path dataDir, String listen, Map<String, String> settings, int heapMb, Path log,
       long startTimeoutMs) throws IOException, InterruptedException {
+    return start(dataDir, listen, settings, heapMb, List.of(), log, startTimeoutMs);
+  }
+
+  /**
+   * Like {@link #start(Path, String, Map, int, Path, long)}, with more options for the child JVM
+   * ({@code jvmArgs}, e.g. a class-data-sharing archive that shortens restarts).
+   */
+  public static StrataServerProcess start(Path dataDir, String listen, Map<String, String> settings, int heapMb,
+      List<String> jvmArgs, Path log, long startTimeoutMs) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of(
         "dev.strata.cli.StrataCli", "serve", "--data-dir", dataDir.toString(), "--listen", listen));
     settings.forEach((k, v) -> {
       cmd.add("--set");
       cmd.add(k + "=" + v);
     });
-    return launch(cmd, heapMb, log, startTimeoutMs, SERVING, "strata serve");
+    return launch(jvmArgs, cmd, heapMb, log, startTimeoutMs, SERVING, "strata serve");
   }
 
   /**
@@ -71,16 +80,17 @@ public final class StrataServerProcess implements AutoCloseable {
    */
   public static StrataServerProcess startEcho(int heapMb, Path log, long startTimeoutMs)
       throws IOException, InterruptedException {
-    return launch(List.of(EchoServer.class.getName()), heapMb, log, startTimeoutMs, ECHO_SERVING, "the echo server");
+    return launch(List.of(), List.of(EchoServer.class.getName()), heapMb, log, startTimeoutMs, ECHO_SERVING, "the echo server");
   }
 
-  private static StrataServerProcess launch(List<String> mainAndArgs, int heapMb, Path log, long startTimeoutMs,
-      Pattern serving, String what) throws IOException, InterruptedException {
+  private static StrataServerProcess launch(List<String> jvmArgs, List<String> mainAndArgs, int heapMb, Path log,
+      long startTimeoutMs, Pattern serving, String what) throws IOException, InterruptedException {
     String java = ProcessHandle.current().info().command().orElse(
         Paths.get(System.getProperty("java.home"), "bin", "java").toString());
     List<String> cmd = new ArrayList<>(List.of(
         java, "-Xmx" + heapMb + "m", "--add-modules", "jdk.incubator.vector",
         "--enable-native-access=ALL-UNNAMED"));
+    cmd.addAll(jvmArgs);
     String extra = System.getProperty("strata.bench.serverJvmArgs", "").strip();
     if (!extra.isEmpty()) {
       cmd.addAll(List.of(extra.split("\\s+"))); // e.g. -XX:StartFlightRecording=filename=server.jfr

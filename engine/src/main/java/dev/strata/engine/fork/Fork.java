@@ -289,7 +289,8 @@ public final class Fork implements AutoCloseable {
   }
 
   /**
-   * The newest version of a document at the fork's head (L0, then the head's segments).
+   * The newest version of a document at the fork's head (L0, then the head's segments), undecoded
+   * (its stored form is a view of L0 or segment bytes).
    *
    * @return the version, or null if absent or deleted
    * @throws StrataException NOT_FOUND if the collection does not exist
@@ -298,7 +299,7 @@ public final class Fork implements AutoCloseable {
     return reader.get(collection, id);
   }
 
-  /** The fork's read path, for reads that skip decoding ({@link ForkReader#getStored}). */
+  /** The fork's read path (BatchGet's {@link ForkReader#get(String, List, PublishedSnapshot)}). */
   public ForkReader reader() {
     return reader;
   }

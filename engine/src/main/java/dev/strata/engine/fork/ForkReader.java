@@ -2,7 +2,6 @@ package dev.strata.engine.fork;
 
 import dev.strata.engine.StrataException;
 import dev.strata.engine.l0.L0Buffer;
-import dev.strata.engine.l0.L0Key;
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.read.MergingScan;
@@ -13,13 +12,11 @@ import dev.strata.engine.segment.Segment;
 import dev.strata.engine.segment.SegmentEntry;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.engine.segment.SnapshotSearcher;
-import dev.strata.engine.segment.StoredVersion;
 import dev.strata.manifest.proto.CollectionDef;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,12 +48,13 @@ public final class ForkReader {
   }
 
   /**
-   * The newest version of a document at the head.
+   * The newest live version of a document at the head, undecoded: its stored form is a view of the
+   * L0 arena or of the segment's value, never a copy. One check of the collection.
    *
    * @return the version, or null if absent or deleted
    * @throws StrataException NOT_FOUND if the collection does not exist
    */
-  DocumentVersion get(String collection, String id) {
+  public DocumentVersion get(String collection, String id) {
     collections.require(forkName, collection);
     DocumentVersion v = inL0(memTables.current(), collection, id);
     if (v == null) {
@@ -73,48 +71,22 @@ public final class ForkReader {
   }
 
   /**
-   * As {@link #get}, undecoded when the version comes from a segment ({@link StoredVersion}); one
-   * check of the collection, no copy of the stored bytes.
-   *
-   * @return the live version, or null if absent or deleted
-   * @throws StrataException NOT_FOUND if the collection does not exist
-   */
-  public StoredVersion getStored(String collection, String id) {
-    collections.require(forkName, collection);
-    DocumentVersion v = inL0(memTables.current(), collection, id);
-    if (v != null) {
-      return v.isTombstone() ? null : StoredVersion.of(v);
-    }
-    PublishedSnapshot head = memTables.acquireHead();
-    if (head == null) {
-      return null;
-    }
-    try {
-      StoredVersion stored = head.getStored(segments, collection, id);
-      return stored == null || stored.isTombstone() ? null : stored;
-    } finally {
-      head.release();
-    }
-  }
-
-  /**
    * The live versions of {@code ids} at the head (L0, then the head's segments with one RocksDB
-   * {@code MultiGet} per segment) or at {@code snapshot} (its segments only).
+   * {@code MultiGet} per segment) or at {@code snapshot} (its segments only), undecoded.
    *
    * @param snapshot a snapshot the caller holds a reference on (and whose manifest it checked holds
    *     the collection), or null for the head
    * @return one slot per id, in order: the live version, or null if absent or deleted
    * @throws StrataException NOT_FOUND if reading the head and the collection does not exist
    */
-  public StoredVersion[] getStored(String collection, List<String> ids, PublishedSnapshot snapshot) {
-    StoredVersion[] out = new StoredVersion[ids.size()];
+  public DocumentVersion[] get(String collection, List<String> ids, PublishedSnapshot snapshot) {
+    DocumentVersion[] out = new DocumentVersion[ids.size()];
     PublishedSnapshot snap = snapshot;
     if (snap == null) {
       collections.require(forkName, collection);
       ReadState s = memTables.current();
       for (int i = 0; i < out.length; i++) {
-        DocumentVersion v = inL0(s, collection, ids.get(i));
-        out[i] = v == null ? null : StoredVersion.of(v);
+        out[i] = inL0(s, collection, ids.get(i));
       }
       snap = memTables.acquireHead();
       if (snap == null) {
@@ -122,7 +94,7 @@ public final class ForkReader {
       }
     }
     try {
-      snap.getStored(segments, collection, ids, out);
+      snap.get(segments, collection, ids, out);
     } finally {
       if (snapshot == null) {
         snap.release();
@@ -140,7 +112,7 @@ public final class ForkReader {
     return v;
   }
 
-  private static StoredVersion[] live(StoredVersion[] versions) {
+  private static DocumentVersion[] live(DocumentVersion[] versions) {
     for (int i = 0; i < versions.length; i++) {
       if (versions[i] != null && versions[i].isTombstone()) {
         versions[i] = null;
@@ -195,19 +167,7 @@ public final class ForkReader {
   }
 
   private static Iterator<SegmentEntry> l0Source(L0Buffer b, String collection, String startId) {
-    Iterator<Map.Entry<L0Key, DocumentVersion>> it = b.scan(collection, startId);
-    return new Iterator<>() {
-      @Override
-      public boolean hasNext() {
-        return it.hasNext();
-      }
-
-      @Override
-      public SegmentEntry next() {
-        Map.Entry<L0Key, DocumentVersion> e = it.next();
-        return new SegmentEntry(e.getKey().collection(), e.getKey().id(), e.getValue());
-      }
-    };
+    return b.scan(collection, startId);
   }
 
   /**

@@ -1,11 +1,10 @@
 package dev.strata.engine.fork;
 
 import dev.strata.engine.StrataException;
-import dev.strata.engine.l0.L0Buffer;
-import dev.strata.engine.l0.L0Key;
+import dev.strata.engine.l0.L0Record;
 import dev.strata.engine.l0.LsnWatermark;
 import dev.strata.engine.model.CollectionSchema;
-import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.EncodedDocument;
 import dev.strata.engine.model.Mutation;
 import dev.strata.engine.model.Names;
 import dev.strata.engine.segment.DocumentIndexer;
@@ -14,9 +13,7 @@ import dev.strata.wal.Durability;
 import dev.strata.wal.WalAppend;
 import dev.strata.wal.WalWriter;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -30,7 +27,9 @@ import java.util.function.BooleanSupplier;
 
 /**
  * One fork's commit pipeline (LevelDB's {@code DBImpl::Write}): validate → write stall → one WAL
- * record → wait for durability → apply to L0 → mark the LSN done in the watermark.
+ * record → wait for durability → apply to L0 → mark the LSN done in the watermark. Documents come
+ * encoded ({@link EncodedDocument}); they are checked by scanning their
+ * bytes, copied once into the WAL record, and from the record into the L0 arena.
  *
  * <h2>Invariants</h2>
  *
@@ -105,10 +104,12 @@ final class ForkWriter {
   long write(String collection, List<Mutation> mutations, Durability durability) {
     validate(collection, mutations);
     writeController.beforeWrite();
-    byte[] record = WalEntries.encodeWrite(collection, mutations);
+    // The one encoding of the call: each document's body is copied in as the caller encoded it,
+    // and the record's L0 view points at those bytes.
+    WalEntries.WriteRecord record = WalEntries.encodeWrite(collection, mutations);
     WalAppend a;
     try {
-      a = wal.append(record, durability);
+      a = wal.append(record.bytes(), durability);
     } catch (IOException e) {
       throw lifecycle.walFailed(e);
     }
@@ -116,7 +117,7 @@ final class ForkWriter {
       // SYNC: the fsync covering the record. ASYNC: the record handed to the OS (survives
       // kill -9; the WAL syncer fsyncs it within wal.sync_interval).
       awaitDurable(a);
-      memTables.apply(a.lsn(), versionsOf(a.lsn(), collection, mutations));
+      memTables.apply(a.lsn(), record.l0());
     } catch (IOException e) {
       throw lifecycle.walFailed(e);
     } finally {
@@ -170,6 +171,7 @@ final class ForkWriter {
   private void append(String collection, List<Mutation> mutations, Durability durability, Executor applyOn,
       BooleanSupplier abandoned, CompletableFuture<Long> result) {
     WalAppend a;
+    WalEntries.WriteRecord record;
     appendsInFlight.incrementAndGet();
     try {
       lifecycle.checkWritable(); // it may have changed while the write was queued
@@ -180,9 +182,10 @@ final class ForkWriter {
         result.completeExceptionally(new CancellationException("the caller gave up before the WAL append: nothing applied"));
         return;
       }
-      byte[] record = WalEntries.encodeWrite(collection, mutations);
+      // The one encoding of the call, as in write: the record's L0 view points at its bytes.
+      record = WalEntries.encodeWrite(collection, mutations);
       try {
-        a = wal.append(record, durability);
+        a = wal.append(record.bytes(), durability);
       } catch (IOException e) {
         throw lifecycle.walFailed(e);
       }
@@ -193,9 +196,10 @@ final class ForkWriter {
       appendsInFlight.decrementAndGet();
     }
     CompletableFuture<Long> durable = a.durable();
+    L0Record l0 = record.l0();
     if (durable.isDone()) {
       // This thread led the batch (or the WAL failed): finish here, no hand-off.
-      applyDurable(a.lsn(), durable, collection, mutations, result);
+      applyDurable(a.lsn(), durable, l0, result);
       return;
     }
     durable.whenComplete(
@@ -203,22 +207,21 @@ final class ForkWriter {
           // On the thread that completed the batch, maybe the WAL's syncer, which must not do the
           // work (it would delay the next batch).
           try {
-            applyOn.execute(() -> applyDurable(a.lsn(), durable, collection, mutations, result));
+            applyOn.execute(() -> applyDurable(a.lsn(), durable, l0, result));
           } catch (RejectedExecutionException full) {
-            applyDurable(a.lsn(), durable, collection, mutations, result); // never strand an LSN
+            applyDurable(a.lsn(), durable, l0, result); // never strand an LSN
           }
         });
   }
 
   /** Applies a durable record to L0 and marks its LSN done (invariants 2 and 4); completes the write. */
-  private void applyDurable(
-      long lsn, CompletableFuture<Long> durable, String collection, List<Mutation> mutations, CompletableFuture<Long> result) {
+  private void applyDurable(long lsn, CompletableFuture<Long> durable, L0Record l0, CompletableFuture<Long> result) {
     RuntimeException failure = null;
     try {
       if (durable.isCompletedExceptionally()) {
         throw lifecycle.walFailed(durabilityFailure(durable));
       }
-      memTables.apply(lsn, versionsOf(lsn, collection, mutations));
+      memTables.apply(lsn, l0);
     } catch (RuntimeException e) {
       failure = e;
     } finally {
@@ -301,26 +304,6 @@ final class ForkWriter {
     } catch (RuntimeException e) {
       watermark.markDone(a.lsn());
       throw e;
-    }
-  }
-
-  /** The L0 versions of one WAL record: the last mutation of each id wins within the record. */
-  static List<Map.Entry<L0Key, DocumentVersion>> versionsOf(
-      long lsn, String collection, List<Mutation> mutations) {
-    List<Map.Entry<L0Key, DocumentVersion>> out = new ArrayList<>();
-    for (Mutation m : WalEntries.collapse(mutations)) {
-      out.add(
-          Map.entry(
-              new L0Key(collection, m.id()),
-              new DocumentVersion(lsn, m instanceof Mutation.Put p ? p.document() : null)));
-    }
-    return out;
-  }
-
-  /** Applies one replayed WAL record to {@code buffer} (recovery: one thread, no rotate). */
-  static void replay(L0Buffer buffer, long lsn, String collection, List<Mutation> mutations) {
-    for (Map.Entry<L0Key, DocumentVersion> v : versionsOf(lsn, collection, mutations)) {
-      buffer.apply(v.getKey(), v.getValue());
     }
   }
 

@@ -1,7 +1,9 @@
 package dev.strata.engine.model;
 
+import com.google.protobuf.ByteString;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -9,27 +11,33 @@ import java.util.Optional;
 
 /**
  * The schema of one collection: its indexed fields. Fields not named here are stored only.
- * Immutable; equality is by the set of field specs, whatever their order.
+ * Immutable; the fields keep the order they were given in at creation (the API's {@code
+ * Collection.fields} promise; the WAL record and the manifest store them in that order), while
+ * equality is by the set of field specs, whatever their order.
  */
 public final class CollectionSchema {
   private final Map<String, FieldSpec> fields;
+  /** The same fields keyed by the UTF-8 bytes of their names, for checks that scan stored bytes. */
+  private final Map<ByteString, FieldSpec> fieldsByUtf8Name;
 
   /**
+   * @param specs the fields, in creation order
    * @throws IllegalArgumentException if a field name repeats
    */
   public CollectionSchema(List<FieldSpec> specs) {
     Map<String, FieldSpec> m = new LinkedHashMap<>();
-    List<FieldSpec> sorted = new ArrayList<>(specs);
-    sorted.sort((a, b) -> a.name().compareTo(b.name()));
-    for (FieldSpec s : sorted) {
+    for (FieldSpec s : specs) {
       if (m.put(s.name(), s) != null) {
         throw new IllegalArgumentException("field '" + s.name() + "' is defined twice");
       }
     }
     this.fields = Collections.unmodifiableMap(m);
+    Map<ByteString, FieldSpec> byUtf8 = new HashMap<>();
+    m.forEach((name, spec) -> byUtf8.put(ByteString.copyFromUtf8(name), spec));
+    this.fieldsByUtf8Name = Collections.unmodifiableMap(byUtf8);
   }
 
-  /** The fields, sorted by name. */
+  /** The fields, in creation order. */
   public List<FieldSpec> fields() {
     return List.copyOf(fields.values());
   }
@@ -37,6 +45,14 @@ public final class CollectionSchema {
   /** The spec of a field, if the schema names it. */
   public Optional<FieldSpec> field(String name) {
     return Optional.ofNullable(fields.get(name));
+  }
+
+  /**
+   * The spec of the field whose name has these UTF-8 bytes, or null if the schema does not name it:
+   * the lookup of a check that scans a stored document without decoding its names.
+   */
+  public FieldSpec fieldByUtf8Name(ByteString utf8Name) {
+    return fieldsByUtf8Name.get(utf8Name);
   }
 
   /**

@@ -5,7 +5,6 @@ import dev.strata.engine.segment.LivenessMap;
 import dev.strata.engine.segment.Segment;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.engine.segment.SnapshotSearcher;
-import dev.strata.engine.segment.StoredVersion;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.manifest.proto.SegmentRef;
 import java.io.IOException;
@@ -157,17 +156,11 @@ public final class PublishedSnapshot {
 
   /**
    * The newest version of a key in this snapshot's segments (newest first; the first hit wins, a
-   * tombstone included), or null.
+   * tombstone included), or null. Not decoded: a put's body is a view of the segment's value.
    */
   public DocumentVersion get(SegmentStore store, String collection, String id) {
-    StoredVersion v = getStored(store, collection, id);
-    return v == null ? null : v.decoded(id);
-  }
-
-  /** As {@link #get}, undecoded: the version as its segment stores it, or null. */
-  public StoredVersion getStored(SegmentStore store, String collection, String id) {
     for (Segment s : segments) {
-      StoredVersion v = store.getStored(s.segmentId(), collection, id);
+      DocumentVersion v = store.get(s.segmentId(), collection, id);
       if (v != null) {
         return v;
       }
@@ -176,11 +169,11 @@ public final class PublishedSnapshot {
   }
 
   /**
-   * As {@link #getStored} for several ids, with one RocksDB {@code MultiGet} per segment for the
-   * ids still unresolved: fills the null slots of {@code out} (puts and tombstones), leaving null
-   * the ids no segment holds. Slots already set (e.g. from L0) are not looked up.
+   * As {@link #get} for several ids, with one RocksDB {@code MultiGet} per segment for the ids
+   * still unresolved: fills the null slots of {@code out} (puts and tombstones), leaving null the
+   * ids no segment holds. Slots already set (e.g. from L0) are not looked up.
    */
-  public void getStored(SegmentStore store, String collection, List<String> ids, StoredVersion[] out) {
-    store.multiGetStored(segmentIds, collection, ids, out);
+  public void get(SegmentStore store, String collection, List<String> ids, DocumentVersion[] out) {
+    store.multiGet(segmentIds, collection, ids, out);
   }
 }

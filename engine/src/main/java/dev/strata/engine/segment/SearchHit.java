@@ -1,6 +1,7 @@
 package dev.strata.engine.segment;
 
 import dev.strata.engine.model.Document;
+import dev.strata.engine.model.EncodedDocument;
 
 /**
  * One search hit. Immutable.
@@ -9,15 +10,16 @@ import dev.strata.engine.model.Document;
  * @param score BM25 score of the query string (1.0 for match-all); computed even when sorted by a
  *     field
  * @param segmentId the segment holding the live version that matched
- * @param stored that version as the segment stores it (a put), read from the same segment
+ * @param stored that version's stored form, read from the same segment (a view of its value)
  */
-public record SearchHit(String id, float score, long segmentId, StoredVersion stored) {
+public record SearchHit(String id, float score, long segmentId, EncodedDocument stored) {
+
   /**
-   * The hit's document, decoded from {@link #stored()} (each call decodes again).
+   * The hit's document, decoded (on every call).
    *
-   * @throws java.io.UncheckedIOException if the stored bytes do not decode
+   * @throws IllegalArgumentException if the stored bytes do not decode
    */
   public Document document() {
-    return stored.document(id);
+    return stored.decode();
   }
 }

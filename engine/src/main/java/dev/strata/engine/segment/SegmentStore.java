@@ -3,6 +3,7 @@ package dev.strata.engine.segment;
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.Document;
 import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.EncodedDocument;
 import dev.strata.engine.model.Names;
 import dev.strata.vfs.Vfs;
 import java.io.IOException;
@@ -108,13 +109,23 @@ public final class SegmentStore implements AutoCloseable {
 
   /**
    * Checks that {@code doc} can be indexed under {@code schema}; see {@link
-   * DocumentIndexer#validate}. Call it when a Write arrives, before the WAL, so a bad document is
-   * never partly applied.
+   * DocumentIndexer#validate}.
    *
    * @throws IllegalArgumentException with a message naming the document, field and types
    */
   public static void validate(Document doc, CollectionSchema schema) {
     DocumentIndexer.validate(doc, schema);
+  }
+
+  /**
+   * Checks that a document in its stored form decodes and can be indexed under {@code schema}, by
+   * scanning its bytes ({@link EncodedDocumentValidator}). Call it when a Write arrives, before the
+   * WAL, so a bad document is never partly applied and a flush never meets one.
+   *
+   * @throws IllegalArgumentException with a message naming the document, field and problem
+   */
+  public static void validate(EncodedDocument doc, CollectionSchema schema) {
+    EncodedDocumentValidator.validate(doc, schema);
   }
 
   // Write path.
@@ -258,35 +269,9 @@ public final class SegmentStore implements AutoCloseable {
     try {
       value = db.get(SegmentFormat.key(segmentId, collection, id));
     } catch (RocksDBException e) {
-      throw new UncheckedIOException(
-          new IOException("get " + collection + "/" + id + " in segment " + hex(segmentId) + " failed: " + e.getMessage(), e));
-    }
-    if (value == null) {
-      return null;
-    }
-    try {
-      return SegmentFormat.decodeValue(segmentId, id, value);
-    } catch (SegmentCorruptionException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  /**
-   * As {@link #get}, without decoding the document: the value as the segment stores it.
-   *
-   * @return the version, a tombstone, or null if the segment has no such key
-   * @throws UncheckedIOException if RocksDB reports an error, or wrapping a {@link
-   *     SegmentCorruptionException} if the value's header is invalid
-   * @throws IllegalStateException if the store is closed
-   */
-  public StoredVersion getStored(long segmentId, String collection, String id) {
-    byte[] value;
-    try {
-      value = db.get(SegmentFormat.key(segmentId, collection, id));
-    } catch (RocksDBException e) {
       throw readFailed(collection, id, segmentId, e);
     }
-    return value == null ? null : stored(segmentId, id, value);
+    return value == null ? null : decoded(segmentId, id, value);
   }
 
   /**
@@ -299,9 +284,9 @@ public final class SegmentStore implements AutoCloseable {
    * @param out one slot per id, same order
    * @throws UncheckedIOException if RocksDB reports an error or a value's header is invalid
    */
-  public void multiGetStored(List<Long> newestFirst, String collection, List<String> ids, StoredVersion[] out) {
+  public void multiGet(List<Long> newestFirst, String collection, List<String> ids, DocumentVersion[] out) {
     int pending = 0;
-    for (StoredVersion v : out) {
+    for (DocumentVersion v : out) {
       pending += v == null ? 1 : 0;
     }
     if (pending == 0 || newestFirst.isEmpty()) {
@@ -330,7 +315,7 @@ public final class SegmentStore implements AutoCloseable {
       for (int k = 0; k < keys.size(); k++) {
         byte[] value = values.get(k);
         if (value != null) {
-          out[slots[k]] = stored(segmentId, ids.get(slots[k]), value);
+          out[slots[k]] = decoded(segmentId, ids.get(slots[k]), value);
         } else {
           slots[left] = slots[k];
           keys.set(left++, keys.get(k));
@@ -350,7 +335,7 @@ public final class SegmentStore implements AutoCloseable {
    * @return one version per slot (a put or a tombstone), or null where the segment has no such key
    * @throws UncheckedIOException if RocksDB reports an error or a value's header is invalid
    */
-  public StoredVersion[] getStoredEach(long[] segmentIds, String collection, List<String> ids) {
+  public DocumentVersion[] getEach(long[] segmentIds, String collection, List<String> ids) {
     List<byte[]> keys = new ArrayList<>(segmentIds.length);
     for (int i = 0; i < segmentIds.length; i++) {
       keys.add(SegmentFormat.key(segmentIds[i], collection, ids.get(i)));
@@ -361,17 +346,18 @@ public final class SegmentStore implements AutoCloseable {
     } catch (RocksDBException e) {
       throw readFailed(collection, ids.size() + " ids", segmentIds.length == 0 ? 0 : segmentIds[0], e);
     }
-    StoredVersion[] out = new StoredVersion[segmentIds.length];
+    DocumentVersion[] out = new DocumentVersion[segmentIds.length];
     for (int i = 0; i < out.length; i++) {
       byte[] value = values.get(i);
-      out[i] = value == null ? null : stored(segmentIds[i], ids.get(i), value);
+      out[i] = value == null ? null : decoded(segmentIds[i], ids.get(i), value);
     }
     return out;
   }
 
-  private static StoredVersion stored(long segmentId, String id, byte[] value) {
+  /** The version a value holds; a put's body is a view of {@code value} (format 1 is converted). */
+  private static DocumentVersion decoded(long segmentId, String id, byte[] value) {
     try {
-      return StoredVersion.ofValue(segmentId, id, value);
+      return SegmentFormat.decodeValue(segmentId, id, value);
     } catch (SegmentCorruptionException e) {
       throw new UncheckedIOException(e);
     }

@@ -1,6 +1,7 @@
 package dev.strata.engine.segment;
 
 import dev.strata.engine.model.CollectionSchema;
+import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.model.Names;
 import java.io.Closeable;
 import java.io.IOException;
@@ -183,7 +184,7 @@ public final class SnapshotSearcher implements Closeable {
      * Runs {@code query}: the top {@code query.limit()} live hits and the number of live matches
      * (exact up to {@link SegmentSearcher#TOTAL_HITS_THRESHOLD} for a scored query, exact for
      * match-all). The hits' documents are read with one RocksDB {@code MultiGet}, undecoded
-     * ({@link StoredVersion}).
+     * (their stored form, a view of the segment's value).
      *
      * @throws IllegalArgumentException if the query string does not parse, or a filter or sort
      *     names a field that is missing or of the wrong kind
@@ -210,7 +211,8 @@ public final class SnapshotSearcher implements Closeable {
           TopFieldCollector.populateScores(top.scoreDocs, searcher, q);
         }
       } catch (IndexSearcher.TooManyClauses e) {
-        throw new IllegalArgumentException("query is too complex: " + e.getMessage(), e);
+        throw new IllegalArgumentException(
+            "query is too complex: " + e.getMessage() + " (query " + SegmentSearcher.excerpt(query.queryString()) + ")", e);
       }
       return new SearchResult(
           hits(top.scoreDocs, store),
@@ -233,20 +235,20 @@ public final class SnapshotSearcher implements Closeable {
         segmentIds[i] = leafSegments.get(ctx.ord).segmentId();
         ids.add(SegmentSearcher.idOf(segmentIds[i], ctx, doc - ctx.docBase));
       }
-      StoredVersion[] versions;
+      DocumentVersion[] versions;
       try {
-        versions = store.getStoredEach(segmentIds, collection, ids);
+        versions = store.getEach(segmentIds, collection, ids);
       } catch (UncheckedIOException e) {
         throw e.getCause();
       }
       List<SearchHit> hits = new ArrayList<>(n);
       for (int i = 0; i < n; i++) {
-        StoredVersion v = versions[i];
+        DocumentVersion v = versions[i];
         if (v == null || v.isTombstone()) {
           throw new SegmentCorruptionException(
               segmentIds[i], "Lucene document for '" + collection + "/" + ids.get(i) + "' has no put in RocksDB");
         }
-        hits.add(new SearchHit(ids.get(i), scoreDocs[i].score, segmentIds[i], v));
+        hits.add(new SearchHit(ids.get(i), scoreDocs[i].score, segmentIds[i], v.stored()));
       }
       return hits;
     }
