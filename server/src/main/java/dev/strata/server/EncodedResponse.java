@@ -84,13 +84,16 @@ abstract class EncodedResponse {
   static EncodedResponse batchGet(List<String> ids, EncodedDocument[] found) {
     int n = ids.size();
     ByteString[] docs = new ByteString[n];
+    // Each id in UTF-8 once: written as the result's id and as its document's id.
+    ByteString[] idUtf8 = new ByteString[n];
     int[] resultSizes = new int[n];
     int total = 0;
     for (int i = 0; i < n; i++) {
       // BatchGetResult { string id = 1; bool found = 2; Document document = 3; }
-      int size = CodedOutputStream.computeStringSize(1, ids.get(i));
+      idUtf8[i] = ByteString.copyFromUtf8(ids.get(i));
+      int size = CodedOutputStream.computeBytesSize(1, idUtf8[i]);
       if (found[i] != null) {
-        docs[i] = ApiConversions.documentBytes(found[i]);
+        docs[i] = ApiConversions.documentBytes(idUtf8[i], found[i].body());
         size += CodedOutputStream.computeBoolSize(2, true) + CodedOutputStream.computeBytesSize(3, docs[i]);
       }
       resultSizes[i] = size;
@@ -101,7 +104,7 @@ abstract class EncodedResponse {
       void writeTo(CodedOutputStream out) throws IOException {
         for (int i = 0; i < n; i++) {
           writeHeader(out, 1, resultSizes[i]);
-          out.writeString(1, ids.get(i));
+          out.writeBytes(1, idUtf8[i]);
           if (docs[i] != null) {
             out.writeBool(2, true);
             out.writeBytes(3, docs[i]);
@@ -119,13 +122,15 @@ abstract class EncodedResponse {
     List<SearchHit> hits = result.hits();
     int n = hits.size();
     ByteString[] docs = new ByteString[n];
+    ByteString[] idUtf8 = new ByteString[n];
     int[] hitSizes = new int[n];
     int total = 0;
     for (int i = 0; i < n; i++) {
       SearchHit h = hits.get(i);
       // SearchHit { string id = 1; float score = 2; Document document = 3; }
-      docs[i] = ApiConversions.documentBytes(h.stored());
-      int size = CodedOutputStream.computeStringSize(1, h.id()) + CodedOutputStream.computeBytesSize(3, docs[i]);
+      idUtf8[i] = ByteString.copyFromUtf8(h.id());
+      docs[i] = ApiConversions.documentBytes(idUtf8[i], h.stored().body());
+      int size = CodedOutputStream.computeBytesSize(1, idUtf8[i]) + CodedOutputStream.computeBytesSize(3, docs[i]);
       if (Float.floatToRawIntBits(h.score()) != 0) {
         size += CodedOutputStream.computeFloatSize(2, h.score());
       }
@@ -149,7 +154,7 @@ abstract class EncodedResponse {
         for (int i = 0; i < n; i++) {
           SearchHit h = hits.get(i);
           writeHeader(out, 1, hitSizes[i]);
-          out.writeString(1, h.id());
+          out.writeBytes(1, idUtf8[i]);
           if (Float.floatToRawIntBits(h.score()) != 0) {
             out.writeFloat(2, h.score());
           }
