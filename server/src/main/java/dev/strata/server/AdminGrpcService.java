@@ -33,7 +33,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * {@code strata.v1.AdminService}: compaction on demand, statistics and verification. Thread-safe.
+ * {@code strata.v1.AdminService}: compaction on demand, statistics and verification. Compact and
+ * Verify wait on I/O on {@code strata-rpc-N}; Stats on {@code strata-read-N} ({@link
+ * CallExecutors}). Thread-safe.
  */
 final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
   private static final Pattern FORK_PROBLEM = Pattern.compile("fork (\\S+): (.*)", Pattern.DOTALL);
@@ -47,8 +49,10 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
 
   @Override
   public void compact(CompactRequest req, StreamObserver<CompactResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        ctx.exec.blocking,
         observer,
+        "",
         () -> {
           Violations v = new Violations();
           String forkName = v.forkOrMain("fork", req.getFork());
@@ -100,8 +104,10 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
 
   @Override
   public void stats(StatsRequest req, StreamObserver<StatsResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        ctx.exec.reads,
         observer,
+        "",
         () -> {
           StrataEngine engine = ctx.engine();
           StatsResponse.Builder out = StatsResponse.newBuilder().setStartTime(ApiConversions.timestamp(ctx.startTimeMs));
@@ -237,8 +243,10 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
 
   @Override
   public void verify(VerifyRequest req, StreamObserver<VerifyResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        ctx.exec.blocking,
         observer,
+        "",
         () -> {
           StrataEngine engine = ctx.engine();
           List<Fork> forks = forks(engine, req.getForksList());

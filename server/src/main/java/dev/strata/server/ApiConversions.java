@@ -96,13 +96,22 @@ public final class ApiConversions {
    * (see {@code records.proto}, {@code DocumentBody}). A rope of the two, nothing copied or decoded.
    */
   public static ByteString documentBytes(EncodedDocument d) {
-    byte[] head = new byte[CodedOutputStream.computeStringSize(Document.ID_FIELD_NUMBER, d.id())];
+    return documentBytes(ByteString.copyFromUtf8(d.id()), d.body());
+  }
+
+  /**
+   * As {@link #documentBytes(EncodedDocument)}, with the id already in UTF-8 (a caller that also
+   * writes the id elsewhere in its response encodes it once). A {@code string} field and a {@code
+   * bytes} field holding its UTF-8 have the same wire bytes.
+   */
+  static ByteString documentBytes(ByteString idUtf8, ByteString body) {
+    byte[] head = new byte[CodedOutputStream.computeBytesSize(Document.ID_FIELD_NUMBER, idUtf8)];
     try {
-      CodedOutputStream.newInstance(head).writeString(Document.ID_FIELD_NUMBER, d.id());
+      CodedOutputStream.newInstance(head).writeBytes(Document.ID_FIELD_NUMBER, idUtf8);
     } catch (IOException e) {
       throw new IllegalStateException("the id field did not fit its computed size", e);
     }
-    return UnsafeByteOperations.unsafeWrap(head).concat(d.body());
+    return UnsafeByteOperations.unsafeWrap(head).concat(body);
   }
 
   /**

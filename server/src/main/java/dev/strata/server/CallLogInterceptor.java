@@ -10,9 +10,8 @@ import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import java.net.SocketAddress;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,16 +22,20 @@ import org.slf4j.LoggerFactory;
  * those once where an unexpected error is mapped, in {@link StatusMapper}).
  *
  * <p>The in-flight count lets a graceful shutdown wait for calls to finish; streams that only end
- * when the client leaves (WatchSnapshots, health Watch, reflection) are not counted. Thread-safe.
+ * when the client leaves (WatchSnapshots, health Watch, reflection) are not counted.
+ *
+ * <p>Thread-safe without a lock: every call of every fork passes here twice, so the count is a
+ * striped {@link LongAdder} (no shared lock or contended word) and {@link #awaitIdle} polls it;
+ * the log line's arguments are built only when the line is logged.
  */
 final class CallLogInterceptor implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger("dev.strata.server.calls");
 
-  private final ReentrantLock lock = new ReentrantLock();
-  private final Condition idle = lock.newCondition();
+  /** How often {@link #awaitIdle} looks at the count, ms (shutdown only). */
+  private static final long IDLE_POLL_MS = 5;
 
-  /** Guarded by lock. */
-  private int inFlight;
+  /** Counted calls started minus finished. */
+  private final LongAdder inFlight = new LongAdder();
 
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(
@@ -72,51 +75,40 @@ final class CallLogInterceptor implements ServerInterceptor {
   }
 
   private void change(int delta) {
-    lock.lock();
-    try {
-      inFlight += delta;
-      if (inFlight == 0) {
-        idle.signalAll();
-      }
-    } finally {
-      lock.unlock();
-    }
+    inFlight.add(delta);
   }
 
-  /** Calls in flight now (open-ended streams excluded). */
+  /** Calls in flight now (open-ended streams excluded); exact once calls stop starting. */
   int inFlight() {
-    lock.lock();
-    try {
-      return inFlight;
-    } finally {
-      lock.unlock();
-    }
+    return (int) inFlight.sum();
   }
 
   /**
-   * Waits until no counted call is in flight, at most {@code timeoutMs}.
+   * Waits until no counted call is in flight, at most {@code timeoutMs} (shutdown, after the server
+   * stopped accepting calls, so the count only falls).
    *
    * @return calls still in flight (0 = idle)
    */
   int awaitIdle(long timeoutMs) throws InterruptedException {
-    long left = TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-    lock.lock();
-    try {
-      while (inFlight > 0 && left > 0) {
-        left = idle.awaitNanos(left);
-      }
-      return inFlight;
-    } finally {
-      lock.unlock();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    int n;
+    while ((n = inFlight()) > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(IDLE_POLL_MS);
     }
+    return n;
   }
+
+  @SuppressWarnings("rawtypes")
+  private static final AtomicIntegerFieldUpdater<LoggedCall> FINISHED =
+      AtomicIntegerFieldUpdater.newUpdater(LoggedCall.class, "finished");
 
   /** A call that logs its end once and gives back its in-flight slot. */
   final class LoggedCall<Q, R> extends ForwardingServerCall.SimpleForwardingServerCall<Q, R> {
     private final String method;
     private final boolean counted;
     private final long startNanos = System.nanoTime();
-    private final AtomicBoolean finished = new AtomicBoolean();
+    /** 0 until the call's end is logged, then 1 (one field updater, no object per call). */
+    volatile int finished;
     private volatile String caller = "-";
 
     LoggedCall(ServerCall<Q, R> delegate, String method, boolean counted) {
@@ -137,11 +129,14 @@ final class CallLogInterceptor implements ServerInterceptor {
     }
 
     void finish(Status status, boolean byServer) {
-      if (status == null || !finished.compareAndSet(false, true)) {
+      if (status == null || !FINISHED.compareAndSet(this, 0, 1)) {
         return;
       }
       if (counted) {
         change(-1);
+      }
+      if (status.isOk() && !log.isDebugEnabled()) {
+        return; // nothing to log: build nothing
       }
       long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
       SocketAddress peer = getAttributes() == null ? null : getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);

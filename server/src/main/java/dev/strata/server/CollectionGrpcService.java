@@ -24,7 +24,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** {@code strata.v1.CollectionService}: collection definitions of a fork. Thread-safe. */
+/**
+ * {@code strata.v1.CollectionService}: collection definitions of a fork. CreateOrGetCollection
+ * writes a SYNC WAL record on {@code strata-rpc-N}; reads at the head answer on the transport
+ * thread, reads at a snapshot (which may have to be opened) on {@code strata-read-N} ({@link
+ * CallExecutors}). Thread-safe.
+ */
 final class CollectionGrpcService extends CollectionServiceGrpc.CollectionServiceImplBase {
   /** Largest schema accepted (docs/api.md). */
   static final int MAX_SCHEMA_FIELDS = 1000;
@@ -41,8 +46,10 @@ final class CollectionGrpcService extends CollectionServiceGrpc.CollectionServic
   @Override
   public void createOrGetCollection(
       CreateOrGetCollectionRequest req, StreamObserver<CreateOrGetCollectionResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        ctx.exec.blocking,
         observer,
+        "",
         () -> {
           Violations v = new Violations();
           String forkName = v.forkOrMain("fork", req.getFork());
@@ -115,8 +122,10 @@ final class CollectionGrpcService extends CollectionServiceGrpc.CollectionServic
 
   @Override
   public void getCollection(GetCollectionRequest req, StreamObserver<GetCollectionResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        req.getSnapshotId().isEmpty() ? null : ctx.exec.reads, // a snapshot may have to be opened
         observer,
+        "",
         () -> {
           Violations v = new Violations();
           String forkName = v.forkOrMain("fork", req.getFork());
@@ -146,8 +155,10 @@ final class CollectionGrpcService extends CollectionServiceGrpc.CollectionServic
 
   @Override
   public void listCollections(ListCollectionsRequest req, StreamObserver<ListCollectionsResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        req.getSnapshotId().isEmpty() ? null : ctx.exec.reads, // a snapshot may have to be opened
         observer,
+        "",
         () -> {
           Violations v = new Violations();
           String forkName = v.forkOrMain("fork", req.getFork());

@@ -1,31 +1,25 @@
 package dev.strata.server;
 
-import com.google.common.base.Utf8;
 import dev.strata.api.v1.BatchGetRequest;
-import dev.strata.api.v1.BatchGetResponse;
-import dev.strata.api.v1.BatchGetResult;
 import dev.strata.api.v1.Document;
 import dev.strata.api.v1.DocumentServiceGrpc;
 import dev.strata.api.v1.Durability;
 import dev.strata.api.v1.ErrorReason;
 import dev.strata.api.v1.GetRequest;
-import dev.strata.api.v1.GetResponse;
 import dev.strata.api.v1.Mutation;
 import dev.strata.api.v1.RangeBound;
 import dev.strata.api.v1.RangeFilter;
 import dev.strata.api.v1.ScanRequest;
 import dev.strata.api.v1.ScanResponse;
-import dev.strata.api.v1.SearchHit;
 import dev.strata.api.v1.SearchRequest;
-import dev.strata.api.v1.SearchResponse;
 import dev.strata.api.v1.SortOrder;
 import dev.strata.api.v1.TermFilter;
 import dev.strata.api.v1.Value;
 import dev.strata.api.v1.WaitFor;
 import dev.strata.api.v1.WriteRequest;
 import dev.strata.api.v1.WriteResponse;
-import dev.strata.engine.StrataEngine;
 import dev.strata.engine.flush.FlushTicket;
+import dev.strata.engine.StrataException;
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.DocumentBodyWriter;
@@ -40,23 +34,38 @@ import dev.strata.engine.segment.SearchResult;
 import dev.strata.engine.segment.SegmentEntry;
 import dev.strata.engine.segment.SortSpec;
 import dev.strata.manifest.proto.Manifest;
+import io.grpc.Context;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * {@code strata.v1.DocumentService}: writes, point reads, scans and searches. Every request is
  * validated whole before the engine sees it, so a Write with one bad document writes nothing.
- * Thread-safe.
+ *
+ * <p>Threads (docs/architecture.md, "Threads"): every method is called on a transport thread. Get,
+ * small BatchGets and a Write's validation answer or hand off from there; the WAL append of a
+ * Write runs on the write pools and answers from the group commit; Search, Scan, large BatchGets and
+ * reads at an older snapshot run on the read pool. Get, BatchGet and Search write their responses
+ * from the stored document bytes ({@link EncodedResponse}): {@link #definition} binds them with
+ * that marshaller. Thread-safe.
  */
 final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplBase {
   /** Most ids of one BatchGet. */
   static final int MAX_BATCH_GET = 1000;
+  /** BatchGets of at most this many ids at the head run on the transport thread. */
+  static final int INLINE_BATCH_IDS = 32;
   /** Longest KEYWORD term, UTF-8 bytes (Lucene's limit). */
   static final int MAX_TERM_BYTES = 32766;
   /** Documents read from the engine per scan step. */
@@ -72,56 +81,256 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
     this.ctx = ctx;
   }
 
+  /**
+   * The service as the server binds it: the generated definition with Get, BatchGet and Search
+   * replaced by methods of the same names, request types and schema (so reflection is unchanged)
+   * whose responses are {@link EncodedResponse}s.
+   */
+  static ServerServiceDefinition definition(ServerContext ctx) {
+    DocumentGrpcService service = new DocumentGrpcService(ctx);
+    ServerServiceDefinition generated = service.bindService();
+    ServiceDescriptor original = generated.getServiceDescriptor();
+    ServiceDescriptor.Builder descriptor =
+        ServiceDescriptor.newBuilder(original.getName()).setSchemaDescriptor(original.getSchemaDescriptor());
+    List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
+    for (ServerMethodDefinition<?, ?> m : generated.getMethods()) {
+      String name = m.getMethodDescriptor().getFullMethodName();
+      ServerMethodDefinition<?, ?> bound = m;
+      if (name.equals(DocumentServiceGrpc.getGetMethod().getFullMethodName())) {
+        bound = encoded(DocumentServiceGrpc.getGetMethod(), service::getEncoded);
+      } else if (name.equals(DocumentServiceGrpc.getBatchGetMethod().getFullMethodName())) {
+        bound = encoded(DocumentServiceGrpc.getBatchGetMethod(), service::batchGetEncoded);
+      } else if (name.equals(DocumentServiceGrpc.getSearchMethod().getFullMethodName())) {
+        bound = encoded(DocumentServiceGrpc.getSearchMethod(), service::searchEncoded);
+      }
+      descriptor.addMethod(bound.getMethodDescriptor());
+      methods.add(bound);
+    }
+    ServerServiceDefinition.Builder out = ServerServiceDefinition.builder(descriptor.build());
+    methods.forEach(out::addMethod);
+    return out.build();
+  }
+
+  private static <Q> ServerMethodDefinition<Q, EncodedResponse> encoded(
+      MethodDescriptor<Q, ?> typed, ServerCalls.UnaryMethod<Q, EncodedResponse> handler) {
+    MethodDescriptor<Q, EncodedResponse> method =
+        typed.toBuilder(typed.getRequestMarshaller(), EncodedResponse.MARSHALLER).build();
+    return ServerMethodDefinition.create(method, ServerCalls.asyncUnaryCall(handler));
+  }
+
   // ---------------------------------------------------------------- Write
 
+  /**
+   * Validates on the transport thread (allocation-free unless it finds a problem), then hands the
+   * write to the engine's asynchronous path: the WAL append runs on {@code strata-write-N} (a
+   * stalled write on {@code strata-write-stall-N}) and the answer is sent when the group commit
+   * completes the write's future. No thread waits for the fsync.
+   */
   @Override
   public void write(WriteRequest req, StreamObserver<WriteResponse> observer) {
-    Rpc.unary(
-        observer,
-        () -> {
-          ServerConfig.Limits limits = ctx.config.limits();
-          Violations v = new Violations();
-          String forkName = v.forkOrMain("fork", req.getFork());
-          String collection = v.name("collection", req.getCollection(), "collection");
-          int n = req.getMutationsCount();
-          if (n == 0) {
-            v.add("mutations", "a write needs at least one mutation");
-          } else if (n > limits.maxMutationsPerWrite()) {
-            v.add("mutations", "a write takes at most " + limits.maxMutationsPerWrite() + " mutations, got " + n);
+    String forkName = req.getFork().isEmpty() ? "main" : req.getFork();
+    Fork fork;
+    CompletableFuture<Long> lsn;
+    long t0 = System.nanoTime();
+    try {
+      List<dev.strata.engine.model.Mutation> mutations;
+      ServerConfig.Limits limits = ctx.config.limits();
+      int n = req.getMutationsCount();
+      if (!(req.getFork().isEmpty() || Violations.isName(req.getFork()))
+          || !Violations.isName(req.getCollection())
+          || n == 0
+          || n > limits.maxMutationsPerWrite()
+          || req.getDurability() == Durability.UNRECOGNIZED) {
+        checkWriteRequest(req, limits); // throws with every problem named
+      }
+      fork = Resolver.fork(ctx.engine(), forkName);
+      CollectionSchema schema = Resolver.collection(fork, req.getCollection()).schema();
+      mutations = mutationsOrNull(req, schema, limits);
+      if (mutations == null) {
+        mutations = checkedMutations(req, schema, limits); // throws with every problem named
+      }
+      Resolver.requireWritable(fork);
+      dev.strata.wal.Durability durability =
+          req.getDurability() == Durability.DURABILITY_ASYNC
+              ? dev.strata.wal.Durability.ASYNC
+              : dev.strata.wal.Durability.SYNC;
+      // A write whose call ended (deadline, cancel) before its WAL append is not applied.
+      lsn = fork.writeAsync(req.getCollection(), mutations, durability, ctx.exec.writes, Context.current()::isCancelled);
+    } catch (RuntimeException e) {
+      countStall(forkName, e);
+      Rpc.fail(observer, e, "");
+      return;
+    }
+    String forkId = fork.id();
+    lsn.whenComplete(
+        (l, err) -> {
+          ctx.metrics.observeWrite(forkName, System.nanoTime() - t0);
+          if (err != null) {
+            countStall(forkName, err);
+            Rpc.fail(observer, err, "");
+          } else {
+            Rpc.answer(observer, WriteResponse.newBuilder().setLsn(l).setForkId(forkId).build());
           }
-          if (req.getDurability() == Durability.UNRECOGNIZED) {
-            v.add("durability", "unknown durability");
+        });
+  }
+
+  private void countStall(String fork, Throwable e) {
+    Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    if (cause instanceof StrataException se && se.kind() == StrataException.Kind.RESOURCE_EXHAUSTED) {
+      ctx.countStall(fork);
+    }
+  }
+
+  /**
+   * The request-level checks of a Write, with messages.
+   *
+   * @throws ApiError INVALID_ARGUMENT naming every problem
+   */
+  private static void checkWriteRequest(WriteRequest req, ServerConfig.Limits limits) {
+    Violations v = new Violations();
+    v.forkOrMain("fork", req.getFork());
+    v.name("collection", req.getCollection(), "collection");
+    int n = req.getMutationsCount();
+    if (n == 0) {
+      v.add("mutations", "a write needs at least one mutation");
+    } else if (n > limits.maxMutationsPerWrite()) {
+      v.add("mutations", "a write takes at most " + limits.maxMutationsPerWrite() + " mutations, got " + n);
+    }
+    if (req.getDurability() == Durability.UNRECOGNIZED) {
+      v.add("durability", "unknown durability");
+    }
+    v.throwIfAny();
+  }
+
+  /**
+   * The engine mutations of a valid request, built without allocating anything but them; null at
+   * the first problem (then {@link #checkedMutations} names them all). Accepts exactly what {@link
+   * #checkedMutations} accepts, or less.
+   */
+  private static List<dev.strata.engine.model.Mutation> mutationsOrNull(
+      WriteRequest req, CollectionSchema schema, ServerConfig.Limits limits) {
+    int n = req.getMutationsCount();
+    List<dev.strata.engine.model.Mutation> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      Mutation m = req.getMutations(i);
+      switch (m.getKindCase()) {
+        case DELETE_ID -> {
+          if (!Violations.isDocumentId(m.getDeleteId(), limits.maxIdBytes())) {
+            return null;
           }
-          v.throwIfAny();
-          Fork fork = Resolver.fork(ctx.engine(), forkName);
-          CollectionSchema schema = Resolver.collection(fork, collection).schema();
-          List<dev.strata.engine.model.Mutation> mutations = new ArrayList<>(n);
-          int problems = 0;
-          for (int i = 0; i < n && problems < MAX_VIOLATIONS; i++) {
-            Violations one = new Violations();
-            dev.strata.engine.model.Mutation m = mutation(one, "mutations[" + i + "]", req.getMutations(i), schema, limits);
-            if (one.isEmpty()) {
-              mutations.add(m);
-            } else {
-              problems++;
-              mergeInto(v, one);
+          out.add(new dev.strata.engine.model.Mutation.Delete(m.getDeleteId()));
+        }
+        case PUT -> {
+          Document d = m.getPut();
+          if (!Violations.isDocumentId(d.getId(), limits.maxIdBytes())
+              || d.getSerializedSize() > limits.maxDocumentBytes()
+              || d.getFieldsCount() > limits.maxFieldsPerDocument()) {
+            return null;
+          }
+          // Written straight into the stored form; the writer orders the fields canonically.
+          DocumentBodyWriter body = new DocumentBodyWriter(d.getId(), d.getSerializedSize());
+          for (Map.Entry<String, Value> f : d.getFieldsMap().entrySet()) {
+            if (!Violations.isFieldName(f.getKey()) || !putFieldIfValid(body, f.getKey(), f.getValue(), schema.field(f.getKey()))) {
+              return null;
             }
           }
-          v.throwIfAny();
-          Resolver.requireWritable(fork);
-          dev.strata.wal.Durability durability =
-              req.getDurability() == Durability.DURABILITY_ASYNC
-                  ? dev.strata.wal.Durability.ASYNC
-                  : dev.strata.wal.Durability.SYNC;
-          long t0 = System.nanoTime();
-          long lsn;
-          try {
-            lsn = ctx.countingStalls(forkName, () -> fork.write(collection, mutations, durability));
-          } finally {
-            ctx.metrics.observeWrite(fork.name(), System.nanoTime() - t0);
+          out.add(new dev.strata.engine.model.Mutation.Put(body.build()));
+        }
+        default -> {
+          return null;
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@link #putField} without messages: writes the value and returns true if it is valid, else
+   * writes nothing and returns false. Accepts exactly what {@link #putField} accepts.
+   */
+  private static boolean putFieldIfValid(DocumentBodyWriter body, String name, Value value, Optional<FieldSpec> spec) {
+    Value.KindCase k = value.getKindCase();
+    if (k == Value.KindCase.KIND_NOT_SET) {
+      return false;
+    }
+    if (spec.isPresent()) {
+      switch (spec.get().kind()) {
+        case TEXT -> {
+          if (k != Value.KindCase.STRING_VALUE && k != Value.KindCase.STRING_LIST_VALUE) {
+            return false;
           }
-          return WriteResponse.newBuilder().setLsn(lsn).setForkId(fork.id()).build();
-        });
+        }
+        case KEYWORD -> {
+          if (!keywordFits(value)) {
+            return false;
+          }
+        }
+        case LONG -> {
+          if (k != Value.KindCase.INT64_VALUE) {
+            return false;
+          }
+        }
+        case DOUBLE -> {
+          if (k == Value.KindCase.INT64_VALUE) {
+            body.putDouble(name, value.getInt64Value());
+            return true;
+          }
+          if (k != Value.KindCase.DOUBLE_VALUE || !Double.isFinite(value.getDoubleValue())) {
+            return false;
+          }
+        }
+        default -> {}
+      }
+    }
+    ApiConversions.putValue(body, name, value);
+    return true;
+  }
+
+  /** A string or string list whose every value is a term Lucene accepts. */
+  private static boolean keywordFits(Value value) {
+    if (value.getKindCase() == Value.KindCase.STRING_VALUE) {
+      return termFits(value.getStringValue());
+    }
+    if (value.getKindCase() != Value.KindCase.STRING_LIST_VALUE) {
+      return false;
+    }
+    List<String> l = value.getStringListValue().getValuesList();
+    for (int i = 0; i < l.size(); i++) {
+      if (!termFits(l.get(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean termFits(String s) {
+    int n = Violations.utf8Length(s);
+    return n >= 0 && n <= MAX_TERM_BYTES;
+  }
+
+  /**
+   * Every mutation checked against the schema and limits, with a message per problem.
+   *
+   * @throws ApiError INVALID_ARGUMENT if any problem is found
+   */
+  private static List<dev.strata.engine.model.Mutation> checkedMutations(
+      WriteRequest req, CollectionSchema schema, ServerConfig.Limits limits) {
+    Violations v = new Violations();
+    int n = req.getMutationsCount();
+    List<dev.strata.engine.model.Mutation> mutations = new ArrayList<>(n);
+    int problems = 0;
+    for (int i = 0; i < n && problems < MAX_VIOLATIONS; i++) {
+      Violations one = new Violations();
+      dev.strata.engine.model.Mutation m = mutation(one, "mutations[" + i + "]", req.getMutations(i), schema, limits);
+      if (one.isEmpty()) {
+        mutations.add(m);
+      } else {
+        problems++;
+        mergeInto(v, one);
+      }
+    }
+    v.throwIfAny();
+    return mutations;
   }
 
   private static void mergeInto(Violations target, Violations source) {
@@ -200,7 +409,7 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
           }
           if (kind == FieldKind.KEYWORD) {
             for (String s : strings) {
-              int n = s.getBytes(StandardCharsets.UTF_8).length;
+              int n = Violations.utf8Length(s);
               if (n > MAX_TERM_BYTES) {
                 v.add(path, "KEYWORD value is " + n + " UTF-8 bytes, at most " + MAX_TERM_BYTES + " allowed");
                 return;
@@ -248,104 +457,189 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
 
   // ---------------------------------------------------------------- Get, BatchGet
 
-  @Override
-  public void get(GetRequest req, StreamObserver<GetResponse> observer) {
-    Rpc.unary(
-        observer,
-        () -> {
-          Violations v = new Violations();
-          String forkName = v.forkOrMain("fork", req.getFork());
-          String collection = v.name("collection", req.getCollection(), "collection");
-          v.documentId("id", req.getId(), ctx.config.limits().maxIdBytes());
-          v.optionalSnapshotId("snapshot_id", req.getSnapshotId());
-          v.throwIfAny();
-          Fork fork = Resolver.fork(ctx.engine(), forkName);
-          EncodedDocument d = readAll(fork, collection, List.of(req.getId()), req.getSnapshotId()).get(0);
-          if (d == null) {
-            throw ApiError.of(
-                Status.Code.NOT_FOUND,
-                ErrorReason.DOCUMENT_NOT_FOUND,
-                "document '" + Violations.printable(req.getId()) + "' does not exist in collection '" + collection
-                    + "' of fork '" + forkName + "'" + (req.getSnapshotId().isEmpty() ? "" : " at " + req.getSnapshotId()),
-                "fork",
-                forkName,
-                "collection",
-                collection,
-                "id",
-                req.getId());
-          }
-          return GetResponse.newBuilder().setDocument(ApiConversions.document(d)).build();
-        });
+  /**
+   * Get: on the transport thread (one L0 lookup and RocksDB point reads, nothing that waits for
+   * another thread), unless it reads an older snapshot, which may have to be opened: then on
+   * {@code strata-read-N}. The response is written from the stored bytes ({@link
+   * EncodedResponse}).
+   */
+  void getEncoded(GetRequest req, StreamObserver<EncodedResponse> observer) {
+    EncodedResponse r;
+    try {
+      checkGet(req);
+      Fork fork = Resolver.fork(ctx.engine(), forkOf(req.getFork()));
+      if (!req.getSnapshotId().isEmpty() && !isHead(fork, req.getSnapshotId())) {
+        ctx.exec.unary(ctx.exec.reads, observer, "", () -> getAt(fork, req));
+        return;
+      }
+      r = getAt(fork, req);
+    } catch (RuntimeException e) {
+      Rpc.fail(observer, e, "");
+      return;
+    }
+    Rpc.answer(observer, r);
   }
 
-  @Override
-  public void batchGet(BatchGetRequest req, StreamObserver<BatchGetResponse> observer) {
-    Rpc.unary(
-        observer,
-        () -> {
-          Violations v = new Violations();
-          String forkName = v.forkOrMain("fork", req.getFork());
-          String collection = v.name("collection", req.getCollection(), "collection");
-          v.optionalSnapshotId("snapshot_id", req.getSnapshotId());
-          int n = req.getIdsCount();
-          if (n == 0) {
-            v.add("ids", "at least one id is required");
-          } else if (n > MAX_BATCH_GET) {
-            v.add("ids", "at most " + MAX_BATCH_GET + " ids, got " + n);
-          } else {
-            for (int i = 0; i < n; i++) {
-              v.documentId("ids[" + i + "]", req.getIds(i), ctx.config.limits().maxIdBytes());
-            }
-          }
-          v.throwIfAny();
-          Fork fork = Resolver.fork(ctx.engine(), forkName);
-          List<EncodedDocument> docs = readAll(fork, collection, req.getIdsList(), req.getSnapshotId());
-          BatchGetResponse.Builder out = BatchGetResponse.newBuilder();
-          for (int i = 0; i < n; i++) {
-            BatchGetResult.Builder r = BatchGetResult.newBuilder().setId(req.getIds(i));
-            EncodedDocument d = docs.get(i);
-            if (d != null) {
-              r.setFound(true).setDocument(ApiConversions.document(d));
-            }
-            out.addResults(r);
-          }
-          return out.build();
-        });
+  private static String forkOf(String requested) {
+    return requested.isEmpty() ? "main" : requested;
+  }
+
+  /** True if {@code snapshotId} is the fork's head now (reading it needs no snapshot opened). */
+  private static boolean isHead(Fork fork, String snapshotId) {
+    PublishedSnapshot head = fork.acquireHead();
+    if (head == null) {
+      return false;
+    }
+    try {
+      return head.id().equals(snapshotId);
+    } finally {
+      head.release();
+    }
+  }
+
+  private void checkGet(GetRequest req) {
+    if ((req.getFork().isEmpty() || Violations.isName(req.getFork()))
+        && Violations.isName(req.getCollection())
+        && Violations.isDocumentId(req.getId(), ctx.config.limits().maxIdBytes())
+        && req.getSnapshotId().isEmpty()) {
+      return;
+    }
+    Violations v = new Violations();
+    v.forkOrMain("fork", req.getFork());
+    v.name("collection", req.getCollection(), "collection");
+    v.documentId("id", req.getId(), ctx.config.limits().maxIdBytes());
+    v.optionalSnapshotId("snapshot_id", req.getSnapshotId());
+    v.throwIfAny();
+  }
+
+  private EncodedResponse getAt(Fork fork, GetRequest req) {
+    String collection = req.getCollection();
+    DocumentVersion found;
+    if (req.getSnapshotId().isEmpty()) {
+      found = storedAtHead(fork, collection, req.getId());
+    } else {
+      PublishedSnapshot snap = Resolver.acquire(fork, req.getSnapshotId());
+      try {
+        Resolver.collection(snap.manifest(), collection);
+        found = fork.reader().get(collection, List.of(req.getId()), snap)[0];
+      } finally {
+        snap.release();
+      }
+    }
+    if (found == null) {
+      throw ApiError.of(
+          Status.Code.NOT_FOUND,
+          ErrorReason.DOCUMENT_NOT_FOUND,
+          "document '" + Violations.printable(req.getId()) + "' does not exist in collection '" + collection
+              + "' of fork '" + fork.name() + "'" + (req.getSnapshotId().isEmpty() ? "" : " at " + req.getSnapshotId()),
+          "fork",
+          fork.name(),
+          "collection",
+          collection,
+          "id",
+          req.getId());
+    }
+    return EncodedResponse.get(found.stored());
+  }
+
+  /** The live version of one id at the head; NOT_FOUND (COLLECTION_NOT_FOUND) for a missing collection. */
+  private static DocumentVersion storedAtHead(Fork fork, String collection, String id) {
+    try {
+      return fork.get(collection, id);
+    } catch (StrataException e) {
+      throw e.kind() == StrataException.Kind.NOT_FOUND ? Resolver.collectionNotFound(fork.name(), collection) : e;
+    }
   }
 
   /**
-   * The live documents of {@code ids} in their stored form (null where absent), at the head or at a
-   * snapshot: views of L0 or segment bytes, not decoded.
+   * BatchGet: up to {@value #INLINE_BATCH_IDS} ids at the head on the transport thread, larger
+   * batches and older snapshots on {@code strata-read-N}; L0 first, then one RocksDB {@code
+   * MultiGet} per segment, the response written from the stored bytes.
    */
-  private List<EncodedDocument> readAll(Fork fork, String collection, List<String> ids, String snapshotId) {
-    List<EncodedDocument> out = new ArrayList<>(ids.size());
-    if (snapshotId.isEmpty()) {
-      Resolver.collection(fork, collection);
-      for (String id : ids) {
-        DocumentVersion dv = fork.get(collection, id);
-        out.add(dv == null ? null : dv.stored());
-      }
-      return out;
-    }
-    StrataEngine engine = ctx.engine();
-    PublishedSnapshot snap = Resolver.acquire(fork, snapshotId);
+  void batchGetEncoded(BatchGetRequest req, StreamObserver<EncodedResponse> observer) {
+    EncodedResponse r;
     try {
-      Resolver.collection(snap.manifest(), collection);
-      for (String id : ids) {
-        DocumentVersion dv = snap.get(engine.segments(), collection, id);
-        out.add(dv == null || dv.isTombstone() ? null : dv.stored());
+      checkBatchGet(req);
+      Fork fork = Resolver.fork(ctx.engine(), forkOf(req.getFork()));
+      if (req.getIdsCount() > INLINE_BATCH_IDS
+          || (!req.getSnapshotId().isEmpty() && !isHead(fork, req.getSnapshotId()))) {
+        ctx.exec.unary(ctx.exec.reads, observer, "", () -> batchGetAt(fork, req));
+        return;
       }
-      return out;
-    } finally {
-      snap.release();
+      r = batchGetAt(fork, req);
+    } catch (RuntimeException e) {
+      Rpc.fail(observer, e, "");
+      return;
     }
+    Rpc.answer(observer, r);
+  }
+
+  private void checkBatchGet(BatchGetRequest req) {
+    int n = req.getIdsCount();
+    int maxId = ctx.config.limits().maxIdBytes();
+    boolean ok =
+        (req.getFork().isEmpty() || Violations.isName(req.getFork()))
+            && Violations.isName(req.getCollection())
+            && req.getSnapshotId().isEmpty()
+            && n > 0
+            && n <= MAX_BATCH_GET;
+    for (int i = 0; ok && i < n; i++) {
+      ok = Violations.isDocumentId(req.getIds(i), maxId);
+    }
+    if (ok) {
+      return;
+    }
+    Violations v = new Violations();
+    v.forkOrMain("fork", req.getFork());
+    v.name("collection", req.getCollection(), "collection");
+    v.optionalSnapshotId("snapshot_id", req.getSnapshotId());
+    if (n == 0) {
+      v.add("ids", "at least one id is required");
+    } else if (n > MAX_BATCH_GET) {
+      v.add("ids", "at most " + MAX_BATCH_GET + " ids, got " + n);
+    } else {
+      for (int i = 0; i < n; i++) {
+        v.documentId("ids[" + i + "]", req.getIds(i), maxId);
+      }
+    }
+    v.throwIfAny();
+  }
+
+  private EncodedResponse batchGetAt(Fork fork, BatchGetRequest req) {
+    String collection = req.getCollection();
+    DocumentVersion[] found;
+    if (req.getSnapshotId().isEmpty()) {
+      try {
+        found = fork.reader().get(collection, req.getIdsList(), null);
+      } catch (StrataException e) {
+        throw e.kind() == StrataException.Kind.NOT_FOUND ? Resolver.collectionNotFound(fork.name(), collection) : e;
+      }
+    } else {
+      PublishedSnapshot snap = Resolver.acquire(fork, req.getSnapshotId());
+      try {
+        Resolver.collection(snap.manifest(), collection);
+        found = fork.reader().get(collection, req.getIdsList(), snap);
+      } finally {
+        snap.release();
+      }
+    }
+    EncodedDocument[] docs = new EncodedDocument[found.length];
+    for (int i = 0; i < found.length; i++) {
+      docs[i] = found[i] == null ? null : found[i].stored();
+    }
+    return EncodedResponse.batchGet(req.getIdsList(), docs);
   }
 
   // ---------------------------------------------------------------- Scan
 
+  /** Scan: a stream produced on {@code strata-read-N}, paced by the client's flow control. */
   @Override
   public void scan(ScanRequest req, StreamObserver<ScanResponse> observer) {
-    StreamSender<ScanResponse> sender = new StreamSender<>(observer);
+    StreamSender<ScanResponse> sender = new StreamSender<>(observer); // registers its handlers now
+    ctx.exec.run(ctx.exec.reads, observer, () -> scan(req, sender));
+  }
+
+  private void scan(ScanRequest req, StreamSender<ScanResponse> sender) {
     PublishedSnapshot snap = null;
     try {
       int maxId = ctx.config.limits().maxIdBytes();
@@ -442,94 +736,129 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
 
   // ---------------------------------------------------------------- Search
 
-  @Override
-  public void search(SearchRequest req, StreamObserver<SearchResponse> observer) {
-    Rpc.unary(
+  /**
+   * Search: on {@code strata-read-N}, over the snapshot's shared searcher, the response written
+   * from the hits' stored bytes. {@code WAIT_FOR_FLUSHED} first rotates on {@code strata-rpc-N}
+   * (that may wait for a flush permit) and waits for the ticket without holding a thread.
+   */
+  void searchEncoded(SearchRequest req, StreamObserver<EncodedResponse> observer) {
+    boolean waitFlushed = req.getWaitFor() == WaitFor.WAIT_FOR_FLUSHED && req.getSnapshotId().isEmpty();
+    ctx.exec.run(
+        waitFlushed ? ctx.exec.blocking : ctx.exec.reads,
         observer,
-        "query",
         () -> {
-          Violations v = new Violations();
-          String forkName = v.forkOrMain("fork", req.getFork());
-          String collection = v.name("collection", req.getCollection(), "collection");
-          v.optionalSnapshotId("snapshot_id", req.getSnapshotId());
-          int maxQueryBytes = ctx.config.limits().maxQueryBytes();
-          long queryBytes = utf8Length(req.getQuery());
-          if (queryBytes > maxQueryBytes) {
-            // Before any parsing: the parser's time and its error's size grow with the query.
-            v.add(
-                "query",
-                "the query is " + queryBytes + " UTF-8 bytes, at most " + maxQueryBytes
-                    + " allowed (search.max_query_bytes); it starts '" + Violations.printable(req.getQuery()) + "'");
-          }
-          if (req.getLimit() < 0 || req.getLimit() > SearchQuery.MAX_LIMIT) {
-            v.add("limit", "limit must be 0.." + SearchQuery.MAX_LIMIT + " (0 means 10), got " + req.getLimit());
-          }
-          boolean waitFlushed = req.getWaitFor() == WaitFor.WAIT_FOR_FLUSHED;
-          if (req.getWaitFor() == WaitFor.UNRECOGNIZED) {
-            v.add("wait_for", "unknown wait_for");
-          }
-          if (waitFlushed && !req.getSnapshotId().isEmpty()) {
-            v.add("wait_for", "WAIT_FOR_FLUSHED searches the head: it cannot be combined with snapshot_id");
-          }
-          v.throwIfAny();
-          Fork fork = Resolver.fork(ctx.engine(), forkName);
-          PublishedSnapshot snap = null;
+          Prepared p;
           try {
-            CollectionSchema schema;
-            if (req.getSnapshotId().isEmpty()) {
-              schema = Resolver.collection(fork, collection).schema();
-            } else {
-              snap = Resolver.acquire(fork, req.getSnapshotId());
-              schema = ApiConversions.schema(Resolver.collection(snap.manifest(), collection));
-            }
-            SearchQuery query = query(v, req, schema);
-            v.throwIfAny();
-            if (snap == null) {
-              if (waitFlushed) {
-                awaitFlushed(fork);
-              }
-              snap = fork.acquireHead();
-            }
-            SearchResponse.Builder out = SearchResponse.newBuilder();
-            if (snap == null) {
-              return out.build(); // nothing published yet
-            }
-            SearchResult result = fork.search(collection, query, snap);
-            for (dev.strata.engine.segment.SearchHit h : result.hits()) {
-              out.addHits(
-                  SearchHit.newBuilder()
-                      .setId(h.id())
-                      .setScore(h.score())
-                      .setDocument(ApiConversions.document(h.stored())));
-            }
-            return out.setTotalHits(result.totalHits())
-                .setTotalHitsLowerBound(result.totalHitsLowerBound())
-                .setSnapshotId(snap.id())
-                .build();
-          } finally {
-            if (snap != null) {
-              snap.release();
-            }
+            p = prepare(req);
+          } catch (RuntimeException e) {
+            Rpc.fail(observer, e, "query");
+            return;
           }
+          if (!waitFlushed) {
+            Rpc.unary(observer, "query", () -> p.run());
+            return;
+          }
+          CompletableFuture<Manifest> flushed;
+          try {
+            flushed = flushed(p.fork);
+          } catch (RuntimeException e) {
+            Rpc.fail(observer, e, "query");
+            return;
+          }
+          Rpc.whenDone(
+              observer,
+              flushed,
+              "the flush of fork '" + p.fork.name() + "' (WAIT_FOR_FLUSHED)",
+              ctx.exec.reads,
+              m -> Rpc.unary(observer, "query", () -> p.run()));
         });
   }
 
-  /** UTF-8 bytes of {@code s}, counted without encoding it (it was decoded from valid UTF-8). */
-  static long utf8Length(String s) {
-    return Utf8.encodedLength(s);
+  /** A checked search, ready to run at the head or at its snapshot. */
+  private final class Prepared {
+    final Fork fork;
+    final String collection;
+    final String snapshotId;
+    final SearchQuery query;
+
+    Prepared(Fork fork, String collection, String snapshotId, SearchQuery query) {
+      this.fork = fork;
+      this.collection = collection;
+      this.snapshotId = snapshotId;
+      this.query = query;
+    }
+
+    EncodedResponse run() {
+      PublishedSnapshot snap = snapshotId.isEmpty() ? fork.acquireHead() : Resolver.acquire(fork, snapshotId);
+      if (snap == null) {
+        return EncodedResponse.search(new SearchResult(List.of(), 0), ""); // nothing published yet
+      }
+      try {
+        return EncodedResponse.search(fork.search(collection, query, snap), snap.id());
+      } finally {
+        snap.release();
+      }
+    }
   }
 
-  /** Makes the head cover every write acknowledged before now, within the call's deadline. */
-  private void awaitFlushed(Fork fork) {
+  /** Checks a search request against the collection's schema (at its snapshot, if it names one). */
+  private Prepared prepare(SearchRequest req) {
+    Violations v = new Violations();
+    String forkName = v.forkOrMain("fork", req.getFork());
+    String collection = v.name("collection", req.getCollection(), "collection");
+    v.optionalSnapshotId("snapshot_id", req.getSnapshotId());
+    int maxQueryBytes = ctx.config.limits().maxQueryBytes();
+    long queryBytes = Violations.utf8Length(req.getQuery());
+    if (queryBytes > maxQueryBytes) {
+      // Before any parsing: the parser's time and its error's size grow with the query.
+      v.add(
+          "query",
+          "the query is " + queryBytes + " UTF-8 bytes, at most " + maxQueryBytes
+              + " allowed (search.max_query_bytes); it starts '" + Violations.printable(req.getQuery()) + "'");
+    }
+    if (req.getLimit() < 0 || req.getLimit() > SearchQuery.MAX_LIMIT) {
+      v.add("limit", "limit must be 0.." + SearchQuery.MAX_LIMIT + " (0 means 10), got " + req.getLimit());
+    }
+    boolean waitFlushed = req.getWaitFor() == WaitFor.WAIT_FOR_FLUSHED;
+    if (req.getWaitFor() == WaitFor.UNRECOGNIZED) {
+      v.add("wait_for", "unknown wait_for");
+    }
+    if (waitFlushed && !req.getSnapshotId().isEmpty()) {
+      v.add("wait_for", "WAIT_FOR_FLUSHED searches the head: it cannot be combined with snapshot_id");
+    }
+    v.throwIfAny();
+    Fork fork = Resolver.fork(ctx.engine(), forkName);
+    CollectionSchema schema;
+    if (req.getSnapshotId().isEmpty()) {
+      schema = Resolver.collection(fork, collection).schema();
+    } else {
+      PublishedSnapshot snap = Resolver.acquire(fork, req.getSnapshotId());
+      try {
+        schema = ApiConversions.schema(Resolver.collection(snap.manifest(), collection));
+      } finally {
+        snap.release();
+      }
+    }
+    SearchQuery query = query(v, req, schema);
+    v.throwIfAny();
+    return new Prepared(fork, collection, req.getSnapshotId(), query);
+  }
+
+  /**
+   * A future of the head covering every write acknowledged before now: rotates if needed (may wait
+   * for a permit, at most the write-stall timeout and the call's deadline); already complete when
+   * there is nothing to flush.
+   */
+  private CompletableFuture<Manifest> flushed(Fork fork) {
     long lastLsn = fork.stats().walLastLsn();
     Optional<Manifest> head = fork.head();
     if (lastLsn == 0 || (head.isPresent() && head.get().getCoveredLsn() >= lastLsn)) {
-      return; // nothing acknowledged that the head does not cover
+      return CompletableFuture.completedFuture(head.orElse(null)); // nothing the head does not cover
     }
     Resolver.requireWritable(fork);
     long permitWaitMs = Math.min(ctx.config.writeStallTimeoutMs(), Deadlines.remainingMs(Long.MAX_VALUE));
     FlushTicket t = ctx.countingStalls(fork.name(), () -> fork.flush(permitWaitMs));
-    Deadlines.await(fork.awaitTicket(t), "the flush of fork '" + fork.name() + "' (WAIT_FOR_FLUSHED)");
+    return fork.awaitTicket(t);
   }
 
   /** The engine query of a request, checked against the schema. */
@@ -547,7 +876,7 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
         } else {
           boolean ok = true;
           for (int j = 0; j < n; j++) {
-            int bytes = Utf8.encodedLength(f.getValues(j));
+            int bytes = Violations.utf8Length(f.getValues(j));
             if (bytes > MAX_TERM_BYTES) {
               v.add(path + ".values[" + j + "]", "a KEYWORD term is at most " + MAX_TERM_BYTES + " UTF-8 bytes, got " + bytes);
               ok = false;

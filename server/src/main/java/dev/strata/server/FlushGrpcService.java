@@ -10,21 +10,17 @@ import dev.strata.api.v1.WatchSnapshotsResponse;
 import dev.strata.engine.flush.FlushTicket;
 import dev.strata.engine.fork.Fork;
 import dev.strata.manifest.proto.Manifest;
-import io.grpc.Context;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Optional;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * {@code strata.v1.FlushService}: flushes, tickets and snapshot watches. AwaitFlush holds no thread
- * while it waits: it answers from the ticket future's completion, and when the call ends first
- * (deadline, cancel) only its own dependent stage is cancelled, so the ticket stays valid.
- * Thread-safe.
+ * {@code strata.v1.FlushService}: flushes, tickets and snapshot watches. Neither AwaitFlush nor
+ * Flush with {@code wait} holds a thread while it waits: each answers from the ticket future's
+ * completion ({@link Rpc#whenDone}), and when the call ends first (deadline, cancel) only its own
+ * dependent stage is cancelled, so the ticket stays valid. Thread-safe.
  */
 final class FlushGrpcService extends FlushServiceGrpc.FlushServiceImplBase {
   private final ServerContext ctx;
@@ -33,39 +29,67 @@ final class FlushGrpcService extends FlushServiceGrpc.FlushServiceImplBase {
     this.ctx = ctx;
   }
 
+  /**
+   * Flush: the rotate runs on {@code strata-rpc-N} (it may wait for a flush permit, and makes the
+   * WAL durable up to the ticket); with {@code wait} the answer comes from the ticket's future, so
+   * no thread waits for the snapshot (issue #11, defect 6).
+   */
   @Override
   public void flush(FlushRequest req, StreamObserver<FlushResponse> observer) {
+    ctx.exec.run(ctx.exec.blocking, observer, () -> flushNow(req, observer));
+  }
+
+  private void flushNow(FlushRequest req, StreamObserver<FlushResponse> observer) {
+    Fork fork;
+    FlushTicket t;
+    try {
+      Violations v = new Violations();
+      String forkName = v.forkOrMain("fork", req.getFork());
+      v.throwIfAny();
+      fork = Resolver.fork(ctx.engine(), forkName);
+      Resolver.requireWritable(fork);
+      long permitWaitMs = Math.min(ctx.config.writeStallTimeoutMs(), Deadlines.remainingMs(Long.MAX_VALUE));
+      t = ctx.countingStalls(forkName, () -> fork.flush(permitWaitMs));
+    } catch (RuntimeException e) {
+      Rpc.fail(observer, e, "");
+      return;
+    }
+    FlushResponse.Builder out = FlushResponse.newBuilder().setTicket(ApiConversions.ticket(t));
+    if (req.getWait() && !(t.lsn() == 0 && fork.head().isEmpty())) {
+      // (A fork that never had a write has nothing to wait for: no snapshot will come.)
+      Rpc.whenDone(
+          observer,
+          fork.awaitTicket(t),
+          "the flush of fork '" + fork.name() + "'",
+          ctx.exec.reads,
+          m -> Rpc.unary(observer, () -> out.setSnapshot(ctx.snapshotView(m)).build()));
+      return;
+    }
     Rpc.unary(
         observer,
         () -> {
-          Violations v = new Violations();
-          String forkName = v.forkOrMain("fork", req.getFork());
-          v.throwIfAny();
-          Fork fork = Resolver.fork(ctx.engine(), forkName);
-          Resolver.requireWritable(fork);
-          long permitWaitMs = Math.min(ctx.config.writeStallTimeoutMs(), Deadlines.remainingMs(Long.MAX_VALUE));
-          FlushTicket t = ctx.countingStalls(forkName, () -> fork.flush(permitWaitMs));
-          FlushResponse.Builder out = FlushResponse.newBuilder().setTicket(ApiConversions.ticket(t));
-          if (req.getWait() && !(t.lsn() == 0 && fork.head().isEmpty())) {
-            // (A fork that never had a write has nothing to wait for: no snapshot will come.)
-            Manifest m = Deadlines.await(fork.awaitTicket(t), "the flush of fork '" + forkName + "'");
-            out.setSnapshot(ctx.snapshotView(m));
-          } else {
-            Optional<Manifest> head = fork.head();
-            if (head.isPresent() && head.get().getCoveredLsn() >= t.lsn()) {
-              CompletableFuture<Manifest> done = fork.awaitTicket(t);
-              if (done.isDone() && !done.isCompletedExceptionally()) {
-                out.setSnapshot(ctx.snapshotView(done.join()));
-              }
+          Optional<Manifest> head = fork.head();
+          if (head.isPresent() && head.get().getCoveredLsn() >= t.lsn()) {
+            CompletableFuture<Manifest> done = fork.awaitTicket(t);
+            if (done.isDone() && !done.isCompletedExceptionally()) {
+              out.setSnapshot(ctx.snapshotView(done.join()));
             }
           }
           return out.build();
         });
   }
 
+  /**
+   * AwaitFlush: answered from the ticket's future. The ticket is looked up on {@code strata-rpc-N}:
+   * a ticket of a snapshot published earlier is answered by reading retained manifests.
+   */
   @Override
   public void awaitFlush(AwaitFlushRequest req, StreamObserver<AwaitFlushResponse> observer) {
-    CompletableFuture<Manifest> mine;
+    ctx.exec.run(ctx.exec.blocking, observer, () -> awaitTicket(req, observer));
+  }
+
+  private void awaitTicket(AwaitFlushRequest req, StreamObserver<AwaitFlushResponse> observer) {
+    Fork fork;
     try {
       Violations v = new Violations();
       if (!req.hasTicket()) {
@@ -78,46 +102,17 @@ final class FlushGrpcService extends FlushServiceGrpc.FlushServiceImplBase {
       }
       v.throwIfAny();
       String forkId = req.getTicket().getForkId();
-      Fork fork = Resolver.forkById(ctx, forkId, req.getTicket().getForkName());
-      // A stage of our own: cancelling it at the call's end leaves the ticket's future alone.
-      mine = fork.awaitTicket(ApiConversions.ticket(req.getTicket())).thenApply(m -> m);
+      fork = Resolver.forkById(ctx, forkId, req.getTicket().getForkName());
+      CompletableFuture<Manifest> ticket = fork.awaitTicket(ApiConversions.ticket(req.getTicket()));
+      Rpc.whenDone(
+          observer,
+          ticket,
+          "the ticket of fork '" + fork.name() + "' (the ticket stays valid)",
+          ctx.exec.reads,
+          m -> Rpc.unary(observer, () -> AwaitFlushResponse.newBuilder().setSnapshot(ctx.snapshotView(m)).build()));
     } catch (RuntimeException e) {
       Rpc.fail(observer, e, "ticket.lsn");
-      return;
     }
-    ServerCallStreamObserver<AwaitFlushResponse> call = (ServerCallStreamObserver<AwaitFlushResponse>) observer;
-    AtomicBoolean answered = new AtomicBoolean();
-    Context context = Context.current();
-    call.setOnCancelHandler(() -> mine.cancel(false));
-    context.addListener(c -> mine.cancel(false), Runnable::run);
-    mine.whenCompleteAsync(
-        (m, err) -> {
-          if (!answered.compareAndSet(false, true)) {
-            return;
-          }
-          try {
-            if (err instanceof CancellationException) {
-              // The call ended first (deadline or cancel): the client has its status already;
-              // this one is for the call log.
-              boolean late = context.getDeadline() != null && context.getDeadline().isExpired();
-              call.onError(
-                  (late
-                          ? Status.DEADLINE_EXCEEDED.withDescription("the deadline passed first; the ticket stays valid")
-                          : Status.CANCELLED.withDescription("cancelled by the client"))
-                      .asRuntimeException());
-            } else if (err != null) {
-              call.onError(StatusMapper.toStatus(err, "ticket"));
-            } else {
-              call.onNext(AwaitFlushResponse.newBuilder().setSnapshot(ctx.snapshotView(m)).build());
-              call.onCompleted();
-            }
-          } catch (StatusRuntimeException | IllegalStateException closed) {
-            // Cancelled meanwhile.
-          } catch (RuntimeException e) {
-            Rpc.fail(call, e, "");
-          }
-        },
-        ctx.executor);
   }
 
   @Override
@@ -130,10 +125,13 @@ final class FlushGrpcService extends FlushServiceGrpc.FlushServiceImplBase {
       }
       v.throwIfAny();
       Fork fork = Resolver.fork(ctx.engine(), forkName);
+      // The stream's handlers are set here, on the transport thread; the replay of retained
+      // snapshots (manifest reads) runs on strata-rpc-N.
       ctx.watches.start(
           fork,
           req.hasAfterSeq() ? req.getAfterSeq() : null,
-          (ServerCallStreamObserver<WatchSnapshotsResponse>) observer);
+          (ServerCallStreamObserver<WatchSnapshotsResponse>) observer,
+          ctx.exec.blocking);
     } catch (RuntimeException e) {
       Rpc.fail(observer, e, "");
     }

@@ -23,7 +23,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** {@code strata.v1.ForkService}: creating, listing and dropping forks. Thread-safe. */
+/**
+ * {@code strata.v1.ForkService}: creating, listing and dropping forks. Create and drop write files
+ * and wait for drains on {@code strata-rpc-N}; GetFork and ListForks read memory and answer on the
+ * transport thread ({@link CallExecutors}). Thread-safe.
+ */
 final class ForkGrpcService extends ForkServiceGrpc.ForkServiceImplBase {
   /** DropFork's drain timeout when the request sets none. */
   static final long DEFAULT_DRAIN_MS = 30_000;
@@ -39,8 +43,10 @@ final class ForkGrpcService extends ForkServiceGrpc.ForkServiceImplBase {
 
   @Override
   public void createFork(CreateForkRequest req, StreamObserver<CreateForkResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        ctx.exec.blocking,
         observer,
+        "",
         () -> {
           Violations v = new Violations();
           String name = v.name("name", req.getName(), "fork");
@@ -137,8 +143,10 @@ final class ForkGrpcService extends ForkServiceGrpc.ForkServiceImplBase {
 
   @Override
   public void dropFork(DropForkRequest req, StreamObserver<DropForkResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        ctx.exec.blocking,
         observer,
+        "",
         () -> {
           Violations v = new Violations();
           String name = v.name("name", req.getName(), "fork");

@@ -110,7 +110,9 @@ public final class ServerConfig {
           new Key("wal.sync_interval", "200ms", "fsync period for ASYNC writes"),
           new Key("wal.segment_bytes", "64MiB", "size at which a WAL segment file is rolled"),
           new Key("shutdown.grace_period", "30s", "bound on a graceful shutdown: in-flight calls, then the final flush"),
-          new Key("server.threads", "32", "threads running RPCs (blocking engine calls never run on network threads)"),
+          new Key("server.threads", "32", "threads for calls that wait on I/O or a permit (flush, forks, tags, compaction, verify), and as many for stalled writes"),
+          new Key("server.read_threads", "auto", "threads for long reads: search, scan, diff, large BatchGets (auto = cores, at least 2)"),
+          new Key("server.write_threads", "auto", "threads appending writes to the WALs (auto = 2 x cores, at least 4)"),
           new Key("log.level", "INFO", "root log level (TRACE, DEBUG, INFO, WARN, ERROR)"),
           new Key("metrics.listen", "auto", "host:port of the Prometheus /metrics endpoint; auto = listen host, listen port + 1 (0 if that is 0); off disables"));
 
@@ -172,6 +174,8 @@ public final class ServerConfig {
   private final long walSegmentBytes;
   private final long shutdownGraceMs;
   private final int serverThreads;
+  private final int readThreads;
+  private final int writeThreads;
   private final String logLevel;
   private final String metricsHost;
   private final int metricsPort;
@@ -266,6 +270,15 @@ public final class ServerConfig {
     this.walSegmentBytes = p.bytes("wal.segment_bytes", 4096, Long.MAX_VALUE);
     this.shutdownGraceMs = p.duration("shutdown.grace_period", false);
     this.serverThreads = (int) p.integer("server.threads", 2, 4096);
+    int cores = Runtime.getRuntime().availableProcessors();
+    this.readThreads =
+        p.string("server.read_threads").equalsIgnoreCase("auto")
+            ? Math.max(2, cores)
+            : (int) p.integer("server.read_threads", 1, 4096);
+    this.writeThreads =
+        p.string("server.write_threads").equalsIgnoreCase("auto")
+            ? Math.max(4, 2 * cores)
+            : (int) p.integer("server.write_threads", 1, 4096);
     String level = p.string("log.level").toUpperCase(Locale.ROOT);
     if (!List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF").contains(level)) {
       problems.add("log.level must be TRACE, DEBUG, INFO, WARN, ERROR or OFF, got '" + level + "'");
@@ -548,9 +561,19 @@ public final class ServerConfig {
     return shutdownGraceMs;
   }
 
-  /** Threads of the RPC executor. */
+  /** Threads of the pool for calls that wait on I/O or a permit, and of the stalled-write pool. */
   public int serverThreads() {
     return serverThreads;
+  }
+
+  /** Threads of the pool for long reads (search, scan, diff, large BatchGets). */
+  public int readThreads() {
+    return readThreads;
+  }
+
+  /** Threads appending writes to the WALs. */
+  public int writeThreads() {
+    return writeThreads;
   }
 
   /** The root log level. */

@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
@@ -18,7 +17,7 @@ import java.util.function.Supplier;
 /**
  * What every service needs: the serving state (and through it the engine), the configuration, the
  * document-count cache, the live snapshot watches, per-fork counters the engine does not keep, and
- * the server's executors. Thread-safe.
+ * the server's bounded pools ({@link CallExecutors}). Thread-safe.
  */
 final class ServerContext {
   final ServingState state;
@@ -27,7 +26,8 @@ final class ServerContext {
   /** Fork ids known to be dropped (FORK_DROPPED vs. an id that never existed). */
   final DroppedForkIds droppedForks = new DroppedForkIds();
   final SnapshotWatches watches;
-  final ExecutorService executor;
+  /** Where calls run beyond the transport threads (the bounded pools). */
+  final CallExecutors exec;
   final long startTimeMs = System.currentTimeMillis();
   /** The Prometheus metrics; the server starts their endpoint once the engine serves. */
   final ServerMetrics metrics;
@@ -35,10 +35,10 @@ final class ServerContext {
   /** RESOURCE_EXHAUSTED answers per fork name, since start. */
   private final Map<String, LongAdder> stalledRequests = new ConcurrentHashMap<>();
 
-  ServerContext(ServingState state, ServerConfig config, ExecutorService executor, ScheduledExecutorService scheduler) {
+  ServerContext(ServingState state, ServerConfig config, CallExecutors exec, ScheduledExecutorService scheduler) {
     this.state = state;
     this.config = config;
-    this.executor = executor;
+    this.exec = exec;
     this.watches = new SnapshotWatches(this, scheduler);
     this.metrics = new ServerMetrics(state::engine);
   }
@@ -54,10 +54,15 @@ final class ServerContext {
       return body.get();
     } catch (StrataException e) {
       if (e.kind() == StrataException.Kind.RESOURCE_EXHAUSTED) {
-        stalledRequests.computeIfAbsent(fork, k -> new LongAdder()).increment();
+        countStall(fork);
       }
       throw e;
     }
+  }
+
+  /** Counts a back-pressure refusal (RESOURCE_EXHAUSTED) against {@code fork}. */
+  void countStall(String fork) {
+    stalledRequests.computeIfAbsent(fork, k -> new LongAdder()).increment();
   }
 
   /** RESOURCE_EXHAUSTED answers for {@code fork} since start. */

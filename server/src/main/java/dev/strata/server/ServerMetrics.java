@@ -3,6 +3,7 @@ package dev.strata.server;
 import dev.strata.engine.MemoryBudget;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -12,6 +13,8 @@ import io.prometheus.metrics.model.snapshots.Unit;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
@@ -29,6 +32,8 @@ import java.util.function.ToDoubleFunction;
 final class ServerMetrics implements AutoCloseable {
   private final PrometheusRegistry registry = new PrometheusRegistry();
   private final Histogram writeSeconds;
+  /** {@code writeSeconds}' data point of each fork name seen. */
+  private final Map<String, DistributionDataPoint> writeByFork = new ConcurrentHashMap<>();
   private final Histogram flushSeconds;
   private volatile HTTPServer http;
 
@@ -225,7 +230,34 @@ final class ServerMetrics implements AutoCloseable {
 
   /** Records one acknowledged (or failed) write of {@code fork} that took {@code nanos}. */
   void observeWrite(String fork, long nanos) {
-    writeSeconds.labelValues(fork).observe(nanos / 1e9);
+    // One data point per fork, looked up without building a label array per write.
+    writeByFork.computeIfAbsent(fork, f -> writeSeconds.labelValues(f)).observe(nanos / 1e9);
+  }
+
+  /**
+   * Registers the server's own pools ({@link CallExecutors}): queued and running calls per pool,
+   * and calls skipped because their deadline passed (or they were cancelled) while queued.
+   */
+  void registerPools(CallExecutors exec) {
+    Map<String, ThreadPoolExecutor> pools =
+        Map.of("read", exec.reads, "write", exec.appends, "write-stall", exec.stalls, "rpc", exec.blocking);
+    GaugeWithCallback.builder()
+        .name("strata_server_pool_queued")
+        .help("Calls waiting for a thread of the server's bounded pool (refused with SERVER_BUSY past 1024)")
+        .labelNames("pool")
+        .callback(cb -> pools.forEach((name, p) -> cb.call(p.getQueue().size(), name)))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("strata_server_pool_active")
+        .help("Threads of the server's bounded pool running a call now")
+        .labelNames("pool")
+        .callback(cb -> pools.forEach((name, p) -> cb.call(p.getActiveCount(), name)))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("strata_server_calls_expired_in_queue")
+        .help("Calls whose deadline passed or that were cancelled while they waited for a pool thread (never run)")
+        .callback(cb -> cb.call(exec.expiredWhileQueued()))
+        .register(registry);
   }
 
   /** Records one published flush of {@code fork} that took {@code millis} from rotate. */

@@ -29,7 +29,11 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
-/** {@code strata.v1.SnapshotService}: listing, tags and diffs of snapshots. Thread-safe. */
+/**
+ * {@code strata.v1.SnapshotService}: listing, tags and diffs of snapshots. Listings and diffs read
+ * manifests and segments, so they run on {@code strata-read-N}; tag changes write the catalog
+ * (fsync) on {@code strata-rpc-N} ({@link CallExecutors}). Thread-safe.
+ */
 final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplBase {
   /** Diff entries per stream message. */
   static final int DIFF_BATCH = 1000;
@@ -42,8 +46,10 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
 
   @Override
   public void listSnapshots(ListSnapshotsRequest req, StreamObserver<ListSnapshotsResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        ctx.exec.reads,
         observer,
+        "",
         () -> {
           Violations v = new Violations();
           String forkName = v.forkOrMain("fork", req.getFork());
@@ -80,8 +86,10 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
 
   @Override
   public void getSnapshot(GetSnapshotRequest req, StreamObserver<GetSnapshotResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        ctx.exec.reads,
         observer,
+        "",
         () -> {
           Violations v = new Violations();
           switch (req.getSelectorCase()) {
@@ -118,7 +126,8 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
 
   @Override
   public void tagSnapshot(TagSnapshotRequest req, StreamObserver<TagSnapshotResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        ctx.exec.blocking,
         observer,
         "tag",
         () -> {
@@ -157,8 +166,10 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
 
   @Override
   public void deleteTag(DeleteTagRequest req, StreamObserver<DeleteTagResponse> observer) {
-    Rpc.unary(
+    ctx.exec.unary(
+        ctx.exec.blocking,
         observer,
+        "",
         () -> {
           Violations v = new Violations();
           v.tag("tag", req.getTag());
@@ -178,7 +189,12 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
 
   @Override
   public void diffSnapshots(DiffSnapshotsRequest req, StreamObserver<DiffSnapshotsResponse> observer) {
-    StreamSender<DiffSnapshotsResponse> sender = new StreamSender<>(observer);
+    StreamSender<DiffSnapshotsResponse> sender = new StreamSender<>(observer); // registers its handlers now
+    ctx.exec.run(ctx.exec.reads, observer, () -> diff(req, sender));
+  }
+
+  /** The diff stream, produced on {@code strata-read-N}. */
+  private void diff(DiffSnapshotsRequest req, StreamSender<DiffSnapshotsResponse> sender) {
     PublishedSnapshot from = null;
     PublishedSnapshot to = null;
     try {

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -53,7 +54,7 @@ final class SnapshotWatches {
    * Starts a watch of {@code fork}: registers first, then replays the retained snapshots with a
    * seq above {@code afterSeq} (none if null), then continues live; each snapshot is sent once.
    */
-  void start(Fork fork, Long afterSeq, ServerCallStreamObserver<WatchSnapshotsResponse> call) {
+  void start(Fork fork, Long afterSeq, ServerCallStreamObserver<WatchSnapshotsResponse> call, Executor replayOn) {
     Watch w = new Watch(fork, call);
     call.setOnCancelHandler(w::cancelled);
     call.setOnReadyHandler(w::drain);
@@ -64,13 +65,24 @@ final class SnapshotWatches {
       unregister.run(); // cancelled before the listener was in place
       return;
     }
+    if (afterSeq == null) {
+      w.startWith(List.of());
+      return;
+    }
+    try {
+      replayOn.execute(() -> replay(w, fork, afterSeq));
+    } catch (RejectedExecutionException e) {
+      w.close(CallExecutors.busy(ctx.exec.blocking));
+    }
+  }
+
+  /** Lists the retained snapshots after {@code afterSeq} (reads manifests) and starts the watch. */
+  private static void replay(Watch w, Fork fork, long afterSeq) {
     List<Manifest> replay = new ArrayList<>(); // retained snapshots are listed oldest first
     try {
-      if (afterSeq != null) {
-        for (Manifest m : fork.listSnapshots()) {
-          if (m.getSeq() > afterSeq) {
-            replay.add(m);
-          }
+      for (Manifest m : fork.listSnapshots()) {
+        if (m.getSeq() > afterSeq) {
+          replay.add(m);
         }
       }
     } catch (RuntimeException e) {
@@ -187,7 +199,7 @@ final class SnapshotWatches {
 
     private void schedule() {
       try {
-        ctx.executor.execute(this::drain);
+        ctx.exec.blocking.execute(this::drain);
       } catch (RejectedExecutionException e) {
         // Shutting down: the server cancels the stream.
       }

@@ -28,13 +28,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,9 +51,12 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Threads</h2>
  *
- * RPCs run on a fixed pool of {@code server.threads} daemon threads ({@code strata-rpc-N}), never
- * on Netty's event loops, since engine calls block (WAL fsync, flush waits). {@code
- * strata-server-scheduler} checks snapshot watches. Both are owned and stopped here.
+ * Every call starts on a Netty event loop ({@code directExecutor()}: no hand-off). Calls that never
+ * wait answer there; everything that can take long runs on the bounded pools of {@link
+ * CallExecutors}, and nothing waits for the WAL's fsync or a flush: writes and flush waits answer
+ * from their futures (docs/architecture.md, "Threads", has the table). {@code
+ * strata-server-scheduler} checks snapshot watches. The pools and the scheduler are owned and
+ * stopped here.
  *
  * <p>Thread-safe.
  */
@@ -99,7 +99,7 @@ public final class StrataServer implements AutoCloseable {
   private final HealthStatusManager health = new HealthStatusManager();
   private final ServingState state = new ServingState(health, SERVICE_NAMES);
   private final CallLogInterceptor calls = new CallLogInterceptor();
-  private final ExecutorService executor;
+  private final CallExecutors exec;
   private final ScheduledExecutorService scheduler;
   private final ServerContext ctx;
   private final AtomicBoolean started = new AtomicBoolean();
@@ -117,9 +117,10 @@ public final class StrataServer implements AutoCloseable {
   public StrataServer(ServerConfig config, EngineOpener opener) {
     this.config = config;
     this.opener = opener;
-    this.executor = Executors.newFixedThreadPool(config.serverThreads(), daemonThreads("strata-rpc-"));
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("strata-server-scheduler-"));
-    this.ctx = new ServerContext(state, config, executor, scheduler);
+    this.exec = new CallExecutors(config.readThreads(), config.writeThreads(), config.serverThreads());
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(CallExecutors.daemonThreads("strata-server-scheduler-"));
+    this.ctx = new ServerContext(state, config, exec, scheduler);
+    ctx.metrics.registerPools(exec);
   }
 
   /**
@@ -152,13 +153,15 @@ public final class StrataServer implements AutoCloseable {
         config.tlsEnabled()
             ? NettyServerBuilder.forAddress(address, tls(config))
             : NettyServerBuilder.forAddress(address);
-    b.executor(executor)
+    // Handlers run on the event loops: each either answers at once or hands its work to a bounded
+    // pool (CallExecutors); none waits for another thread.
+    b.directExecutor()
         .maxInboundMessageSize(config.limits().maxMessageBytes())
         // Every service parses its requests inside the call (RequestParsing): a request that does
         // not parse gets INVALID_ARGUMENT through the interceptors below, not the transport's
         // UNKNOWN and a stack trace.
         .addService(RequestParsing.guard(new CollectionGrpcService(ctx).bindService()))
-        .addService(RequestParsing.guard(new DocumentGrpcService(ctx).bindService()))
+        .addService(RequestParsing.guard(DocumentGrpcService.definition(ctx)))
         .addService(RequestParsing.guard(new FlushGrpcService(ctx).bindService()))
         .addService(RequestParsing.guard(new SnapshotGrpcService(ctx).bindService()))
         .addService(RequestParsing.guard(new ForkGrpcService(ctx).bindService()))
@@ -289,6 +292,11 @@ public final class StrataServer implements AutoCloseable {
   /** Calls in flight now (open-ended streams excluded). */
   int inFlightCalls() {
     return calls.inFlight();
+  }
+
+  /** The bounded pools calls run on (tests saturate them). */
+  CallExecutors callExecutors() {
+    return exec;
   }
 
   /** Open WatchSnapshots streams. */
@@ -436,10 +444,9 @@ public final class StrataServer implements AutoCloseable {
   }
 
   private void stopThreads() {
-    executor.shutdownNow();
+    exec.shutdownNow();
     scheduler.shutdownNow();
     try {
-      executor.awaitTermination(5, TimeUnit.SECONDS);
       scheduler.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -488,14 +495,5 @@ public final class StrataServer implements AutoCloseable {
         // the JVM is shutting down already
       }
     }
-  }
-
-  private static ThreadFactory daemonThreads(String prefix) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, prefix + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
   }
 }

@@ -1,5 +1,6 @@
 package dev.strata.server;
 
+import com.google.common.base.Utf8;
 import com.google.rpc.BadRequest;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -10,7 +11,9 @@ import java.util.regex.Pattern;
  * Validation of request fields (the name, id and limit rules of docs/api.md §2): collects one
  * BadRequest field violation per problem, then {@link #throwIfAny()} fails the whole request with
  * INVALID_ARGUMENT before anything reaches the engine. Names are checked here so that no request
- * can reach outside the data directory. Not thread-safe: one per request.
+ * can reach outside the data directory. A request without problems allocates nothing here: the
+ * list appears with the first problem, and the static {@code is...} checks used on the hot paths
+ * allocate nothing at all. Not thread-safe: one per request.
  */
 final class Violations {
   /** Fork and collection names. */
@@ -24,16 +27,20 @@ final class Violations {
   /** Snapshot ids: {@code <fork id>-<seq, at least 12 digits>}. */
   static final Pattern SNAPSHOT_ID = Pattern.compile("([a-z0-9][a-z0-9._-]{0,127})-([0-9]{12,19})");
 
-  private final List<BadRequest.FieldViolation> list = new ArrayList<>();
+  /** Null until the first problem: a request without problems allocates no list. */
+  private List<BadRequest.FieldViolation> list;
 
   /** Records a problem with {@code field}. */
   void add(String field, String description) {
+    if (list == null) {
+      list = new ArrayList<>();
+    }
     list.add(ApiError.violation(field, description));
   }
 
   /** True if no problem was recorded. */
   boolean isEmpty() {
-    return list.isEmpty();
+    return list == null;
   }
 
   /**
@@ -42,8 +49,67 @@ final class Violations {
    * @throws ApiError if any
    */
   void throwIfAny() {
-    if (!list.isEmpty()) {
+    if (list != null) {
       throw ApiError.invalid(list);
+    }
+  }
+
+  // Allocation-free checks for the hot paths (Write, Get, BatchGet, Search): they say only whether
+  // a value is valid; the methods above build the messages when one is not.
+
+  /** True if {@code value} is a valid fork or collection name ({@link #NAME}, without ".."). */
+  static boolean isName(String value) {
+    int n = value.length();
+    if (n == 0 || n > 63 || !lowerOrDigit(value.charAt(0))) {
+      return false;
+    }
+    for (int i = 1; i < n; i++) {
+      char c = value.charAt(i);
+      if (!lowerOrDigit(c) && c != '.' && c != '_' && c != '-') {
+        return false;
+      }
+      if (c == '.' && value.charAt(i - 1) == '.') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean lowerOrDigit(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  }
+
+  /** True if {@code value} is a valid field name ({@link #FIELD}). */
+  static boolean isFieldName(String value) {
+    int n = value.length();
+    if (n == 0 || n > 128 || !letter(value.charAt(0))) {
+      return false;
+    }
+    for (int i = 1; i < n; i++) {
+      char c = value.charAt(i);
+      if (!letter(c) && !(c >= '0' && c <= '9') && c != '_' && c != '.' && c != '-') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean letter(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  }
+
+  /** True if {@code value} is a valid document id: 1..maxBytes UTF-8 bytes, no U+0000, well-formed. */
+  static boolean isDocumentId(String value, int maxBytes) {
+    int n = utf8Length(value);
+    return n > 0 && n <= maxBytes && value.indexOf('\0') < 0;
+  }
+
+  /** UTF-8 length of {@code s} in bytes, or -1 if it holds an unpaired surrogate (not well-formed). */
+  static int utf8Length(String s) {
+    try {
+      return Utf8.encodedLength(s);
+    } catch (IllegalArgumentException unpairedSurrogate) {
+      return -1;
     }
   }
 
@@ -66,6 +132,9 @@ final class Violations {
 
   /** Why {@code value} is not a valid fork/collection name, or null. */
   static String nameProblem(String value, String what) {
+    if (isName(value)) {
+      return null;
+    }
     if (value.isEmpty()) {
       return what + " name is required";
     }
@@ -86,7 +155,7 @@ final class Violations {
 
   /** A field name of a schema or a document. */
   void fieldName(String field, String value) {
-    if (!FIELD.matcher(value).matches()) {
+    if (!isFieldName(value)) {
       add(field, "field name '" + printable(value) + "' must match ^[A-Za-z][A-Za-z0-9_.-]{0,127}$");
     }
   }
@@ -101,6 +170,9 @@ final class Violations {
 
   /** Why {@code value} is not a valid document id, or null. */
   static String idProblem(String value, int maxBytes) {
+    if (isDocumentId(value, maxBytes)) {
+      return null;
+    }
     int n = value.getBytes(StandardCharsets.UTF_8).length;
     if (n == 0) {
       return "document id is required";

@@ -11,8 +11,11 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.zip.GZIPInputStream;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.JsonToken;
@@ -134,6 +137,22 @@ public final class Corpus {
   /** Package {@code i} (0-based, {@code i < size()}). */
   public CorpusDoc get(int i) {
     return docs.get(i);
+  }
+
+  /**
+   * {@code count} distinct ids drawn uniformly among the first {@code idCount} replicas (the
+   * BatchGet workload: both sides ask for the same number of distinct documents).
+   */
+  public List<String> distinctIds(SplittableRandom rnd, long idCount, int count) {
+    Set<Long> picked = new LinkedHashSet<>();
+    while (picked.size() < Math.min(count, idCount)) {
+      picked.add(rnd.nextLong(idCount));
+    }
+    List<String> ids = new ArrayList<>(picked.size());
+    for (long i : picked) {
+      ids.add(replica(i).id());
+    }
+    return ids;
   }
 
   /** Document {@code i} of the replicated sequence (see the class comment); {@code i >= 0}. */

@@ -5,6 +5,7 @@ import dev.strata.engine.EngineOptions;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.model.Mutation;
+import dev.strata.engine.segment.SearchHit;
 import dev.strata.engine.segment.SearchQuery;
 import dev.strata.server.ApiConversions;
 import dev.strata.vfs.LocalVfs;
@@ -48,10 +49,19 @@ public final class EmbeddedStrataSide implements AutoCloseable {
     return fork.stats().segmentCount();
   }
 
-  /** Search clients: a random query of {@code queries}, top 10 by score, over the head snapshot. */
+  /**
+   * Search clients: a random query of {@code queries}, top 10 by score, over the head snapshot, each
+   * hit's document decoded (as the raw Lucene side decodes its stored field).
+   */
   public ClosedLoop.ClientFactory search(List<String> queries) {
-    return index -> (SplittableRandom rnd) ->
-        fork.search(Corpus.COLLECTION, SearchQuery.of(queries.get(rnd.nextInt(queries.size())), 10), null).hits().size();
+    return index -> (SplittableRandom rnd) -> {
+      List<SearchHit> hits =
+          fork.search(Corpus.COLLECTION, SearchQuery.of(queries.get(rnd.nextInt(queries.size())), 10), null).hits();
+      for (SearchHit h : hits) {
+        h.document();
+      }
+      return hits.size();
+    };
   }
 
   /** Closes the engine and deletes its directory. */

@@ -23,7 +23,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code r} runs every side once, starting with side {@code r mod n}, and the report gives medians
  * over repetitions and the ratio of those medians.
  *
- * <p>Workloads (numbers of issue #6): 7 the gRPC ceiling ({@code ping}), 2 point Get ({@code get}),
+ * <p>Workloads (numbers of issue #6): 7 the gRPC ceiling ({@code ping}: Strata's health check, a bare
+ * grpc-java echo server's and PostgreSQL's {@code SELECT 1}), 2 point Get ({@code get}), 8 BatchGet
+ * of {@value PeerConfig#BATCH_GET_IDS} ids vs {@code WHERE id = ANY($1)} ({@code batchget}, issue #13),
  * 3 full-text search over the network and in-process ({@code search}), 1 durable ingest
  * ({@code ingest}), 5 fork create/drop ({@code forks}), 4 the flush pipeline ({@code flush}, through
  * {@link EngineLoad}), 6 restart after {@code kill -9} with unflushed WAL ({@code recovery}, through
@@ -106,6 +108,7 @@ public final class PeerBenchmark {
   private void serverWorkloads(Corpus corpus, List<String> queries, long n) throws Exception {
     PostgresSide pg = null;
     StrataGrpcSide strata = null;
+    StrataServerProcess echo = null;
     RawRocksDbSide rocksGet = null;
     Path strataDir = BenchDirs.create(scratchRoot, "strata-bench-server-");
     Thread hook = null;
@@ -116,8 +119,17 @@ public final class PeerBenchmark {
           strataDir.resolve("server.log"), 120_000);
       strata = new StrataGrpcSide(server);
       StrataGrpcSide strataFinal = strata;
+      if (config.runs("ping")) {
+        // The bare grpc-java echo server: same version, transport and JVM options, direct executor.
+        echo = StrataServerProcess.startEcho(4096, strataDir.resolve("echo.log"), 60_000);
+        log("echo server pid " + echo.pid() + " on " + echo.target());
+      }
+      StrataServerProcess echoFinal = echo;
       hook = new Thread(() -> { // Ctrl-C: no cluster or server is left behind
         strataFinal.server().close();
+        if (echoFinal != null) {
+          echoFinal.close();
+        }
         if (pgFinal != null) {
           pgFinal.close();
         }
@@ -125,7 +137,8 @@ public final class PeerBenchmark {
       Runtime.getRuntime().addShutdownHook(hook);
       log("strata server pid " + server.pid() + " on " + server.target());
 
-      boolean needsData = config.runs("get") || config.runs("search") || config.runs("forks") || config.runs("ingest");
+      boolean needsData = config.runs("get") || config.runs("batchget") || config.runs("search") || config.runs("forks")
+          || config.runs("ingest");
       if (needsData) {
         timed("load " + n + " documents into Strata (gRPC, ASYNC writes of 500, 4 writers, then flush)",
             strataFinal, s -> s.load(corpus, 0, n, 4));
@@ -141,18 +154,27 @@ public final class PeerBenchmark {
         // so that the first one (the gRPC ceiling) is not the one that pays for compilation.
         double w = Math.max(config.warmupSeconds(), 4 * config.runSeconds());
         List<ClosedLoop.ClientFactory> warm = new ArrayList<>(List.of(strataFinal.ping()));
+        if (echoFinal != null) {
+          warm.add(StrataGrpcSide.ping(echoFinal.target()));
+        }
         if (needsData) {
-          warm.addAll(List.of(strataFinal.get(corpus, n), strataFinal.search(queries)));
+          warm.addAll(List.of(strataFinal.get(corpus, n), strataFinal.batchGet(corpus, n, PeerConfig.BATCH_GET_IDS),
+              strataFinal.search(queries)));
         }
+        // Each call path warms at 8 clients and at 1 (C2 compiles the paths a single client takes
+        // too); measured: a cold server's health check needs about 15 s of calls to reach its
+        // steady latency here.
         for (ClosedLoop.ClientFactory f : warm) {
-          ClosedLoop.run(f, 8, 0, w / warm.size(), seed);
+          ClosedLoop.run(f, 8, 0, w / 2, seed);
+          ClosedLoop.run(f, 1, 0, w / 2, seed);
         }
-        log(String.format(Locale.ROOT, "warm-up of the Strata server and client: %.1f s, discarded", w));
+        log(String.format(Locale.ROOT, "warm-up of the servers and the client: %.1f s per call path, discarded", w));
       }
       if (config.runs("ping")) {
         for (int c : config.pingClients()) {
           List<Contender> sides = new ArrayList<>();
           sides.add(contender("Strata", k -> load(strataFinal.ping(), k)));
+          sides.add(contender("gRPC echo", k -> load(StrataGrpcSide.ping(echoFinal.target()), k)));
           if (pg != null) {
             sides.add(contender("PostgreSQL", k -> load(pgFinal.ping(), k)));
           }
@@ -174,6 +196,16 @@ public final class PeerBenchmark {
         }
         rocksGet.close();
         rocksGet = null;
+      }
+      if (config.runs("batchget")) {
+        for (int c : config.batchGetClients()) {
+          List<Contender> sides = new ArrayList<>();
+          sides.add(contender("Strata", k -> load(strataFinal.batchGet(corpus, n, PeerConfig.BATCH_GET_IDS), k)));
+          if (pg != null) {
+            sides.add(contender("PostgreSQL", k -> load(pgFinal.batchGet(corpus, n, PeerConfig.BATCH_GET_IDS), k)));
+          }
+          compare("batchget", c, 0, sides);
+        }
       }
       if (config.runs("search")) {
         for (int c : config.searchClients()) {
@@ -207,6 +239,9 @@ public final class PeerBenchmark {
       }
       if (strata != null) {
         strata.close();
+      }
+      if (echo != null) {
+        echo.close();
       }
       if (pg != null) {
         pg.close();

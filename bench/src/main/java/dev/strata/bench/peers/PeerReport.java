@@ -40,7 +40,7 @@ public record PeerReport(
   /**
    * One closed-loop run of one side.
    *
-   * @param workload {@code ping}, {@code get}, {@code search}, {@code search-inprocess}, {@code ingest}
+   * @param workload {@code ping}, {@code get}, {@code batchget}, {@code search}, {@code search-inprocess}, {@code ingest}
    * @param batchDocs documents per write (ingest), else 0
    * @param opsPerSec calls per second; {@code unitsPerSec}: documents (ingest) or hits (search) per second
    * @param p50Us median call latency, microseconds; {@code p99Us} the 99th percentile
@@ -144,6 +144,8 @@ public record PeerReport(
     throughputTable(s, "ingest", "Workload 1: durable ingest (SYNC; PostgreSQL: one transaction per batch)", "docs/s",
         Measurement::unitsPerSec, 1e3, "ms");
     throughputTable(s, "get", "Workload 2: point Get, ids uniformly at random", "gets/s", Measurement::opsPerSec, 1, "µs");
+    throughputTable(s, "batchget", "Workload 8: BatchGet of " + PeerConfig.BATCH_GET_IDS
+        + " ids uniformly at random (PostgreSQL: `WHERE id = ANY($1)`)", "docs/s", Measurement::unitsPerSec, 1, "µs");
     throughputTable(s, "search", "Workload 3: full-text search over the network, top 10 by score", "queries/s",
         Measurement::opsPerSec, 1, "µs");
     throughputTable(s, "search-inprocess", "Workload 3: full-text search in-process (Strata engine vs raw Lucene, same segment count)",
@@ -151,8 +153,10 @@ public record PeerReport(
     forkTable(s);
     flushTable(s);
     recoveryTable(s);
-    throughputTable(s, "ping", "Workload 7: the gRPC ceiling (health check) vs PostgreSQL's (SELECT 1)", "calls/s",
+    throughputTable(s, "ping", "Workload 7: the gRPC ceiling: Strata's health check vs a bare grpc-java echo server "
+        + "(same version and transport, direct executor, same client) and PostgreSQL's `SELECT 1`", "calls/s",
         Measurement::opsPerSec, 1, "µs");
+    goals13(s);
     goals(s);
     errors(s);
     return s.toString();
@@ -352,6 +356,49 @@ public record PeerReport(
             + "the WAL-only comparison is WalAppendBenchmark's)",
         ratio(median("ingest", "Strata", maxIngest, 1, Measurement::unitsPerSec),
             median("ingest", "RocksDB", maxIngest, 1, Measurement::unitsPerSec)), 1);
+  }
+
+  /** The goals of issue #13 (the serving path at gRPC's own limit), each from this run alone. */
+  private void goals13(StringBuilder s) {
+    if (measurements.isEmpty()) {
+      return;
+    }
+    s.append("\n### Goals of issue #13\n\n| goal | measured | met |\n|---|---|---|\n");
+    for (int c : config.pingClients()) {
+      goal(s, "Strata's empty call ≥ 0.9× the bare gRPC echo, " + c + " clients",
+          ratio(median("ping", "Strata", c, 0, Measurement::opsPerSec), median("ping", "gRPC echo", c, 0, Measurement::opsPerSec)),
+          0.9);
+    }
+    for (int c : config.getClients()) {
+      goal(s, "Get ≥ 0.9× Strata's empty call, " + c + " clients",
+          ratio(median("get", "Strata", c, 0, Measurement::opsPerSec), median("ping", "Strata", c, 0, Measurement::opsPerSec)),
+          0.9);
+    }
+    int maxGet = max(config.getClients());
+    goal(s, "Get ≥ 1.0× PostgreSQL, " + maxGet + " clients",
+        ratio(median("get", "Strata", maxGet, 0, Measurement::opsPerSec), median("get", "PostgreSQL", maxGet, 0, Measurement::opsPerSec)),
+        1);
+    for (int c : config.batchGetClients()) {
+      goal(s, "BatchGet of " + PeerConfig.BATCH_GET_IDS + " ids ≥ 3× PostgreSQL (docs/s), " + c + " clients",
+          ratio(median("batchget", "Strata", c, 0, Measurement::unitsPerSec),
+              median("batchget", "PostgreSQL", c, 0, Measurement::unitsPerSec)), 3);
+    }
+    for (int c : config.searchClients()) {
+      goal(s, "search over gRPC ≥ 2× PostgreSQL, " + c + " clients",
+          ratio(median("search", "Strata", c, 0, Measurement::opsPerSec), median("search", "PostgreSQL", c, 0, Measurement::opsPerSec)),
+          2);
+    }
+    for (int c : config.embeddedSearchThreads()) {
+      goal(s, "in-process search ≥ 0.95× raw Lucene (default threshold), " + c + " threads",
+          ratio(median("search-inprocess", "Strata engine", c, 0, Measurement::opsPerSec),
+              median("search-inprocess", "Lucene", c, 0, Measurement::opsPerSec)), 0.95);
+    }
+    int maxIngest = max(config.ingestClients());
+    for (int b : config.batchDocs()) {
+      goal(s, "durable ingest ≥ 2× PostgreSQL at " + maxIngest + " clients, " + b + " docs per write",
+          ratio(median("ingest", "Strata", maxIngest, b, Measurement::unitsPerSec),
+              median("ingest", "PostgreSQL", maxIngest, b, Measurement::unitsPerSec)), 2);
+    }
   }
 
   private static void goal(StringBuilder s, String what, double ratio, double target) {

@@ -164,6 +164,18 @@ public final class PostgresSide implements AutoCloseable {
         (ps, rnd) -> ps.setString(1, corpus.replica(rnd.nextLong(idCount)).id()));
   }
 
+  /**
+   * Batched point reads: {@code SELECT <every column> FROM packages WHERE id = ANY(?)} with {@code
+   * ids} distinct ids (a {@code text[]}), uniformly among the first {@code idCount} replicas;
+   * returns the rows.
+   */
+  public ClosedLoop.ClientFactory batchGet(Corpus corpus, long idCount, int ids) {
+    return query("SELECT " + COLS + " FROM packages WHERE id = ANY(?)", (ps, rnd) -> {
+      String[] batch = corpus.distinctIds(rnd, idCount, ids).toArray(new String[0]);
+      ps.setArray(1, ps.getConnection().createArrayOf("text", batch));
+    });
+  }
+
   /** Full-text search: {@code websearch_to_tsquery} + {@code ts_rank}, top 10, a random query of {@code queries} per call. */
   public ClosedLoop.ClientFactory search(List<String> queries) {
     return query(SEARCH_SQL, (ps, rnd) -> ps.setString(1, queries.get(rnd.nextInt(queries.size()))));

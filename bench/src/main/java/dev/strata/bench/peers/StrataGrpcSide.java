@@ -1,5 +1,7 @@
 package dev.strata.bench.peers;
 
+import dev.strata.api.v1.BatchGetRequest;
+import dev.strata.api.v1.BatchGetResult;
 import dev.strata.api.v1.CreateForkRequest;
 import dev.strata.api.v1.Durability;
 import dev.strata.api.v1.GetRequest;
@@ -116,11 +118,36 @@ public final class StrataGrpcSide implements AutoCloseable {
   }
 
   /**
+   * BatchGets on {@code main}/{@code packages}: {@code ids} distinct ids per call, uniformly among
+   * the first {@code idCount} replicas; returns the documents found.
+   */
+  public ClosedLoop.ClientFactory batchGet(Corpus corpus, long idCount, int ids) {
+    return clientFactory((c, rnd) -> {
+      BatchGetRequest.Builder req = BatchGetRequest.newBuilder().setFork("main").setCollection(Corpus.COLLECTION)
+          .addAllIds(corpus.distinctIds(rnd, idCount, ids));
+      int found = 0;
+      for (BatchGetResult r : c.documents().withDeadlineAfter(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+          .batchGet(req.build()).getResultsList()) {
+        found += r.getFound() ? 1 : 0;
+      }
+      return found;
+    });
+  }
+
+  /**
    * The gRPC ceiling: the standard health check ({@code grpc.health.v1.Health/Check}, service
    * ""), the cheapest RPC the server has. It passes the same server interceptors as Strata's RPCs.
    */
   public ClosedLoop.ClientFactory ping() {
-    return clientFactory((c, rnd) -> {
+    return ping(server.target());
+  }
+
+  /**
+   * Health checks of any gRPC server at {@code target}, with exactly the client code of {@link
+   * #ping()} (a {@link StrataClient} channel, the blocking stub): the bare echo server's side.
+   */
+  public static ClosedLoop.ClientFactory ping(String target) {
+    return clientFactory(target, (c, rnd) -> {
       HealthCheckResponse r = HealthGrpc.newBlockingStub(c.channel())
           .withDeadlineAfter(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)
           .check(HealthCheckRequest.getDefaultInstance());
@@ -153,8 +180,12 @@ public final class StrataGrpcSide implements AutoCloseable {
   }
 
   private ClosedLoop.ClientFactory clientFactory(Call call) {
+    return clientFactory(server.target(), call);
+  }
+
+  private static ClosedLoop.ClientFactory clientFactory(String target, Call call) {
     return index -> {
-      StrataClient c = StrataClient.connect(server.target(), null, false);
+      StrataClient c = StrataClient.connect(target, null, false);
       return new ClosedLoop.Client() {
         @Override
         public int call(SplittableRandom rnd) {

@@ -13,7 +13,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A Strata server in a child JVM: {@code strata serve} (main class {@code dev.strata.cli.StrataCli})
+ * A Strata server in a child JVM — or the bare gRPC echo server ({@link #startEcho}), launched the
+ * same way: {@code strata serve} (main class {@code dev.strata.cli.StrataCli})
  * on a loopback port picked by the server, with this JVM's Java binary and class path (which holds
  * the server: the shaded {@code benchmarks.jar}, or the test class path). A separate process, like
  * PostgreSQL: the server's threads, heap and GC do not share a JVM with the load generator, and a
@@ -23,6 +24,7 @@ import java.util.regex.Pattern;
  */
 public final class StrataServerProcess implements AutoCloseable {
   private static final Pattern SERVING = Pattern.compile("strata: serving on (\\S+):(\\d+) ");
+  private static final Pattern ECHO_SERVING = Pattern.compile("echo: serving on (\\S+):(\\d+) ");
 
   private final Process process;
   private final Path log;
@@ -62,6 +64,27 @@ public final class StrataServerProcess implements AutoCloseable {
    */
   public static StrataServerProcess start(Path dataDir, String listen, Map<String, String> settings, int heapMb,
       List<String> jvmArgs, Path log, long startTimeoutMs) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of(
+        "dev.strata.cli.StrataCli", "serve", "--data-dir", dataDir.toString(), "--listen", listen));
+    settings.forEach((k, v) -> {
+      cmd.add("--set");
+      cmd.add(k + "=" + v);
+    });
+    return launch(jvmArgs, cmd, heapMb, log, startTimeoutMs, SERVING, "strata serve");
+  }
+
+  /**
+   * Starts the bare gRPC echo server ({@link EchoServer}) in a child JVM with the same JVM options
+   * as a Strata server ({@code -Xmx}, {@code -Dstrata.bench.serverJvmArgs}) and waits until it
+   * serves.
+   */
+  public static StrataServerProcess startEcho(int heapMb, Path log, long startTimeoutMs)
+      throws IOException, InterruptedException {
+    return launch(List.of(), List.of(EchoServer.class.getName()), heapMb, log, startTimeoutMs, ECHO_SERVING, "the echo server");
+  }
+
+  private static StrataServerProcess launch(List<String> jvmArgs, List<String> mainAndArgs, int heapMb, Path log,
+      long startTimeoutMs, Pattern serving, String what) throws IOException, InterruptedException {
     String java = ProcessHandle.current().info().command().orElse(
         Paths.get(System.getProperty("java.home"), "bin", "java").toString());
     List<String> cmd = new ArrayList<>(List.of(
@@ -72,29 +95,25 @@ public final class StrataServerProcess implements AutoCloseable {
     if (!extra.isEmpty()) {
       cmd.addAll(List.of(extra.split("\\s+"))); // e.g. -XX:StartFlightRecording=filename=server.jfr
     }
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"),
-        "dev.strata.cli.StrataCli", "serve", "--data-dir", dataDir.toString(), "--listen", listen));
-    settings.forEach((k, v) -> {
-      cmd.add("--set");
-      cmd.add(k + "=" + v);
-    });
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path")));
+    cmd.addAll(mainAndArgs);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().keySet().removeIf(k -> k.startsWith("STRATA_")); // only our settings count
     Process p = pb.start();
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(startTimeoutMs);
     while (System.nanoTime() < deadline) {
       String out = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
-      Matcher m = SERVING.matcher(out);
+      Matcher m = serving.matcher(out);
       if (m.find()) {
         return new StrataServerProcess(p, log, Integer.parseInt(m.group(2)));
       }
       if (!p.isAlive()) {
-        throw new IOException("strata serve exited with " + p.exitValue() + ": " + tail(log));
+        throw new IOException(what + " exited with " + p.exitValue() + ": " + tail(log));
       }
       Thread.sleep(10);
     }
     p.destroyForcibly();
-    throw new IOException("strata serve did not start in " + startTimeoutMs + " ms: " + tail(log));
+    throw new IOException(what + " did not start in " + startTimeoutMs + " ms: " + tail(log));
   }
 
   /** The loopback port it serves on. */

@@ -35,7 +35,9 @@ class PeerBenchmarkSmokeTest {
       assertThat(pg).as("PostgreSQL is installed, so it must have run: %s", report.notes()).isTrue();
     }
     List<String> network = pg ? List.of("Strata", "PostgreSQL") : List.of("Strata");
-    assertThat(report.sides("ping")).containsExactlyElementsOf(network);
+    List<String> ping = pg ? List.of("Strata", "gRPC echo", "PostgreSQL") : List.of("Strata", "gRPC echo");
+    assertThat(report.sides("ping")).containsExactlyElementsOf(ping);
+    assertThat(report.sides("batchget")).containsExactlyElementsOf(network);
     assertThat(report.sides("get")).containsAll(network).contains("RocksDB");
     assertThat(report.sides("search")).containsExactlyElementsOf(network);
     assertThat(report.sides("ingest")).containsAll(network).contains("RocksDB");
@@ -48,6 +50,9 @@ class PeerBenchmarkSmokeTest {
       }
       if (m.workload().equals("get")) {
         assertThat(m.units()).as("every id read exists: %s", m).isEqualTo(m.ops());
+      }
+      if (m.workload().equals("batchget")) {
+        assertThat(m.units()).as("every distinct id read exists: %s", m).isEqualTo(m.ops() * PeerConfig.BATCH_GET_IDS);
       }
       if (m.workload().startsWith("search")) {
         assertThat(m.units()).as("searches return hits: %s", m).isPositive();
@@ -68,7 +73,8 @@ class PeerBenchmarkSmokeTest {
     RecoveryBenchmarkSmokeTest.checkRecoveries(report, config);
 
     String md = report.markdown();
-    assertThat(md).contains("Workload 1", "Workload 2", "Workload 3", "Workload 5", "Workload 6", "Workload 7", "Strata / RocksDB");
+    assertThat(md).contains("Workload 1", "Workload 2", "Workload 3", "Workload 5", "Workload 6", "Workload 7", "Workload 8",
+        "Strata / RocksDB", "Strata / gRPC echo", "Goals of issue #13");
     if (pg) {
       assertThat(md).contains("Strata / PostgreSQL");
     }

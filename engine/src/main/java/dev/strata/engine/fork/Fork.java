@@ -27,6 +27,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -169,10 +170,7 @@ public final class Fork implements AutoCloseable {
     return SnapshotEdit.snapshotId(forkId, seq);
   }
 
-  /**
-   * The fork id inside a snapshot id ({@code <fork id>-<seq>}: the text before the last '-'), or
-   * "" if it has none.
-   */
+  /** The fork id inside a snapshot id ({@code <fork id>-<seq>}: before the last '-'), or "" if none. */
   public static String forkIdOf(String snapshotId) {
     return SnapshotEdit.forkIdOf(snapshotId);
   }
@@ -217,7 +215,7 @@ public final class Fork implements AutoCloseable {
     return lifecycle.isDropping();
   }
 
-  /** The engine context this fork runs in. */
+  /** The engine context this fork runs in (compaction jobs). */
   ForkContext context() {
     return ctx;
   }
@@ -258,6 +256,15 @@ public final class Fork implements AutoCloseable {
   }
 
   /**
+   * {@link #write} without waiting for the WAL: validated here, the rest on {@code executors}, the
+   * future completed from the group commit. Threads, statuses: {@link ForkWriter#writeAsync}.
+   */
+  public CompletableFuture<Long> writeAsync(String collection, List<Mutation> mutations, Durability durability,
+      WriteExecutors executors, BooleanSupplier abandoned) {
+    return writer.writeAsync(collection, mutations, durability, executors, abandoned);
+  }
+
+  /**
    * Requests a flush and returns its ticket at once.
    *
    * @param permitWaitMs how long to wait for a permit (the write-stall timeout for clients)
@@ -269,8 +276,7 @@ public final class Fork implements AutoCloseable {
   }
 
   /**
-   * A future of the first snapshot covering the ticket's LSN. Cancelling it does not affect the
-   * ticket.
+   * A future of the first snapshot covering the ticket's LSN; cancelling it leaves the ticket alone.
    *
    * @throws StrataException NOT_FOUND if the ticket is of another (dropped) fork with this name;
    *     INVALID_ARGUMENT if its LSN is beyond this fork's WAL
@@ -280,13 +286,19 @@ public final class Fork implements AutoCloseable {
   }
 
   /**
-   * The newest version of a document at the fork's head (L0, then the head's segments).
+   * The newest version of a document at the fork's head (L0, then the head's segments), undecoded
+   * (its stored form is a view of L0 or segment bytes).
    *
    * @return the version, or null if absent or deleted
    * @throws StrataException NOT_FOUND if the collection does not exist
    */
   public DocumentVersion get(String collection, String id) {
     return reader.get(collection, id);
+  }
+
+  /** The fork's read path (BatchGet's {@link ForkReader#get(String, List, PublishedSnapshot)}). */
+  public ForkReader reader() {
+    return reader;
   }
 
   /**
@@ -307,10 +319,7 @@ public final class Fork implements AutoCloseable {
     return reader.search(collection, query, snapshot);
   }
 
-  /**
-   * The head snapshot with a reference taken (the caller releases it), or null before the first
-   * flush.
-   */
+  /** The head snapshot, referenced for the caller (who releases it); null before the first flush. */
   public PublishedSnapshot acquireHead() {
     return memTables.acquireHead();
   }

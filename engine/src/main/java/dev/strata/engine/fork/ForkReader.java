@@ -2,6 +2,7 @@ package dev.strata.engine.fork;
 
 import dev.strata.engine.StrataException;
 import dev.strata.engine.l0.L0Buffer;
+import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.read.MergingScan;
 import dev.strata.engine.read.PublishedSnapshot;
@@ -9,8 +10,9 @@ import dev.strata.engine.segment.SearchQuery;
 import dev.strata.engine.segment.SearchResult;
 import dev.strata.engine.segment.Segment;
 import dev.strata.engine.segment.SegmentEntry;
-import dev.strata.engine.segment.SegmentSearcher;
 import dev.strata.engine.segment.SegmentStore;
+import dev.strata.engine.segment.SnapshotSearcher;
+import dev.strata.manifest.proto.CollectionDef;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -27,9 +29,10 @@ import org.slf4j.LoggerFactory;
  * <p>Readers never block writers or flushes: each read takes one {@link ReadState} value and a
  * reference on the snapshot it reads, so a compaction or a drop cannot delete segments under it.
  *
- * <p>Thread-safe, lock-free; called from RPC threads.
+ * <p>Thread-safe, lock-free; called from RPC threads (the server's transport threads for Get and
+ * BatchGet: no read here waits for another thread, and the only I/O is RocksDB's point reads).
  */
-final class ForkReader {
+public final class ForkReader {
   private static final Logger log = LoggerFactory.getLogger(ForkReader.class);
 
   private final String forkName;
@@ -45,23 +48,15 @@ final class ForkReader {
   }
 
   /**
-   * The newest version of a document at the head.
+   * The newest live version of a document at the head, undecoded: its stored form is a view of the
+   * L0 arena or of the segment's value, never a copy. One check of the collection.
    *
    * @return the version, or null if absent or deleted
    * @throws StrataException NOT_FOUND if the collection does not exist
    */
-  DocumentVersion get(String collection, String id) {
+  public DocumentVersion get(String collection, String id) {
     collections.require(forkName, collection);
-    ReadState s = memTables.current();
-    DocumentVersion v = s.active().get(collection, id);
-    if (v == null) {
-      for (L0Buffer b : s.frozenNewestFirst()) {
-        v = b.get(collection, id);
-        if (v != null) {
-          break;
-        }
-      }
-    }
+    DocumentVersion v = inL0(memTables.current(), collection, id);
     if (v == null) {
       PublishedSnapshot head = memTables.acquireHead();
       if (head != null) {
@@ -73,6 +68,57 @@ final class ForkReader {
       }
     }
     return v == null || v.isTombstone() ? null : v;
+  }
+
+  /**
+   * The live versions of {@code ids} at the head (L0, then the head's segments with one RocksDB
+   * {@code MultiGet} per segment) or at {@code snapshot} (its segments only), undecoded.
+   *
+   * @param snapshot a snapshot the caller holds a reference on (and whose manifest it checked holds
+   *     the collection), or null for the head
+   * @return one slot per id, in order: the live version, or null if absent or deleted
+   * @throws StrataException NOT_FOUND if reading the head and the collection does not exist
+   */
+  public DocumentVersion[] get(String collection, List<String> ids, PublishedSnapshot snapshot) {
+    DocumentVersion[] out = new DocumentVersion[ids.size()];
+    PublishedSnapshot snap = snapshot;
+    if (snap == null) {
+      collections.require(forkName, collection);
+      ReadState s = memTables.current();
+      for (int i = 0; i < out.length; i++) {
+        out[i] = inL0(s, collection, ids.get(i));
+      }
+      snap = memTables.acquireHead();
+      if (snap == null) {
+        return live(out);
+      }
+    }
+    try {
+      snap.get(segments, collection, ids, out);
+    } finally {
+      if (snapshot == null) {
+        snap.release();
+      }
+    }
+    return live(out);
+  }
+
+  /** The newest version in L0 (active, then frozen newest first), a tombstone included, or null. */
+  private static DocumentVersion inL0(ReadState s, String collection, String id) {
+    DocumentVersion v = s.active().get(collection, id);
+    for (int b = 0; v == null && b < s.frozenNewestFirst().size(); b++) {
+      v = s.frozenNewestFirst().get(b).get(collection, id);
+    }
+    return v;
+  }
+
+  private static DocumentVersion[] live(DocumentVersion[] versions) {
+    for (int i = 0; i < versions.length; i++) {
+      if (versions[i] != null && versions[i].isTombstone()) {
+        versions[i] = null;
+      }
+    }
+    return versions;
   }
 
   /**
@@ -138,27 +184,35 @@ final class ForkReader {
         collections.require(forkName, collection);
         return new SearchResult(List.of(), 0);
       }
-      CollectionRegistry.Collection c =
-          snap.manifest().getCollectionsList().stream()
-              .filter(d -> d.getName().equals(collection))
-              .findFirst()
-              .map(CollectionRegistry::fromDef)
-              .orElse(null);
+      SnapshotSearcher searcher = snap.searcher();
+      SnapshotSearcher.CollectionSearch c = searcher.collection(collection);
       if (c == null) {
-        collections.require(forkName, collection);
-        return new SearchResult(List.of(), 0); // created after this snapshot: nothing flushed yet
+        CollectionSchema schema = schemaIn(snap, collection);
+        if (schema == null) {
+          collections.require(forkName, collection);
+          return new SearchResult(List.of(), 0); // created after this snapshot: nothing flushed yet
+        }
+        c = searcher.collection(collection, schema);
       }
-      try {
-        return SegmentSearcher.search(snap.segments(), snap.liveness(), collection, c.schema(), query, segments);
-      } catch (IllegalArgumentException e) {
-        throw StrataException.invalid(e.getMessage());
-      } catch (IOException e) {
-        throw StrataException.of(StrataException.Kind.IO_ERROR, "search failed: " + e.getMessage(), e);
-      }
+      return c.search(query, segments);
+    } catch (IllegalArgumentException e) {
+      throw StrataException.invalid(e.getMessage());
+    } catch (IOException e) {
+      throw StrataException.of(StrataException.Kind.IO_ERROR, "search failed: " + e.getMessage(), e);
     } finally {
       if (ownRef) {
         snap.release();
       }
     }
+  }
+
+  /** The schema of {@code collection} in a snapshot's manifest, or null if it has none. */
+  private static CollectionSchema schemaIn(PublishedSnapshot snap, String collection) {
+    for (CollectionDef d : snap.manifest().getCollectionsList()) {
+      if (d.getName().equals(collection)) {
+        return CollectionRegistry.fromDef(d).schema();
+      }
+    }
+    return null;
   }
 }

@@ -1,6 +1,7 @@
 package dev.strata.engine.fork;
 
 import dev.strata.engine.StrataException;
+import dev.strata.engine.l0.L0Record;
 import dev.strata.engine.l0.LsnWatermark;
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.EncodedDocument;
@@ -13,9 +14,16 @@ import dev.strata.wal.WalAppend;
 import dev.strata.wal.WalWriter;
 import java.io.IOException;
 import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 
 /**
  * One fork's commit pipeline (LevelDB's {@code DBImpl::Write}): validate → write stall → one WAL
@@ -40,10 +48,25 @@ import java.util.concurrent.TimeoutException;
  * </ol>
  *
  * <p>Thread-safe: called concurrently by any number of writer threads; it holds no lock of its own.
+ * {@link #write} blocks its caller through the stall and the group commit; {@link #writeAsync}
+ * blocks nobody waiting for another thread (see there).
  */
 final class ForkWriter {
   /** Bound on waiting for a WAL append to become durable. */
   private static final long DURABILITY_WAIT_MS = 60_000;
+
+  /**
+   * Appends of one fork running on the append executor at once beyond which its further writes
+   * take the stall executor: more means the fork's WAL is slow (a long fsync, or its queue full),
+   * and its writes must not occupy every append thread the other forks need.
+   */
+  static final int MAX_APPENDS_IN_FLIGHT = 4;
+
+  /** The retry delay RESOURCE_EXHAUSTED suggests when an executor refuses a write, ms. */
+  static final long REFUSED_RETRY_MS = 50;
+
+  /** Asynchronous writes of this fork between entering and leaving {@code wal.append}. */
+  private final AtomicInteger appendsInFlight = new AtomicInteger();
 
   private final String forkName;
   private final WalWriter wal;
@@ -79,20 +102,7 @@ final class ForkWriter {
    *     IO_ERROR (WAL failure; the fork turns read-only)
    */
   long write(String collection, List<Mutation> mutations, Durability durability) {
-    lifecycle.checkWritable();
-    if (mutations.isEmpty()) {
-      throw StrataException.invalid("a write needs at least one mutation");
-    }
-    CollectionRegistry.Collection c = collections.require(forkName, collection);
-    for (Mutation m : mutations) {
-      if (m instanceof Mutation.Put p) {
-        try {
-          SegmentStore.validate(p.document(), c.schema());
-        } catch (IllegalArgumentException e) {
-          throw StrataException.invalid("document '" + p.id() + "': " + e.getMessage());
-        }
-      }
-    }
+    validate(collection, mutations);
     writeController.beforeWrite();
     // The one encoding of the call: each document's body is copied in as the caller encoded it,
     // and the record's L0 view points at those bytes.
@@ -114,6 +124,147 @@ final class ForkWriter {
       watermark.markDone(a.lsn());
     }
     return a.lsn();
+  }
+
+  /**
+   * The asynchronous form of {@link #write}: the same validation, write stall, single WAL record,
+   * durable-before-visible and watermark rules (class comment), but no thread waits for the WAL's
+   * group commit: the returned future completes from the commit's own completion.
+   *
+   * <p>Threads. Validation runs on the calling thread (allocation-free unless it finds a problem;
+   * no I/O, no lock). Everything after it runs on {@code executors}: the WAL append on {@link
+   * WriteExecutors#append()} (the appender may lead a group-commit write and fsync, so it is not
+   * the caller's thread), or on {@link WriteExecutors#stall()} when the write must wait first —
+   * the active L0 buffer is full ({@link WriteController}), or this fork already has {@link
+   * #MAX_APPENDS_IN_FLIGHT} appends running (its WAL is slow: it must not take every append
+   * thread from the other forks). The apply to L0 runs on the thread that led the fsync, or, when
+   * the WAL's syncer completed it, back on the append executor (the syncer must not do the work).
+   *
+   * @param abandoned true once the caller no longer waits for the write (its deadline passed, it
+   *     was cancelled); looked at before the stall and again just before the WAL append: a write
+   *     abandoned by then is not applied and its future fails with {@link CancellationException}
+   * @return completes with the write's LSN once it is durable as asked and applied to L0; fails
+   *     with {@link StrataException} RESOURCE_EXHAUSTED (write stall timed out, or an executor
+   *     refused the work: nothing applied), FAILED_PRECONDITION (read-only or dropping meanwhile),
+   *     IO_ERROR (WAL failure; the fork turns read-only), or {@link CancellationException}
+   * @throws StrataException INVALID_ARGUMENT (bad document), NOT_FOUND (no such collection),
+   *     FAILED_PRECONDITION, UNAVAILABLE — at once, with nothing applied
+   */
+  CompletableFuture<Long> writeAsync(String collection, List<Mutation> mutations, Durability durability,
+      WriteExecutors executors, BooleanSupplier abandoned) {
+    validate(collection, mutations);
+    CompletableFuture<Long> result = new CompletableFuture<>();
+    Runnable append = () -> append(collection, mutations, durability, executors.append(), abandoned, result);
+    boolean slow = writeController.wouldStall() || appendsInFlight.get() >= MAX_APPENDS_IN_FLIGHT;
+    try {
+      (slow ? executors.stall() : executors.append()).execute(append);
+    } catch (RejectedExecutionException e) {
+      throw StrataException.overloaded(
+          "fork '" + forkName + "': too many writes are waiting" + (slow ? " for a write stall" : "")
+              + "; retry later",
+          REFUSED_RETRY_MS);
+    }
+    return result;
+  }
+
+  /** The asynchronous write after validation: stall, WAL append, then {@link #applyDurable}. */
+  private void append(String collection, List<Mutation> mutations, Durability durability, Executor applyOn,
+      BooleanSupplier abandoned, CompletableFuture<Long> result) {
+    WalAppend a;
+    WalEntries.WriteRecord record;
+    appendsInFlight.incrementAndGet();
+    try {
+      lifecycle.checkWritable(); // it may have changed while the write was queued
+      if (!abandoned.getAsBoolean()) {
+        writeController.beforeWrite();
+      }
+      if (abandoned.getAsBoolean()) {
+        result.completeExceptionally(new CancellationException("the caller gave up before the WAL append: nothing applied"));
+        return;
+      }
+      // The one encoding of the call, as in write: the record's L0 view points at its bytes.
+      record = WalEntries.encodeWrite(collection, mutations);
+      try {
+        a = wal.append(record.bytes(), durability);
+      } catch (IOException e) {
+        throw lifecycle.walFailed(e);
+      }
+    } catch (RuntimeException e) {
+      result.completeExceptionally(e);
+      return;
+    } finally {
+      appendsInFlight.decrementAndGet();
+    }
+    CompletableFuture<Long> durable = a.durable();
+    L0Record l0 = record.l0();
+    if (durable.isDone()) {
+      // This thread led the batch (or the WAL failed): finish here, no hand-off.
+      applyDurable(a.lsn(), durable, l0, result);
+      return;
+    }
+    durable.whenComplete(
+        (lsn, err) -> {
+          // On the thread that completed the batch, maybe the WAL's syncer, which must not do the
+          // work (it would delay the next batch).
+          try {
+            applyOn.execute(() -> applyDurable(a.lsn(), durable, l0, result));
+          } catch (RejectedExecutionException full) {
+            applyDurable(a.lsn(), durable, l0, result); // never strand an LSN
+          }
+        });
+  }
+
+  /** Applies a durable record to L0 and marks its LSN done (invariants 2 and 4); completes the write. */
+  private void applyDurable(long lsn, CompletableFuture<Long> durable, L0Record l0, CompletableFuture<Long> result) {
+    RuntimeException failure = null;
+    try {
+      if (durable.isCompletedExceptionally()) {
+        throw lifecycle.walFailed(durabilityFailure(durable));
+      }
+      memTables.apply(lsn, l0);
+    } catch (RuntimeException e) {
+      failure = e;
+    } finally {
+      watermark.markDone(lsn);
+    }
+    if (failure == null) {
+      result.complete(lsn);
+    } else {
+      result.completeExceptionally(failure);
+    }
+  }
+
+  private static IOException durabilityFailure(CompletableFuture<Long> durable) {
+    try {
+      durable.join();
+      return new IOException("WAL append failed");
+    } catch (CompletionException | CancellationException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      return cause instanceof IOException io ? io : new IOException(cause);
+    }
+  }
+
+  /**
+   * Checks a write before anything is applied: the fork takes writes, the collection exists, every
+   * put fits its schema.
+   *
+   * @throws StrataException INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, UNAVAILABLE
+   */
+  private void validate(String collection, List<Mutation> mutations) {
+    lifecycle.checkWritable();
+    if (mutations.isEmpty()) {
+      throw StrataException.invalid("a write needs at least one mutation");
+    }
+    CollectionRegistry.Collection c = collections.require(forkName, collection);
+    for (int i = 0; i < mutations.size(); i++) {
+      if (mutations.get(i) instanceof Mutation.Put p) {
+        try {
+          SegmentStore.validate(p.document(), c.schema());
+        } catch (IllegalArgumentException e) {
+          throw StrataException.invalid("document '" + p.id() + "': " + e.getMessage());
+        }
+      }
+    }
   }
 
   /**

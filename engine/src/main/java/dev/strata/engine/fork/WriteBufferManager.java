@@ -122,6 +122,15 @@ public final class WriteBufferManager {
     return n;
   }
 
+  /**
+   * True if a writer arriving now would wait in {@code beforeWrite} (L0 of all forks at its share).
+   * A hint for asynchronous writers, which then move to a thread where waiting is allowed; the
+   * answer may change the next moment. Thread-safe.
+   */
+  boolean wouldStall() {
+    return bufferBytes != 0 && usageBytes() >= bufferBytes;
+  }
+
   /** Bytes in the active buffers of every registered fork now. */
   public long activeBytes() {
     long n = 0;

@@ -131,6 +131,16 @@ final class WriteController {
     }
   }
 
+  /**
+   * True if a writer arriving now would stall in {@link #beforeWrite} (the active buffer is full,
+   * or L0 of all forks is at its share of memory.budget): an asynchronous writer then runs on a
+   * pool where waiting is allowed. A hint: the answer may change the next moment, and
+   * {@link #beforeWrite} decides for real.
+   */
+  boolean wouldStall() {
+    return activeL0Bytes.getAsLong() >= l0MaxBytes || writeBuffers.wouldStall();
+  }
+
   /** Lets stalled writers re-check their condition now. */
   void wake() {
     synchronized (progress) {

@@ -10,6 +10,9 @@ import java.util.SortedSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.BloomFilter;
@@ -48,8 +51,10 @@ import org.rocksdb.WriteOptions;
  * <h2>Thread-safety</h2>
  *
  * Every method may be called from any thread. {@code closeLock} is read-held around every native
- * call (and by {@link RangeCursor}s) and write-held by {@link #close}, so closing waits for
- * in-flight calls and no call runs on a freed handle.
+ * call but the point reads (and by {@link RangeCursor}s) and write-held by {@link #close}, so
+ * closing waits for in-flight calls and no call runs on a freed handle. Point reads ({@link #get},
+ * {@link #multiGet}), the serving hot path, take no lock: a striped in-flight count beside a
+ * {@code closing} flag, which {@link #close} sets and then waits for the count to drain.
  */
 final class SegmentDb implements AutoCloseable {
   private final Path dir;
@@ -68,6 +73,20 @@ final class SegmentDb implements AutoCloseable {
   /** Written under the write lock, read under either. */
   @GuardedBy("closeLock")
   private boolean closed;
+
+  /** Set by {@link #close} before it waits for {@link #pointReads} to drain; never cleared. */
+  private volatile boolean closing;
+
+  /**
+   * Point reads ({@link #get}, {@link #multiGet}) in flight, striped by thread: a thread counts in
+   * and out on the same stripe (unlike {@code LongAdder}, whose cell may change between the two on
+   * contention, which would let a sum read 0 while a read is in flight). Stripes sit
+   * {@link #STRIPE_SPACING} longs apart so two stripes do not share a cache line.
+   */
+  private final AtomicLongArray pointReads = new AtomicLongArray(POINT_READ_STRIPES * STRIPE_SPACING);
+
+  private static final int POINT_READ_STRIPES = 16;
+  private static final int STRIPE_SPACING = 8;
 
   private final Set<RangeCursor> openCursors = ConcurrentHashMap.newKeySet();
 
@@ -158,12 +177,49 @@ final class SegmentDb implements AutoCloseable {
    * @throws RocksDBException if RocksDB reports an error
    */
   byte[] get(byte[] key) throws RocksDBException {
-    lockForRead();
+    int stripe = enterPointRead();
     try {
       return db.get(pointReadOptions, key);
     } finally {
-      unlockForRead();
+      pointReads.decrementAndGet(stripe);
     }
+  }
+
+  /**
+   * Point lookups of several keys in one native call ({@code MultiGet}, which batches the bloom
+   * filter probes and block reads of keys in the same files), with the shared {@code ReadOptions}.
+   *
+   * @return one value per key, in order; null where a key is absent
+   * @throws RocksDBException if RocksDB reports an error
+   */
+  List<byte[]> multiGet(List<byte[]> keys) throws RocksDBException {
+    int stripe = enterPointRead();
+    try {
+      return db.multiGetAsList(pointReadOptions, keys);
+    } finally {
+      pointReads.decrementAndGet(stripe);
+    }
+  }
+
+  /**
+   * Counts a point read in ({@link #pointReads}) unless the database is closing. Point reads are
+   * the serving hot path (every Get probes several segments): they take no lock, only a striped
+   * counter, which {@link #close} waits to drain after it set {@code closing}. The order (count,
+   * then look at the flag; set the flag, then look at the count; all volatile, so sequentially
+   * consistent) is the usual one of a reference count beside a volatile flag: whichever side comes
+   * second sees the other.
+   *
+   * @return the stripe to count out on
+   * @throws IllegalStateException if closing or closed
+   */
+  private int enterPointRead() {
+    int stripe = (int) (Thread.currentThread().getId() % POINT_READ_STRIPES) * STRIPE_SPACING;
+    pointReads.incrementAndGet(stripe);
+    if (closing) {
+      pointReads.decrementAndGet(stripe);
+      throw new IllegalStateException("segment store " + dir.getParent() + " is closed");
+    }
+    return stripe;
   }
 
   /**
@@ -325,6 +381,8 @@ final class SegmentDb implements AutoCloseable {
         return;
       }
       closed = true;
+      closing = true;
+      awaitPointReads();
       for (RangeCursor c : openCursors) {
         c.closeNative();
       }
@@ -355,6 +413,25 @@ final class SegmentDb implements AutoCloseable {
     } finally {
       closeLock.writeLock().unlock();
     }
+  }
+
+  /**
+   * Waits until no point read is in flight. It cannot give up: freeing the native handles under a
+   * running read would crash the JVM; each read is one bounded RocksDB lookup (microseconds, or a
+   * few block reads from disk), and no new one starts once {@code closing} is set.
+   */
+  private void awaitPointReads() {
+    while (pointReadsInFlight() > 0) {
+      LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(50));
+    }
+  }
+
+  private long pointReadsInFlight() {
+    long n = 0;
+    for (int i = 0; i < POINT_READ_STRIPES; i++) {
+      n += pointReads.get(i * STRIPE_SPACING);
+    }
+    return n;
   }
 
   /** {@link #close(IoAction)} with nothing of the caller's. */

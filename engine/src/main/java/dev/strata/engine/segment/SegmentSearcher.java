@@ -1,23 +1,13 @@
 package dev.strata.engine.segment;
 
 import dev.strata.engine.model.CollectionSchema;
-import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.model.FieldKind;
 import dev.strata.engine.model.FieldSpec;
-import dev.strata.engine.model.Names;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
-import org.apache.lucene.analysis.Analyzer;
-import org.apache.lucene.index.CodecReader;
 import org.apache.lucene.index.DocValues;
-import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.LeafReaderContext;
-import org.apache.lucene.index.MultiReader;
-import org.apache.lucene.index.ReaderUtil;
 import org.apache.lucene.index.SortedDocValues;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.queryparser.classic.ParseException;
@@ -26,7 +16,6 @@ import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.MatchAllDocsQuery;
 import org.apache.lucene.search.Query;
-import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.Sort;
 import org.apache.lucene.search.SortField;
 import org.apache.lucene.search.SortedNumericSelector;
@@ -35,23 +24,20 @@ import org.apache.lucene.search.SortedSetSelector;
 import org.apache.lucene.search.SortedSetSortField;
 import org.apache.lucene.search.TermInSetQuery;
 import org.apache.lucene.search.TermQuery;
-import org.apache.lucene.search.TopDocs;
-import org.apache.lucene.search.TopFieldCollector;
-import org.apache.lucene.search.TopFieldCollectorManager;
-import org.apache.lucene.search.TopScoreDocCollectorManager;
-import org.apache.lucene.search.TotalHits;
 import org.apache.lucene.util.BytesRef;
 
 /**
- * Full-text search over the segments of one manifest. Stateless and thread-safe.
+ * Full-text search over the segments of one manifest: the query language (parse, filters, sort)
+ * and a one-off search. Stateless and thread-safe.
  *
- * <p>One {@link IndexSearcher} runs over a {@link MultiReader} of the segments' Lucene segments,
+ * <p>One {@link IndexSearcher} runs over a {@code MultiReader} of the segments' Lucene segments,
  * each wrapped in a {@link LivenessFilteredReader} that applies the manifest's {@link LivenessMap}:
  * a document shadowed by a newer segment (updated or deleted) neither matches nor counts. BM25
  * statistics are those of the manifest's segments (shadowed documents included, as Lucene does for
  * deleted documents until a merge). The {@code _collection} filter is always applied. Hits map back
- * to ids through the {@code _id} doc values; each hit's document is read from its own segment with
- * {@link SegmentStore#get} (it is live there by construction).
+ * to ids through the {@code _id} doc values; the hits' documents are read from their own segments
+ * (where they are live by construction) with one {@code MultiGet}. A published snapshot keeps that
+ * view open for all its queries ({@link SnapshotSearcher}); {@link #search} builds it for one query.
  */
 public final class SegmentSearcher {
   /**
@@ -89,81 +75,12 @@ public final class SegmentSearcher {
       SearchQuery query,
       SegmentStore store)
       throws IOException {
-    Names.requireValidCollection(collection);
-    Query q = buildQuery(collection, schema, query);
-    Sort sort = buildSort(collection, schema, query.sort());
-
-    List<IndexReader> readers = new ArrayList<>();
-    List<Segment> readerSegments = new ArrayList<>();
-    for (Segment s : newestFirst) {
-      CodecReader leaf = s.leafReader();
-      if (leaf == null) {
-        continue;
-      }
-      int live = liveness.liveDocCount(s.segmentId(), leaf.maxDoc());
-      if (live == 0) {
-        continue;
-      }
-      readers.add(new LivenessFilteredReader(leaf, liveness.liveDocs(s.segmentId()), live));
-      readerSegments.add(s);
-    }
-    if (readers.isEmpty()) {
-      return new SearchResult(List.of(), 0);
-    }
-    // closeSubReaders=false: closing the MultiReader only drops its references to the wrappers;
-    // the shared segment readers stay open (they belong to the Segment handles).
-    MultiReader multi = new MultiReader(readers.toArray(new IndexReader[0]), false);
-    try {
-      IndexSearcher searcher = new IndexSearcher(multi);
-      searcher.setQueryCache(null);
-      TopDocs top;
-      try {
-        // Counting every match of a scored query turns off Lucene's skipping of blocks that cannot
-        // make the top k (block-max WAND): past the threshold the count is a lower bound. A
-        // match-all query keeps an exact count (collection document counts rely on it; Lucene
-        // counts it without scoring).
-        int threshold = isMatchAll(query) ? Integer.MAX_VALUE : TOTAL_HITS_THRESHOLD;
-        if (sort == null) {
-          top = searcher.search(q, new TopScoreDocCollectorManager(query.limit(), threshold));
-        } else {
-          top =
-              searcher.search(
-                  q, new TopFieldCollectorManager(sort, query.limit(), null, threshold));
-          TopFieldCollector.populateScores(top.scoreDocs, searcher, q);
-        }
-      } catch (IndexSearcher.TooManyClauses e) {
-        throw new IllegalArgumentException("query is too complex: " + e.getMessage(), e);
-      }
-      List<LeafReaderContext> leaves = multi.leaves();
-      List<SearchHit> hits = new ArrayList<>(top.scoreDocs.length);
-      for (ScoreDoc sd : top.scoreDocs) {
-        int leafIndex = ReaderUtil.subIndex(sd.doc, leaves);
-        LeafReaderContext ctx = leaves.get(leafIndex);
-        Segment segment = readerSegments.get(leafIndex);
-        String id = idOf(segment.segmentId(), ctx, sd.doc - ctx.docBase);
-        DocumentVersion v;
-        try {
-          v = store.get(segment.segmentId(), collection, id);
-        } catch (UncheckedIOException e) {
-          throw e.getCause();
-        }
-        if (v == null || v.isTombstone()) {
-          throw new SegmentCorruptionException(
-              segment.segmentId(),
-              "Lucene document for '" + collection + "/" + id + "' has no put in RocksDB");
-        }
-        hits.add(new SearchHit(id, sd.score, segment.segmentId(), v.stored()));
-      }
-      return new SearchResult(
-          hits,
-          top.totalHits.value(),
-          top.totalHits.relation() == TotalHits.Relation.GREATER_THAN_OR_EQUAL_TO);
-    } finally {
-      multi.close();
+    try (SnapshotSearcher s = SnapshotSearcher.open(newestFirst, liveness)) {
+      return s.collection(collection, schema).search(query, store);
     }
   }
 
-  private static String idOf(long segmentId, LeafReaderContext ctx, int doc) throws IOException {
+  static String idOf(long segmentId, LeafReaderContext ctx, int doc) throws IOException {
     SortedDocValues ids = DocValues.getSorted(ctx.reader(), LuceneFields.ID);
     if (!ids.advanceExact(doc)) {
       throw new SegmentCorruptionException(segmentId, "Lucene doc " + doc + " has no _id");
@@ -171,10 +88,19 @@ public final class SegmentSearcher {
     return ids.lookupOrd(ids.ordValue()).utf8ToString();
   }
 
-  /** The full query: the parsed string plus the collection, keyword and range filters. */
-  static Query buildQuery(String collection, CollectionSchema schema, SearchQuery query) {
+  /** A query-string parser of one collection. */
+  @FunctionalInterface
+  interface QueryStringParser {
+    Query parse(SearchQuery query) throws ParseException;
+  }
+
+  /**
+   * The full query: the string parsed by {@code parser} (unless it matches all) plus the
+   * collection, keyword and range filters.
+   */
+  static Query buildQuery(String collection, CollectionSchema schema, SearchQuery query, QueryStringParser parser) {
     BooleanQuery.Builder b = new BooleanQuery.Builder();
-    b.add(parse(collection, schema, query), BooleanClause.Occur.MUST);
+    b.add(parse(query, parser), BooleanClause.Occur.MUST);
     b.add(new TermQuery(new Term(LuceneFields.COLLECTION, collection)), BooleanClause.Occur.FILTER);
     for (TermFilter f : query.termFilters()) {
       FieldSpec s = require(collection, schema, f.field(), "a term filter", FieldKind.KEYWORD);
@@ -209,14 +135,12 @@ public final class SegmentSearcher {
     return b.build();
   }
 
-  private static Query parse(String collection, CollectionSchema schema, SearchQuery query) {
+  private static Query parse(SearchQuery query, QueryStringParser parser) {
     if (query.matchesAll()) {
       return MatchAllDocsQuery.INSTANCE;
     }
-    // The wrapper is per search; the analyzers it delegates to (and their reusable token
-    // streams) are shared, so closing it releases nothing shared.
-    try (Analyzer analyzer = Analyzers.forCollections(Map.of(collection, schema))) {
-      return new SchemaQueryParser(collection, schema, analyzer).parse(query.queryString());
+    try {
+      return parser.parse(query);
     } catch (ParseException e) {
       // Lucene's message starts with the whole query ("Cannot parse '<query>': ..."): a rejected
       // 1 MB query must not come back in the error whole. Name it by a prefix and its length.
@@ -270,7 +194,7 @@ public final class SegmentSearcher {
         "range filter on LONG field '" + field + "' needs integer bounds, got " + n);
   }
 
-  private static Sort buildSort(String collection, CollectionSchema schema, SortSpec spec) {
+  static Sort buildSort(String collection, CollectionSchema schema, SortSpec spec) {
     if (spec == null) {
       return null;
     }

@@ -9,6 +9,7 @@ import dev.strata.vfs.Vfs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -268,17 +269,103 @@ public final class SegmentStore implements AutoCloseable {
     try {
       value = db.get(SegmentFormat.key(segmentId, collection, id));
     } catch (RocksDBException e) {
-      throw new UncheckedIOException(
-          new IOException("get " + collection + "/" + id + " in segment " + hex(segmentId) + " failed: " + e.getMessage(), e));
+      throw readFailed(collection, id, segmentId, e);
     }
-    if (value == null) {
-      return null;
+    return value == null ? null : decoded(segmentId, id, value);
+  }
+
+  /**
+   * Looks {@code ids} up newest segment first, in one RocksDB {@code MultiGet} per segment for the
+   * ids still unresolved: fills every null slot of {@code out} whose id one of the segments holds
+   * (a put or a tombstone) and leaves the others null. Slots already set are not looked up. The
+   * caller holds the segments (a snapshot reference). Thread-safe.
+   *
+   * @param newestFirst segment ids, newest first
+   * @param out one slot per id, same order
+   * @throws UncheckedIOException if RocksDB reports an error or a value's header is invalid
+   */
+  public void multiGet(List<Long> newestFirst, String collection, List<String> ids, DocumentVersion[] out) {
+    int pending = 0;
+    for (DocumentVersion v : out) {
+      pending += v == null ? 1 : 0;
     }
+    if (pending == 0 || newestFirst.isEmpty()) {
+      return;
+    }
+    // One key array per unresolved id; only its 8-byte segment prefix changes between rounds.
+    int[] slots = new int[pending];
+    List<byte[]> keys = new ArrayList<>(pending);
+    for (int i = 0, k = 0; i < out.length; i++) {
+      if (out[i] == null) {
+        slots[k++] = i;
+        keys.add(SegmentFormat.key(newestFirst.get(0), collection, ids.get(i)));
+      }
+    }
+    for (long segmentId : newestFirst) {
+      for (byte[] key : keys) {
+        SegmentFormat.putLong(key, 0, segmentId);
+      }
+      List<byte[]> values;
+      try {
+        values = db.multiGet(keys);
+      } catch (RocksDBException e) {
+        throw readFailed(collection, keys.size() + " ids", segmentId, e);
+      }
+      int left = 0;
+      for (int k = 0; k < keys.size(); k++) {
+        byte[] value = values.get(k);
+        if (value != null) {
+          out[slots[k]] = decoded(segmentId, ids.get(slots[k]), value);
+        } else {
+          slots[left] = slots[k];
+          keys.set(left++, keys.get(k));
+        }
+      }
+      if (left == 0) {
+        return;
+      }
+      keys.subList(left, keys.size()).clear();
+    }
+  }
+
+  /**
+   * Reads one key per slot in one RocksDB {@code MultiGet}: {@code ids[i]} of {@code collection} in
+   * segment {@code segmentIds[i]} (the segments of a search's hits). The caller holds the segments.
+   *
+   * @return one version per slot (a put or a tombstone), or null where the segment has no such key
+   * @throws UncheckedIOException if RocksDB reports an error or a value's header is invalid
+   */
+  public DocumentVersion[] getEach(long[] segmentIds, String collection, List<String> ids) {
+    List<byte[]> keys = new ArrayList<>(segmentIds.length);
+    for (int i = 0; i < segmentIds.length; i++) {
+      keys.add(SegmentFormat.key(segmentIds[i], collection, ids.get(i)));
+    }
+    List<byte[]> values;
+    try {
+      values = db.multiGet(keys);
+    } catch (RocksDBException e) {
+      throw readFailed(collection, ids.size() + " ids", segmentIds.length == 0 ? 0 : segmentIds[0], e);
+    }
+    DocumentVersion[] out = new DocumentVersion[segmentIds.length];
+    for (int i = 0; i < out.length; i++) {
+      byte[] value = values.get(i);
+      out[i] = value == null ? null : decoded(segmentIds[i], ids.get(i), value);
+    }
+    return out;
+  }
+
+  /** The version a value holds; a put's body is a view of {@code value} (format 1 is converted). */
+  private static DocumentVersion decoded(long segmentId, String id, byte[] value) {
     try {
       return SegmentFormat.decodeValue(segmentId, id, value);
     } catch (SegmentCorruptionException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  private static UncheckedIOException readFailed(String collection, String what, long segmentId, RocksDBException e) {
+    return new UncheckedIOException(
+        new IOException("get " + collection + "/" + what + " in segment " + hex(segmentId) + " failed: " + e.getMessage(), e));
   }
 
   /**
