@@ -67,7 +67,8 @@ final class ForkRecovery {
       SortedMap<Long, RetainedSnapshot> retained,
       boolean segmentsKnown,
       String problem,
-      int replayedRecords) {}
+      int replayedRecords,
+      MergeLog merges) {}
 
   /**
    * Recovers the fork of {@code entry}.
@@ -112,12 +113,13 @@ final class ForkRecovery {
       headManifest.ifPresent(m -> m.getCollectionsList().forEach(d -> collections.restore(CollectionRegistry.fromDef(d))));
       long covered = headManifest.map(Manifest::getCoveredLsn).orElse(0L);
       L0Buffer active = new L0Buffer(covered);
-      int replayed = replay(ctx, entry, covered, active, collections);
+      MergeLog merges = new MergeLog();
+      int replayed = replay(ctx, entry, covered, active, collections, merges);
       log.info(
           "fork={} id={} opened: head={} coveredLsn={} walLastLsn={} replayedRecords={} l0Bytes={}",
           entry.name(), entry.forkId(), headManifest.map(Manifest::getId).orElse("-"), covered, wal.lastLsn(),
           replayed, active.sizeBytes());
-      return new RecoveredFork(manifests, wal, head, active, collections, retained, segmentsKnown, problem, replayed);
+      return new RecoveredFork(manifests, wal, head, active, collections, retained, segmentsKnown, problem, replayed, merges);
     } catch (IOException | RuntimeException e) {
       // Nothing may stay pinned or open by a fork that did not open.
       if (head != null) {
@@ -175,15 +177,22 @@ final class ForkRecovery {
     }
   }
 
-  /** Replays the WAL past {@code coveredLsn}; returns the number of records replayed. */
+  /**
+   * Replays the WAL past {@code coveredLsn}; returns the number of records replayed. Reads from the
+   * oldest record kept: records at or below the covered LSN go to {@link MergeReplay} only (a
+   * merge's batches may be there), unparsed unless they are merge records.
+   */
   private static int replay(
-      ForkContext ctx, ForkEntry entry, long coveredLsn, L0Buffer active, CollectionRegistry collections)
+      ForkContext ctx, ForkEntry entry, long coveredLsn, L0Buffer active, CollectionRegistry collections, MergeLog merges)
       throws IOException {
     int n = 0;
-    try (WalReader reader = WalReader.open(ctx.vfs(), ctx.forkDir(entry.forkId()).resolve("wal"), coveredLsn + 1)) {
+    Path walDir = ctx.forkDir(entry.forkId()).resolve("wal");
+    MergeReplay mergeReplay = new MergeReplay(entry.name(), ctx.vfs(), walDir, coveredLsn, active, collections, merges);
+    try (WalReader reader = WalReader.open(ctx.vfs(), walDir, 0)) {
       WalRecord r;
       while ((r = reader.next()) != null) {
-        if (r.lsn() <= coveredLsn) {
+        if (mergeReplay.consume(r.lsn(), r.payload())) {
+          n += r.lsn() > coveredLsn ? 1 : 0;
           continue;
         }
         WalEntry e = WalEntries.decode(r.lsn(), r.payload());
@@ -197,6 +206,7 @@ final class ForkRecovery {
         n++;
       }
     }
+    mergeReplay.finish();
     return n;
   }
 }

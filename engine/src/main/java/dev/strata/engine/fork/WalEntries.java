@@ -24,6 +24,11 @@ final class WalEntries {
   private WalEntries() {}
 
   static byte[] encodeWrite(String collection, List<Mutation> mutations) {
+    return WalEntry.newBuilder().setWrite(writeBatch(collection, mutations)).build().toByteArray();
+  }
+
+  /** One collection's mutations as a {@code WriteBatch} (also a merge batch's part). */
+  static WriteBatch writeBatch(String collection, List<Mutation> mutations) {
     WriteBatch.Builder b = WriteBatch.newBuilder().setCollection(collection);
     for (Mutation m : mutations) {
       MutationRecord.Builder r = MutationRecord.newBuilder().setId(m.id());
@@ -33,7 +38,7 @@ final class WalEntries {
       }
       b.addMutations(r);
     }
-    return WalEntry.newBuilder().setWrite(b).build().toByteArray();
+    return b.build();
   }
 
   static byte[] encodeDefinition(String name, CollectionSchema schema) {
