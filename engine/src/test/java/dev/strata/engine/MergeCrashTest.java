@@ -5,14 +5,12 @@ import static dev.strata.engine.EngineFixture.doc;
 import static dev.strata.engine.EngineFixture.put;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ch.qos.logback.classic.Level;
 import dev.strata.engine.compaction.CompactionOptions;
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.fork.MergeResult;
 import dev.strata.engine.fork.MergeStrategy;
 import dev.strata.engine.model.Mutation;
 import dev.strata.engine.retention.RetentionOptions;
-import dev.strata.vfs.FaultInjectingVfs;
 import dev.strata.vfs.FaultInjectingVfs.Fault;
 import dev.strata.wal.Durability;
 import java.io.IOException;
@@ -25,11 +23,9 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 /**
  * Issue 16: "a crash at every step of a merge leaves the target either unchanged or fully merged".
@@ -43,25 +39,11 @@ import org.slf4j.LoggerFactory;
  * (chain, no read-only fork, no orphan segment); and merging again then reaches the merged state
  * (or finds it up to date): a crash never leaves a half-merge or a stuck merge behind.
  */
+@ExtendWith(QuietLogs.class)
 class MergeCrashTest {
   private static final String C = "docs";
 
   @TempDir Path tmp;
-  private static Level savedLevel;
-
-  @BeforeAll
-  static void quietLogs() {
-    ch.qos.logback.classic.Logger root =
-        (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-    savedLevel = root.getLevel();
-    root.setLevel(Level.OFF);
-  }
-
-  @AfterAll
-  static void restoreLogs() {
-    ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).setLevel(savedLevel);
-  }
-
   private static EngineOptions options() {
     return EngineFixture.testOptions()
         .flushMaxRetries(0)
