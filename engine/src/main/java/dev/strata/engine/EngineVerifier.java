@@ -30,41 +30,60 @@ final class EngineVerifier {
     this.segments = segments;
   }
 
-  /** @return problems, each naming the fork, snapshot or segment; empty if all is well */
+  /**
+   * @return problems, each naming the fork, snapshot or segment; empty if all is well. A fork
+   *     dropped (or closed) during the walk is skipped, not reported: it no longer exists.
+   */
   List<String> verify() {
     List<String> problems = new ArrayList<>();
     Set<Long> checked = new HashSet<>();
     for (Fork f : forks.openForks()) {
+      List<String> mine = new ArrayList<>();
       try {
-        f.verifyChain().forEach(p -> problems.add("fork " + f.name() + ": " + p));
-      } catch (IOException e) {
-        problems.add("fork " + f.name() + ": manifest chain unreadable: " + e.getMessage());
+        verifyFork(f, checked, mine);
+      } catch (RuntimeException e) {
+        if (forks.forkById(f.id()).isPresent()) {
+          throw e;
+        }
+        continue; // dropped under the walk: its manifest store closed
       }
-      if (f.readOnlyReason() != null) {
-        problems.add("fork " + f.name() + ": read-only: " + f.readOnlyReason());
+      problems.addAll(mine);
+    }
+    return problems;
+  }
+
+  private void verifyFork(Fork f, Set<Long> checked, List<String> problems) {
+    try {
+      f.verifyChain().forEach(p -> problems.add("fork " + f.name() + ": " + p));
+    } catch (IOException e) {
+      if (forks.forkById(f.id()).isEmpty()) {
+        throw new IllegalStateException("fork " + f.name() + " was dropped", e);
       }
-      for (Manifest m : f.listSnapshots()) {
-        for (SegmentRef ref : m.getSegmentsList()) {
-          long id = Long.parseUnsignedLong(ref.getSegmentId(), 16);
-          if (!checked.add(id)) {
-            continue;
-          }
-          String problem;
-          try {
-            problem = segments.check(id, Integer.toUnsignedLong(ref.getChecksum())).orElse(null);
-          } catch (IOException | RuntimeException e) {
-            problem = e.getMessage();
-          }
-          // A snapshot still retained keeps its segments, so a problem then is real; one that
-          // expired during the walk may have lost them legitimately.
-          if (problem != null && forks.findManifest(m.getId()).isPresent()) {
-            problems.add("segment " + ref.getSegmentId() + " (snapshot " + m.getId() + "): " + problem);
-          } else if (problem != null) {
-            checked.remove(id);
-          }
+      problems.add("fork " + f.name() + ": manifest chain unreadable: " + e.getMessage());
+    }
+    if (f.readOnlyReason() != null) {
+      problems.add("fork " + f.name() + ": read-only: " + f.readOnlyReason());
+    }
+    for (Manifest m : f.listSnapshots()) {
+      for (SegmentRef ref : m.getSegmentsList()) {
+        long id = Long.parseUnsignedLong(ref.getSegmentId(), 16);
+        if (!checked.add(id)) {
+          continue;
+        }
+        String problem;
+        try {
+          problem = segments.check(id, Integer.toUnsignedLong(ref.getChecksum())).orElse(null);
+        } catch (IOException | RuntimeException e) {
+          problem = e.getMessage();
+        }
+        // A snapshot still retained keeps its segments, so a problem then is real; one that
+        // expired during the walk may have lost them legitimately.
+        if (problem != null && forks.findManifest(m.getId()).isPresent()) {
+          problems.add("segment " + ref.getSegmentId() + " (snapshot " + m.getId() + "): " + problem);
+        } else if (problem != null) {
+          checked.remove(id);
         }
       }
     }
-    return problems;
   }
 }

@@ -13,6 +13,7 @@ import dev.strata.api.v1.VerifyProblemKind;
 import dev.strata.api.v1.VerifyRequest;
 import dev.strata.api.v1.VerifyResponse;
 import dev.strata.engine.StrataEngine;
+import dev.strata.engine.StrataException;
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.manifest.proto.Manifest;
@@ -198,6 +199,23 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
     return b.build();
   }
 
+  /**
+   * {@link StrataEngine#verify()}, walked again when a fork was dropped during the walk: the engine
+   * lets the closed manifest store of a fork dropped meanwhile fail the whole walk (IO_ERROR); a
+   * second walk no longer sees that fork.
+   */
+  private static List<String> engineVerify(StrataEngine engine) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return engine.verify();
+      } catch (StrataException e) {
+        if (StatusMapper.closedStoreOf(e) == null || attempt == 5) {
+          throw e;
+        }
+      }
+    }
+  }
+
   @Override
   public void verify(VerifyRequest req, StreamObserver<VerifyResponse> observer) {
     Rpc.unary(
@@ -210,14 +228,26 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
           VerifyResponse.Builder out = VerifyResponse.newBuilder().setForksChecked(forks.size());
           Map<Long, SegmentRef> segments = new HashMap<>();
           int snapshots = 0;
-          for (Fork f : forks) {
-            for (Manifest m : f.listSnapshots()) {
+          for (Fork f : List.copyOf(forks)) {
+            List<Manifest> listed;
+            try {
+              listed = f.listSnapshots();
+            } catch (StrataException e) {
+              if (StatusMapper.closedStoreOf(e) == null) {
+                throw e;
+              }
+              forks.remove(f); // dropped during the walk: nothing of it is left to verify
+              byName.remove(f.name());
+              continue;
+            }
+            for (Manifest m : listed) {
               snapshots++;
               for (SegmentRef r : m.getSegmentsList()) {
                 segments.putIfAbsent(Long.parseUnsignedLong(r.getSegmentId(), 16), r);
               }
             }
           }
+          out.setForksChecked(forks.size());
           out.setSnapshotsChecked(snapshots).setSegmentsChecked(segments.size());
           if (req.getSkipSegmentChecksums()) {
             quickCheck(engine, forks, segments, out);
@@ -227,7 +257,7 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
               bytes += r.getSizeBytes();
             }
             out.setBytesChecked(bytes);
-            for (String p : engine.verify()) {
+            for (String p : engineVerify(engine)) {
               VerifyProblem problem = problem(engine, p);
               if (req.getForksCount() == 0 || byName.containsKey(problem.getForkName())) {
                 out.addProblems(problem);
@@ -241,7 +271,7 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
               return;
             }
             try {
-              Resolver.manifest(engine, id);
+              Resolver.manifest(ctx, id);
             } catch (ApiError e) {
               out.addProblems(
                   VerifyProblem.newBuilder()

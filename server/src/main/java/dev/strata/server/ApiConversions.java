@@ -118,7 +118,7 @@ public final class ApiConversions {
     return new CollectionSchema(specs);
   }
 
-  /** An engine schema as API field schemas (sorted by name; TEXT fields name their analyzer). */
+  /** An engine schema as API field schemas (in creation order; TEXT fields name their analyzer). */
   public static List<FieldSchema> fieldSchemas(CollectionSchema schema) {
     List<FieldSchema> out = new ArrayList<>();
     for (FieldSpec s : schema.fields()) {

@@ -145,7 +145,10 @@ final class CallLogInterceptor implements ServerInterceptor {
       }
       long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
       SocketAddress peer = getAttributes() == null ? null : getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
-      String message = status.getDescription() == null ? "" : status.getDescription().replaceAll("\\s*\n\\s*", " ");
+      String message =
+          status.getDescription() == null
+              ? ""
+              : StatusMapper.capped(status.getDescription(), StatusMapper.MAX_MESSAGE_CHARS).replaceAll("\\s*\n\\s*", " ");
       if (status.isOk()) {
         log.debug("call {} OK {} ms caller={} peer={}", method, ms, caller, peer);
       } else if (!byServer || StatusMapper.isClientError(status.getCode())) {

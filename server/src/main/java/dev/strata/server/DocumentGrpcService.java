@@ -1,5 +1,6 @@
 package dev.strata.server;
 
+import com.google.common.base.Utf8;
 import dev.strata.api.v1.BatchGetRequest;
 import dev.strata.api.v1.BatchGetResponse;
 import dev.strata.api.v1.BatchGetResult;
@@ -449,6 +450,15 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
           String forkName = v.forkOrMain("fork", req.getFork());
           String collection = v.name("collection", req.getCollection(), "collection");
           v.optionalSnapshotId("snapshot_id", req.getSnapshotId());
+          int maxQueryBytes = ctx.config.limits().maxQueryBytes();
+          long queryBytes = utf8Length(req.getQuery());
+          if (queryBytes > maxQueryBytes) {
+            // Before any parsing: the parser's time and its error's size grow with the query.
+            v.add(
+                "query",
+                "the query is " + queryBytes + " UTF-8 bytes, at most " + maxQueryBytes
+                    + " allowed (search.max_query_bytes); it starts '" + Violations.printable(req.getQuery()) + "'");
+          }
           if (req.getLimit() < 0 || req.getLimit() > SearchQuery.MAX_LIMIT) {
             v.add("limit", "limit must be 0.." + SearchQuery.MAX_LIMIT + " (0 means 10), got " + req.getLimit());
           }
@@ -502,6 +512,11 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
         });
   }
 
+  /** UTF-8 bytes of {@code s}, counted without encoding it (it was decoded from valid UTF-8). */
+  static long utf8Length(String s) {
+    return Utf8.encodedLength(s);
+  }
+
   /** Makes the head cover every write acknowledged before now, within the call's deadline. */
   private void awaitFlushed(Fork fork) {
     long lastLsn = fork.stats().walLastLsn();
@@ -522,16 +537,24 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
       TermFilter f = req.getTermFilters(i);
       String path = "term_filters[" + i + "]";
       if (requireKind(v, path + ".field", f.getField(), schema, "a term filter", FieldKind.KEYWORD)) {
-        if (f.getValuesCount() == 0) {
-          v.add(path + ".values", "a term filter needs at least one value");
-        } else if (f.getValuesCount() > 1) {
-          // The engine ANDs term filters and takes one value each; OR within a filter is missing.
+        int n = f.getValuesCount();
+        if (n == 0 || n > dev.strata.engine.segment.TermFilter.MAX_VALUES) {
           v.add(
               path + ".values",
-              "this server version takes one value per term filter (AND several filters instead), got "
-                  + f.getValuesCount());
+              "a term filter takes 1.." + dev.strata.engine.segment.TermFilter.MAX_VALUES + " values, got " + n);
         } else {
-          terms.add(new dev.strata.engine.segment.TermFilter(f.getField(), f.getValues(0)));
+          boolean ok = true;
+          for (int j = 0; j < n; j++) {
+            int bytes = Utf8.encodedLength(f.getValues(j));
+            if (bytes > MAX_TERM_BYTES) {
+              v.add(path + ".values[" + j + "]", "a KEYWORD term is at most " + MAX_TERM_BYTES + " UTF-8 bytes, got " + bytes);
+              ok = false;
+            }
+          }
+          if (ok) {
+            // A document matches if its field has any of the values (OR); filters are AND-ed.
+            terms.add(new dev.strata.engine.segment.TermFilter(f.getField(), f.getValuesList()));
+          }
         }
       }
     }
@@ -585,7 +608,7 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
     v.add(
         path,
         what + " needs a " + (kinds.length == 1 ? kinds[0] : kinds[0] + " or " + kinds[1]) + " field; '"
-            + field + "' is " + spec.get().kind());
+            + Violations.printable(field) + "' is " + spec.get().kind());
     return false;
   }
 

@@ -2,7 +2,6 @@ package dev.strata.server;
 
 import dev.strata.api.v1.AwaitFlushRequest;
 import dev.strata.api.v1.AwaitFlushResponse;
-import dev.strata.api.v1.ErrorReason;
 import dev.strata.api.v1.FlushRequest;
 import dev.strata.api.v1.FlushResponse;
 import dev.strata.api.v1.FlushServiceGrpc;
@@ -79,20 +78,7 @@ final class FlushGrpcService extends FlushServiceGrpc.FlushServiceImplBase {
       }
       v.throwIfAny();
       String forkId = req.getTicket().getForkId();
-      Fork fork =
-          ctx.engine()
-              .forkById(forkId)
-              .orElseThrow(
-                  () ->
-                      ApiError.of(
-                          Status.Code.NOT_FOUND,
-                          ErrorReason.FORK_DROPPED,
-                          "the ticket's fork id " + forkId + " does not exist (the fork was dropped"
-                              + (req.getTicket().getForkName().isEmpty() ? "" : ", or re-created as '"
-                                  + req.getTicket().getForkName() + "' with a new id")
-                              + ")",
-                          "fork_id",
-                          forkId));
+      Fork fork = Resolver.forkById(ctx, forkId, req.getTicket().getForkName());
       // A stage of our own: cancelling it at the call's end leaves the ticket's future alone.
       mine = fork.awaitTicket(ApiConversions.ticket(req.getTicket())).thenApply(m -> m);
     } catch (RuntimeException e) {

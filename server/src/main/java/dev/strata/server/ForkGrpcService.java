@@ -59,7 +59,7 @@ final class ForkGrpcService extends ForkServiceGrpc.ForkServiceImplBase {
           requireFree(engine, name);
           Fork created;
           if (req.hasFromSnapshotId()) {
-            Manifest base = Resolver.manifest(engine, req.getFromSnapshotId());
+            Manifest base = Resolver.manifest(ctx, req.getFromSnapshotId());
             created = engine.createFork(name, base.getId(), null, false, 0);
           } else {
             Fork source = Resolver.fork(engine, req.getFromFork());
@@ -183,6 +183,7 @@ final class ForkGrpcService extends ForkServiceGrpc.ForkServiceImplBase {
           Set<Long> own = new HashSet<>(fork.referencedSegments());
           long walBytes = DiskUsage.bytesUnder(DiskUsage.walDir(engine.dataDir(), fork.id()));
           engine.dropFork(name, boundMs);
+          ctx.droppedForks.record(fork.id());
           for (Fork other : engine.openForks()) {
             own.removeAll(other.referencedSegments());
           }

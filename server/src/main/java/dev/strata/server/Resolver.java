@@ -92,22 +92,61 @@ final class Resolver {
   /**
    * The open fork that published {@code snapshotId}.
    *
-   * @throws ApiError NOT_FOUND (FORK_DROPPED): no open fork has that id
+   * @throws ApiError NOT_FOUND: FORK_DROPPED if no open fork has that id and it is known to have been
+   *     dropped, else SNAPSHOT_NOT_FOUND (the id never existed, as far as the server knows)
    */
-  static Fork ownerOf(StrataEngine engine, String snapshotId) {
+  static Fork ownerOf(ServerContext ctx, String snapshotId) {
     String forkId = forkIdOf(snapshotId);
+    return openFork(
+        ctx,
+        forkId,
+        dropped ->
+            dropped
+                ? ApiError.of(
+                    Status.Code.NOT_FOUND,
+                    ErrorReason.FORK_DROPPED,
+                    "snapshot " + snapshotId + " belongs to fork id " + forkId + ", which was dropped",
+                    "snapshot_id", snapshotId, "fork_id", forkId)
+                : ApiError.of(
+                    Status.Code.NOT_FOUND,
+                    ErrorReason.SNAPSHOT_NOT_FOUND,
+                    "snapshot " + snapshotId + " does not exist: no fork has id " + forkId,
+                    "snapshot_id", snapshotId, "fork_id", forkId));
+  }
+
+  /**
+   * The open fork with id {@code forkId} (a ticket's).
+   *
+   * @throws ApiError NOT_FOUND: FORK_DROPPED if that fork is known to have been dropped, else
+   *     FORK_NOT_FOUND (metadata {@code fork_id})
+   */
+  static Fork forkById(ServerContext ctx, String forkId, String forkNameHint) {
+    return openFork(
+        ctx,
+        forkId,
+        dropped ->
+            dropped
+                ? ApiError.of(
+                    Status.Code.NOT_FOUND,
+                    ErrorReason.FORK_DROPPED,
+                    "fork id " + forkId + " was dropped"
+                        + (forkNameHint.isEmpty() ? "" : " (a fork named '" + Violations.printable(forkNameHint)
+                            + "' now, if any, is another fork with a new id)"),
+                    "fork_id", forkId)
+                : ApiError.of(Status.Code.NOT_FOUND, ErrorReason.FORK_NOT_FOUND, "no fork has id " + forkId, "fork_id", forkId));
+  }
+
+  /**
+   * The open fork with id {@code forkId}, else throws {@code missing.apply(known to be dropped)}:
+   * an id is reported as dropped only on evidence ({@link DroppedForkIds}).
+   */
+  private static Fork openFork(ServerContext ctx, String forkId, java.util.function.Function<Boolean, ApiError> missing) {
+    StrataEngine engine = ctx.engine();
     Optional<Fork> f = engine.forkById(forkId);
-    if (f.isEmpty()) {
-      throw ApiError.of(
-          Status.Code.NOT_FOUND,
-          ErrorReason.FORK_DROPPED,
-          "snapshot " + snapshotId + " belongs to fork id " + forkId + ", which does not exist (dropped?)",
-          "snapshot_id",
-          snapshotId,
-          "fork_id",
-          forkId);
+    if (f.isPresent()) {
+      return f.get();
     }
-    return f.get();
+    throw missing.apply(ctx.droppedForks.wasDropped(engine, forkId));
   }
 
   /**
@@ -115,8 +154,8 @@ final class Resolver {
    *
    * @throws ApiError NOT_FOUND (SNAPSHOT_NOT_FOUND or FORK_DROPPED)
    */
-  static Manifest manifest(StrataEngine engine, String snapshotId) {
-    Fork owner = ownerOf(engine, snapshotId);
+  static Manifest manifest(ServerContext ctx, String snapshotId) {
+    Fork owner = ownerOf(ctx, snapshotId);
     try {
       return owner.loadSnapshot(snapshotId);
     } catch (StrataException e) {
@@ -151,8 +190,8 @@ final class Resolver {
    *
    * @throws ApiError NOT_FOUND (SNAPSHOT_NOT_FOUND or FORK_DROPPED)
    */
-  static PublishedSnapshot acquire(StrataEngine engine, String snapshotId) {
-    return acquire(ownerOf(engine, snapshotId), snapshotId);
+  static PublishedSnapshot acquire(ServerContext ctx, String snapshotId) {
+    return acquire(ownerOf(ctx, snapshotId), snapshotId);
   }
 
   static ApiError snapshotNotFound(String snapshotId, String where) {

@@ -82,6 +82,7 @@ public final class ServerConfig {
           new Key("limits.max_document_bytes", "1MiB", "encoded size of one document"),
           new Key("limits.max_id_bytes", "512", "UTF-8 bytes of a document id (at most 512)"),
           new Key("limits.max_fields_per_document", "1000", "fields of one document"),
+          new Key("search.max_query_bytes", "32KiB", "UTF-8 bytes of a Search query string; longer ones are refused before parsing"),
           new Key("l0.max_bytes", "64MiB", "rotate the active L0 buffer at this size"),
           new Key("flush.interval", "1s", "rotate when this long passed with data in L0; 0 or off disables"),
           new Key("max_pending_flushes", "2", "flush permits per fork (frozen L0 buffers in flight)"),
@@ -127,13 +128,24 @@ public final class ServerConfig {
     }
   }
 
-  /** Request limits (INVALID_ARGUMENT above them, RESOURCE_EXHAUSTED above the message size). */
+  /**
+   * Request limits (INVALID_ARGUMENT above them, RESOURCE_EXHAUSTED above the message size).
+   *
+   * @param maxMessageBytes largest request message, bytes ({@code limits.max_message_bytes})
+   * @param maxMutationsPerWrite mutations of one Write
+   * @param maxDocumentBytes encoded size of one document, bytes
+   * @param maxIdBytes UTF-8 bytes of a document id
+   * @param maxFieldsPerDocument fields of one document
+   * @param maxQueryBytes UTF-8 bytes of a Search query string ({@code search.max_query_bytes}),
+   *     checked before the query is parsed
+   */
   public record Limits(
       int maxMessageBytes,
       int maxMutationsPerWrite,
       int maxDocumentBytes,
       int maxIdBytes,
-      int maxFieldsPerDocument) {}
+      int maxFieldsPerDocument,
+      int maxQueryBytes) {}
 
   private final Map<String, String> raw;
   private final Path dataDir;
@@ -184,7 +196,8 @@ public final class ServerConfig {
             (int) p.integer("limits.max_mutations_per_write", 1, Integer.MAX_VALUE),
             (int) p.bytes("limits.max_document_bytes", 1, Integer.MAX_VALUE),
             (int) p.integer("limits.max_id_bytes", 1, dev.strata.engine.model.Document.MAX_ID_BYTES),
-            (int) p.integer("limits.max_fields_per_document", 1, Integer.MAX_VALUE));
+            (int) p.integer("limits.max_fields_per_document", 1, Integer.MAX_VALUE),
+            (int) p.bytes("search.max_query_bytes", 1, Integer.MAX_VALUE));
     this.l0MaxBytes = p.bytes("l0.max_bytes", 1024, Long.MAX_VALUE);
     this.flushIntervalMs = p.duration("flush.interval", true);
     this.maxPendingFlushes = (int) p.integer("max_pending_flushes", 1, 1024);

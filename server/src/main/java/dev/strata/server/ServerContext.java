@@ -24,6 +24,8 @@ final class ServerContext {
   final ServingState state;
   final ServerConfig config;
   final CollectionCounts counts = new CollectionCounts();
+  /** Fork ids known to be dropped (FORK_DROPPED vs. an id that never existed). */
+  final DroppedForkIds droppedForks = new DroppedForkIds();
   final SnapshotWatches watches;
   final ExecutorService executor;
   final long startTimeMs = System.currentTimeMillis();

@@ -107,7 +107,7 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
 
   /** A snapshot with exact document counts (opens the snapshot once; counts are cached). */
   private Snapshot exactView(StrataEngine engine, String snapshotId) {
-    Fork owner = Resolver.ownerOf(engine, snapshotId);
+    Fork owner = Resolver.ownerOf(ctx, snapshotId);
     PublishedSnapshot snap = Resolver.acquire(owner, snapshotId);
     try {
       return ctx.snapshotView(snap.manifest(), ctx.counts.count(owner, snap));
@@ -127,8 +127,8 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
           v.tag("tag", req.getTag());
           v.throwIfAny();
           StrataEngine engine = ctx.engine();
-          Fork owner = Resolver.ownerOf(engine, req.getSnapshotId());
-          Manifest m = Resolver.manifest(engine, req.getSnapshotId());
+          Fork owner = Resolver.ownerOf(ctx, req.getSnapshotId());
+          Manifest m = Resolver.manifest(ctx, req.getSnapshotId());
           if (owner.isDropping()) {
             throw ApiError.of(
                 Status.Code.FAILED_PRECONDITION,
@@ -168,7 +168,7 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
           engine.deleteTag(req.getTag());
           DeleteTagResponse.Builder out = DeleteTagResponse.newBuilder();
           try {
-            out.setSnapshot(ctx.snapshotView(Resolver.manifest(engine, id)));
+            out.setSnapshot(ctx.snapshotView(Resolver.manifest(ctx, id)));
           } catch (ApiError gone) {
             // The snapshot expired or its fork was dropped; the tag is gone either way.
           }
@@ -191,8 +191,8 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
       }
       v.throwIfAny();
       StrataEngine engine = ctx.engine();
-      from = Resolver.acquire(engine, req.getFromSnapshotId());
-      to = Resolver.acquire(engine, req.getToSnapshotId());
+      from = Resolver.acquire(ctx, req.getFromSnapshotId());
+      to = Resolver.acquire(ctx, req.getToSnapshotId());
       if (!isAncestor(engine, from.manifest(), to.manifest())) {
         throw ApiError.of(
             Status.Code.FAILED_PRECONDITION,

@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  *   <tr><td>NOT_FOUND</td><td>NOT_FOUND</td><td>FORK_NOT_FOUND, FORK_DROPPED, COLLECTION_NOT_FOUND,
  *       SNAPSHOT_NOT_FOUND, TAG_NOT_FOUND (from the engine's message)</td></tr>
  *   <tr><td>ALREADY_EXISTS</td><td>ALREADY_EXISTS</td><td>FORK_ALREADY_EXISTS</td></tr>
- *   <tr><td>FAILED_PRECONDITION, schema conflict</td><td>ALREADY_EXISTS</td>
- *       <td>COLLECTION_SCHEMA_CONFLICT (FAILED_PRECONDITION, as the engine and issue #3 say)</td></tr>
+ *   <tr><td>FAILED_PRECONDITION, schema conflict</td><td>FAILED_PRECONDITION</td>
+ *       <td>COLLECTION_SCHEMA_CONFLICT</td></tr>
  *   <tr><td>FAILED_PRECONDITION</td><td>FAILED_PRECONDITION</td><td>FORK_READ_ONLY,
  *       FORK_DROPPING, MAIN_FORK_PROTECTED</td></tr>
  *   <tr><td>RESOURCE_EXHAUSTED</td><td>RESOURCE_EXHAUSTED</td><td>WRITE_STALLED + RetryInfo, and the
@@ -45,6 +45,8 @@ import org.slf4j.LoggerFactory;
  *   <tr><td>DEADLINE_EXCEEDED</td><td>DEADLINE_EXCEEDED</td><td>DRAIN_TIMEOUT for a drop</td></tr>
  *   <tr><td>UNAVAILABLE (engine closed)</td><td>UNAVAILABLE</td><td>SERVER_SHUTTING_DOWN</td></tr>
  *   <tr><td>CORRUPTION</td><td>DATA_LOSS</td><td>logged with stack trace</td></tr>
+ *   <tr><td>IO_ERROR from a fork's closed manifest store</td><td>NOT_FOUND</td><td>FORK_DROPPED (dropped
+ *       while the call ran)</td></tr>
  *   <tr><td>IO_ERROR</td><td>INTERNAL</td><td>logged with stack trace</td></tr>
  *   <tr><td>CancellationException</td><td>CANCELLED</td><td></td></tr>
  *   <tr><td>StatusRuntimeException / StatusException</td><td>as is</td><td></td></tr>
@@ -58,6 +60,13 @@ public final class StatusMapper {
 
   /** ErrorInfo domain of every Strata error. */
   public static final String DOMAIN = "strata.dev";
+
+  /** Longest status message, chars (a longer one keeps a prefix and its length). */
+  static final int MAX_MESSAGE_CHARS = 1000;
+  /** Longest ErrorInfo metadata value and BadRequest field or description, chars. */
+  static final int MAX_METADATA_CHARS = 500;
+  /** All BadRequest field paths and descriptions of one status together, chars. */
+  static final int MAX_VIOLATION_CHARS = 2000;
 
   private static final AtomicLong REFS = new AtomicLong();
   private static final Pattern QUOTED = Pattern.compile("\\b(fork|collection|snapshot|tag) '([^']*)'");
@@ -180,14 +189,47 @@ public final class StatusMapper {
       }
       case UNAVAILABLE:
         return build(Status.Code.UNAVAILABLE, msg, ErrorReason.SERVER_SHUTTING_DOWN, meta, List.of(), 0);
+      case IO_ERROR:
+        if (closedStoreOf(s) != null) {
+          // Not an I/O failure: the fork's manifest store was closed under the call because the
+          // fork was dropped meanwhile (a store that failed has its first error as the cause).
+          String forkId = closedStoreOf(s);
+          meta.put("fork_id", forkId);
+          return build(
+              Status.Code.NOT_FOUND,
+              "fork id " + forkId + " was dropped while the call ran",
+              ErrorReason.FORK_DROPPED,
+              meta,
+              List.of(),
+              0);
+        }
+        log.error("engine I/O error: {}", msg, s);
+        return build(Status.Code.INTERNAL, msg, null, meta, List.of(), 0);
       case CORRUPTION:
         log.error("data corruption: {}", msg, s);
         return build(Status.Code.DATA_LOSS, msg, null, meta, List.of(), 0);
-      case IO_ERROR:
       default:
         log.error("engine I/O error: {}", msg, s);
         return build(Status.Code.INTERNAL, msg, null, meta, List.of(), 0);
     }
+  }
+
+  private static final Pattern CLOSED_STORE = Pattern.compile("manifest store of fork (\\S+) is closed");
+
+  /**
+   * The fork id of the manifest store whose closing (not failure: that one has a cause) caused
+   * {@code t}, or null.
+   */
+  static String closedStoreOf(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof dev.strata.manifest.StoreClosedException sc && sc.getCause() == null && sc.getMessage() != null) {
+        Matcher m = CLOSED_STORE.matcher(sc.getMessage());
+        if (m.find()) {
+          return m.group(1);
+        }
+      }
+    }
+    return null;
   }
 
   /** ErrorInfo metadata from the names the engine quotes in its messages ("fork 'x'"). */
@@ -201,7 +243,15 @@ public final class StatusMapper {
     return meta;
   }
 
-  /** Builds the status with its details in the {@code grpc-status-details-bin} trailer. */
+  /**
+   * Builds the status with its details in the {@code grpc-status-details-bin} trailer.
+   *
+   * <p>What a status echoes is bounded, whatever the request held: the message keeps at most
+   * {@value #MAX_MESSAGE_CHARS} characters, each ErrorInfo value {@value #MAX_METADATA_CHARS}, and
+   * the BadRequest violations together {@value #MAX_VIOLATION_CHARS} (then one more violation says
+   * how many were left out). So the trailers stay well inside the 8 KiB of metadata a gRPC client
+   * accepts by default, and the call log line stays short.
+   */
   static StatusRuntimeException build(
       Status.Code code,
       String message,
@@ -210,13 +260,16 @@ public final class StatusMapper {
       List<BadRequest.FieldViolation> violations,
       long retryAfterMs) {
     com.google.rpc.Status.Builder s =
-        com.google.rpc.Status.newBuilder().setCode(code.value()).setMessage(message == null ? "" : message);
+        com.google.rpc.Status.newBuilder()
+            .setCode(code.value())
+            .setMessage(capped(message == null ? "" : message, MAX_MESSAGE_CHARS));
     if (reason != null) {
-      s.addDetails(
-          Any.pack(ErrorInfo.newBuilder().setDomain(DOMAIN).setReason(reason.name()).putAllMetadata(metadata).build()));
+      ErrorInfo.Builder info = ErrorInfo.newBuilder().setDomain(DOMAIN).setReason(reason.name());
+      metadata.forEach((k, v) -> info.putMetadata(k, capped(v, MAX_METADATA_CHARS)));
+      s.addDetails(Any.pack(info.build()));
     }
     if (!violations.isEmpty()) {
-      s.addDetails(Any.pack(BadRequest.newBuilder().addAllFieldViolations(violations).build()));
+      s.addDetails(Any.pack(boundedBadRequest(violations)));
     }
     if (retryAfterMs > 0) {
       s.addDetails(
@@ -237,6 +290,41 @@ public final class StatusMapper {
     return StatusProto.toStatusRuntimeException(s.build(), trailers);
   }
 
+  /** The BadRequest of {@code violations}, within {@value #MAX_VIOLATION_CHARS} characters. */
+  private static BadRequest boundedBadRequest(List<BadRequest.FieldViolation> violations) {
+    BadRequest.Builder b = BadRequest.newBuilder();
+    int chars = 0;
+    for (int i = 0; i < violations.size(); i++) {
+      BadRequest.FieldViolation v = violations.get(i);
+      String field = capped(v.getField(), MAX_METADATA_CHARS);
+      String description = capped(v.getDescription(), MAX_METADATA_CHARS);
+      chars += field.length() + description.length();
+      if (chars > MAX_VIOLATION_CHARS && i > 0) {
+        b.addFieldViolations(
+            ApiError.violation("", "and " + (violations.size() - i) + " more problem(s) not listed"));
+        break;
+      }
+      b.addFieldViolations(ApiError.violation(field, description));
+    }
+    return b.build();
+  }
+
+  /**
+   * {@code s}, or when longer than {@code maxChars} a prefix of it followed by how long it was: what
+   * a client or the log gets back of a request value is bounded (issue #11: a 1 MB query echoed
+   * whole made a 1 MB log line and trailers no client accepted).
+   */
+  static String capped(String s, int maxChars) {
+    if (s.length() <= maxChars) {
+      return s;
+    }
+    String suffix = "... (" + s.length() + " chars in all)";
+    int end = Math.max(0, maxChars - suffix.length());
+    if (end > 0 && Character.isHighSurrogate(s.charAt(end - 1))) {
+      end--; // do not cut a surrogate pair in two
+    }
+    return s.substring(0, end) + suffix;
+  }
   /** The trailer of gRPC's retry pushback (gRFC A6), beside {@code google.rpc.RetryInfo}. */
   public static final Metadata.Key<String> RETRY_PUSHBACK_MS =
       Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);

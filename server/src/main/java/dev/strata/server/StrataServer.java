@@ -154,15 +154,18 @@ public final class StrataServer implements AutoCloseable {
             : NettyServerBuilder.forAddress(address);
     b.executor(executor)
         .maxInboundMessageSize(config.limits().maxMessageBytes())
-        .addService(new CollectionGrpcService(ctx))
-        .addService(new DocumentGrpcService(ctx))
-        .addService(new FlushGrpcService(ctx))
-        .addService(new SnapshotGrpcService(ctx))
-        .addService(new ForkGrpcService(ctx))
-        .addService(new AdminGrpcService(ctx))
-        .addService(health.getHealthService())
-        .addService(ProtoReflectionServiceV1.newInstance())
-        .addService(legacyReflection())
+        // Every service parses its requests inside the call (RequestParsing): a request that does
+        // not parse gets INVALID_ARGUMENT through the interceptors below, not the transport's
+        // UNKNOWN and a stack trace.
+        .addService(RequestParsing.guard(new CollectionGrpcService(ctx).bindService()))
+        .addService(RequestParsing.guard(new DocumentGrpcService(ctx).bindService()))
+        .addService(RequestParsing.guard(new FlushGrpcService(ctx).bindService()))
+        .addService(RequestParsing.guard(new SnapshotGrpcService(ctx).bindService()))
+        .addService(RequestParsing.guard(new ForkGrpcService(ctx).bindService()))
+        .addService(RequestParsing.guard(new AdminGrpcService(ctx).bindService()))
+        .addService(RequestParsing.guard(health.getHealthService().bindService()))
+        .addService(RequestParsing.guard(ProtoReflectionServiceV1.newInstance().bindService()))
+        .addService(RequestParsing.guard(legacyReflection().bindService()))
         // Interceptors run in reverse order of addition: log first, then authenticate.
         .intercept(new AuthInterceptor(config.tokens()))
         .intercept(calls);

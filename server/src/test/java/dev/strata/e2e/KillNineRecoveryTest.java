@@ -10,6 +10,8 @@ import dev.strata.api.v1.Mutation;
 import dev.strata.api.v1.Snapshot;
 import dev.strata.api.v1.Value;
 import dev.strata.client.StrataClient;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
@@ -64,6 +66,7 @@ class KillNineRecoveryTest {
       List<Document> docs = corpus(6000);
       ExecutorService writers = Executors.newFixedThreadPool(4);
       AtomicBoolean stop = new AtomicBoolean();
+      AtomicBoolean killed = new AtomicBoolean();
       AtomicReference<FlushTicket> early = new AtomicReference<>();
       List<Future<?>> futures = new ArrayList<>();
       for (int w = 0; w < 4; w++) {
@@ -81,11 +84,17 @@ class KillNineRecoveryTest {
                     try {
                       client.write("main", "packages", batch); // SYNC by default
                       acknowledged.addAll(ids);
-                    } catch (RuntimeException e) {
+                    } catch (StatusRuntimeException e) {
+                      requireKilled(e, killed, "write");
                       return null; // the server died under us: this batch was not acknowledged
                     }
                     if (writer == 0 && early.get() == null && acknowledged.size() > 500) {
-                      early.set(client.flush("main", false).getTicket());
+                      try {
+                        early.set(client.flush("main", false).getTicket());
+                      } catch (StatusRuntimeException e) {
+                        requireKilled(e, killed, "flush");
+                        return null;
+                      }
                     }
                   }
                   return null;
@@ -94,6 +103,7 @@ class KillNineRecoveryTest {
       while (acknowledged.size() < 2000 && futures.stream().anyMatch(f -> !f.isDone())) {
         Thread.sleep(5);
       }
+      killed.set(true);
       server.destroyForcibly(); // SIGKILL, mid-load
       assertThat(server.waitFor(30, TimeUnit.SECONDS)).isTrue();
       stop.set(true);
@@ -124,6 +134,18 @@ class KillNineRecoveryTest {
       restarted.destroy();
       restarted.waitFor(60, TimeUnit.SECONDS);
     }
+  }
+
+  /**
+   * Returns if {@code e} is what a call gets when the server is killed under it (UNAVAILABLE, after
+   * the kill); anything else — a failure before the kill, or another status — is a failure of the
+   * server that the kill must not hide.
+   */
+  private static void requireKilled(StatusRuntimeException e, AtomicBoolean killed, String what) {
+    if (killed.get() && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+      return;
+    }
+    throw new AssertionError(what + " failed " + (killed.get() ? "after" : "before") + " the kill: " + e.getStatus(), e);
   }
 
   private static Process startServer(Path data, int port) throws IOException {

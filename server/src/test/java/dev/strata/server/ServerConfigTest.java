@@ -21,7 +21,7 @@ class ServerConfigTest {
     assertThat(c.listenPort()).isEqualTo(7700);
     assertThat(c.tokens()).isEmpty();
     assertThat(c.tlsEnabled()).isFalse();
-    assertThat(c.limits()).isEqualTo(new ServerConfig.Limits(16 << 20, 10_000, 1 << 20, 512, 1000));
+    assertThat(c.limits()).isEqualTo(new ServerConfig.Limits(16 << 20, 10_000, 1 << 20, 512, 1000, 32 << 10));
     assertThat(c.shutdownGraceMs()).isEqualTo(30_000);
     EngineOptions e = c.engineOptions();
     assertThat(e.l0MaxBytes()).isEqualTo(64L << 20);

@@ -126,7 +126,7 @@ class ServerErrorPathTest {
     assertReason(
         failure(() -> t.snapshots().getSnapshot(GetSnapshotRequest.newBuilder().setSnapshotId("gone-0123456789abcdef-000000000001").build())),
         Status.Code.NOT_FOUND,
-        "FORK_DROPPED");
+        "SNAPSHOT_NOT_FOUND"); // no fork ever had that id: not "dropped" (ApiContractTest)
     assertReason(
         failure(() -> t.snapshots().getSnapshot(GetSnapshotRequest.newBuilder().setTag("no-such-tag").build())),
         Status.Code.NOT_FOUND,
@@ -364,7 +364,7 @@ class ServerErrorPathTest {
                             .setTicket(FlushTicket.newBuilder().setForkId("main-0000000000000000").setLsn(1))
                             .build())),
         Status.Code.NOT_FOUND,
-        "FORK_DROPPED");
+        "FORK_NOT_FOUND"); // no fork ever had that id: not "dropped" (ApiContractTest)
     assertInvalid(
         failure(
             () ->

@@ -111,8 +111,9 @@ class ServerHappyPathTest {
     assertThat(created.getForkId()).startsWith("main-");
     assertThat(created.getCollection().getFieldsList())
         .extracting(f -> f.getName() + ":" + f.getKind() + ":" + f.getAnalyzer())
+        .as("in creation order (Collection.fields)")
         .containsExactly(
-            "body:FIELD_KIND_TEXT:standard", "n:FIELD_KIND_LONG:", "price:FIELD_KIND_DOUBLE:", "tag:FIELD_KIND_KEYWORD:");
+            "body:FIELD_KIND_TEXT:standard", "tag:FIELD_KIND_KEYWORD:", "n:FIELD_KIND_LONG:", "price:FIELD_KIND_DOUBLE:");
     // Idempotent, whatever the field order and the spelling of the default analyzer.
     List<dev.strata.api.v1.FieldSchema> reordered = new ArrayList<>(TestServer.schema());
     java.util.Collections.reverse(reordered);

@@ -53,11 +53,21 @@ public final class StrataServerProcess implements AutoCloseable {
    */
   public static StrataServerProcess start(Path dataDir, String listen, Map<String, String> settings, int heapMb, Path log,
       long startTimeoutMs) throws IOException, InterruptedException {
+    return start(dataDir, listen, settings, heapMb, List.of(), log, startTimeoutMs);
+  }
+
+  /**
+   * Like {@link #start(Path, String, Map, int, Path, long)}, with more options for the child JVM
+   * ({@code jvmArgs}, e.g. a class-data-sharing archive that shortens restarts).
+   */
+  public static StrataServerProcess start(Path dataDir, String listen, Map<String, String> settings, int heapMb,
+      List<String> jvmArgs, Path log, long startTimeoutMs) throws IOException, InterruptedException {
     String java = ProcessHandle.current().info().command().orElse(
         Paths.get(System.getProperty("java.home"), "bin", "java").toString());
     List<String> cmd = new ArrayList<>(List.of(
         java, "-Xmx" + heapMb + "m", "--add-modules", "jdk.incubator.vector",
         "--enable-native-access=ALL-UNNAMED"));
+    cmd.addAll(jvmArgs);
     String extra = System.getProperty("strata.bench.serverJvmArgs", "").strip();
     if (!extra.isEmpty()) {
       cmd.addAll(List.of(extra.split("\\s+"))); // e.g. -XX:StartFlightRecording=filename=server.jfr

@@ -9,19 +9,20 @@ import java.util.Optional;
 
 /**
  * The schema of one collection: its indexed fields. Fields not named here are stored only.
- * Immutable; equality is by the set of field specs, whatever their order.
+ * Immutable; the fields keep the order they were given in at creation (the API's {@code
+ * Collection.fields} promise; the WAL record and the manifest store them in that order), while
+ * equality is by the set of field specs, whatever their order.
  */
 public final class CollectionSchema {
   private final Map<String, FieldSpec> fields;
 
   /**
+   * @param specs the fields, in creation order
    * @throws IllegalArgumentException if a field name repeats
    */
   public CollectionSchema(List<FieldSpec> specs) {
     Map<String, FieldSpec> m = new LinkedHashMap<>();
-    List<FieldSpec> sorted = new ArrayList<>(specs);
-    sorted.sort((a, b) -> a.name().compareTo(b.name()));
-    for (FieldSpec s : sorted) {
+    for (FieldSpec s : specs) {
       if (m.put(s.name(), s) != null) {
         throw new IllegalArgumentException("field '" + s.name() + "' is defined twice");
       }
@@ -29,7 +30,7 @@ public final class CollectionSchema {
     this.fields = Collections.unmodifiableMap(m);
   }
 
-  /** The fields, sorted by name. */
+  /** The fields, in creation order. */
   public List<FieldSpec> fields() {
     return List.copyOf(fields.values());
   }

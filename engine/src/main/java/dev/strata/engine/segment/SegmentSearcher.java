@@ -33,12 +33,14 @@ import org.apache.lucene.search.SortedNumericSelector;
 import org.apache.lucene.search.SortedNumericSortField;
 import org.apache.lucene.search.SortedSetSelector;
 import org.apache.lucene.search.SortedSetSortField;
+import org.apache.lucene.search.TermInSetQuery;
 import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.search.TopDocs;
 import org.apache.lucene.search.TopFieldCollector;
 import org.apache.lucene.search.TopFieldCollectorManager;
 import org.apache.lucene.search.TopScoreDocCollectorManager;
 import org.apache.lucene.search.TotalHits;
+import org.apache.lucene.util.BytesRef;
 
 /**
  * Full-text search over the segments of one manifest. Stateless and thread-safe.
@@ -176,9 +178,12 @@ public final class SegmentSearcher {
     b.add(new TermQuery(new Term(LuceneFields.COLLECTION, collection)), BooleanClause.Occur.FILTER);
     for (TermFilter f : query.termFilters()) {
       FieldSpec s = require(collection, schema, f.field(), "a term filter", FieldKind.KEYWORD);
-      b.add(
-          new TermQuery(new Term(LuceneFields.field(collection, s.name()), f.value())),
-          BooleanClause.Occur.FILTER);
+      String name = LuceneFields.field(collection, s.name());
+      Query terms =
+          f.values().size() == 1
+              ? new TermQuery(new Term(name, f.values().get(0)))
+              : new TermInSetQuery(name, f.values().stream().map(BytesRef::new).toList());
+      b.add(terms, BooleanClause.Occur.FILTER);
     }
     for (RangeFilter f : query.rangeFilters()) {
       FieldSpec s =
@@ -213,10 +218,41 @@ public final class SegmentSearcher {
     try (Analyzer analyzer = Analyzers.forCollections(Map.of(collection, schema))) {
       return new SchemaQueryParser(collection, schema, analyzer).parse(query.queryString());
     } catch (ParseException e) {
-      throw new IllegalArgumentException("bad query string: " + e.getMessage(), e);
+      // Lucene's message starts with the whole query ("Cannot parse '<query>': ..."): a rejected
+      // 1 MB query must not come back in the error whole. Name it by a prefix and its length.
+      String q = query.queryString();
+      String m = e.getMessage() == null ? "" : e.getMessage();
+      String echo = "Cannot parse '" + q + "': ";
+      String why = m.startsWith(echo) ? m.substring(echo.length()) : m;
+      // The lexer's complaints quote the token they choked on, which can be most of the query.
+      throw new IllegalArgumentException("bad query string " + excerpt(q) + ": " + prefix(why, 200), e);
     } catch (IndexSearcher.TooManyClauses e) {
-      throw new IllegalArgumentException("query is too complex: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "query is too complex: " + e.getMessage() + " (query " + excerpt(query.queryString()) + ")", e);
     }
+  }
+
+  /** Longest query echoed whole in an error, chars. */
+  static final int QUERY_ECHO_CHARS = 100;
+
+  /** The query as an error names it: whole if short, else a prefix and its length. */
+  static String excerpt(String query) {
+    if (query.length() <= QUERY_ECHO_CHARS) {
+      return "'" + query + "'";
+    }
+    return "of " + query.length() + " chars starting '" + prefix(query, QUERY_ECHO_CHARS) + "'";
+  }
+
+  /** At most {@code maxChars} of {@code s} ("..." marks a cut), never splitting a surrogate pair. */
+  private static String prefix(String s, int maxChars) {
+    if (s.length() <= maxChars) {
+      return s;
+    }
+    int end = maxChars;
+    if (Character.isHighSurrogate(s.charAt(end - 1))) {
+      end--;
+    }
+    return s.substring(0, end) + "...";
   }
 
   private static Long integral(String field, Number n) {
