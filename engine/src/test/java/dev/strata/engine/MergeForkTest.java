@@ -11,7 +11,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.strata.engine.fork.Fork;
-import dev.strata.engine.fork.MergeConflict;
 import dev.strata.engine.fork.MergeResult;
 import dev.strata.engine.fork.MergeStrategy;
 import dev.strata.engine.model.CollectionSchema;
@@ -179,8 +178,8 @@ class MergeForkTest {
     MergeResult fail = merge(fx.engine, "feat", "main", MergeStrategy.FAIL);
     assertThat(fail.outcome()).isEqualTo(MergeResult.Outcome.CONFLICTS);
     assertThat(fail.conflictCount()).isEqualTo(3);
-    assertThat(fail.conflicts()).extracting(MergeConflict::id).containsExactly("a1", "a3", "a4");
-    MergeConflict a3 = fail.conflicts().get(1);
+    assertThat(fail.conflicts()).extracting(MergeResult.Conflict::id).containsExactly("a1", "a3", "a4");
+    MergeResult.Conflict a3 = fail.conflicts().get(1);
     assertThat(a3.sourceDeleted()).isTrue();
     assertThat(a3.targetDeleted()).isFalse();
     assertThat(a3.sourceLsn()).as("the tombstone's LSN").isPositive();
@@ -190,7 +189,7 @@ class MergeForkTest {
 
     MergeResult page2 =
         fx.engine.mergeFork(new MergeSpec("feat", "main", MergeStrategy.FAIL, null, true, false, 0, C, "a1", 1));
-    assertThat(page2.conflicts()).extracting(MergeConflict::id).containsExactly("a3");
+    assertThat(page2.conflicts()).extracting(MergeResult.Conflict::id).containsExactly("a3");
     assertThat(page2.moreConflicts()).isTrue();
     assertThat(page2.conflictCount()).isEqualTo(3);
 
@@ -270,7 +269,7 @@ class MergeForkTest {
     MergeResult r = merge(fx.engine, "feat", "main", MergeStrategy.SOURCE_WINS);
     assertThat(r.outcome()).isEqualTo(MergeResult.Outcome.CONFLICTS);
     assertThat(r.conflicts()).singleElement().satisfies(c -> {
-      assertThat(c.kind()).isEqualTo(MergeConflict.Kind.SCHEMA);
+      assertThat(c.kind()).isEqualTo(MergeResult.Conflict.Kind.SCHEMA);
       assertThat(c.collection()).isEqualTo("clash");
     });
     assertThat(main().collections().get("extra")).as("nothing applied").isNull();

@@ -6,7 +6,6 @@ import static dev.strata.engine.EngineFixture.put;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.strata.engine.fork.Fork;
-import dev.strata.engine.fork.MergeConflict;
 import dev.strata.engine.fork.MergeResult;
 import dev.strata.engine.fork.MergeStrategy;
 import dev.strata.engine.model.Mutation;
@@ -206,8 +205,8 @@ class MergeModelPropertyTest {
     }
     if (!targetUntouched) {
       assertThat(r.conflictCount()).as(where).isEqualTo(conflicts.size());
-      assertThat(r.conflicts()).extracting(MergeConflict::id).as(where).containsExactlyElementsOf(conflicts.keySet());
-      for (MergeConflict c : r.conflicts()) {
+      assertThat(r.conflicts()).extracting(MergeResult.Conflict::id).as(where).containsExactlyElementsOf(conflicts.keySet());
+      for (MergeResult.Conflict c : r.conflicts()) {
         Boolean[] deleted = conflicts.get(c.id());
         assertThat(c.sourceDeleted()).as(where + " " + c).isEqualTo(deleted[0]);
         assertThat(c.targetDeleted()).as(where + " " + c).isEqualTo(deleted[1]);

@@ -363,9 +363,9 @@ final class ForkMerge {
           if (r.existing() == null) {
             defs.put(d.getKey(), d.getValue());
           } else if (!r.existing().schema().equals(d.getValue())) {
-            MergeConflict c =
-                new MergeConflict(
-                    MergeConflict.Kind.SCHEMA, d.getKey(), "", 0, 0, false, false,
+            MergeResult.Conflict c =
+                new MergeResult.Conflict(
+                    MergeResult.Conflict.Kind.SCHEMA, d.getKey(), "", 0, 0, false, false,
                     r.existing().schema().describeDifference(d.getValue()));
             return result(req, MergeResult.Outcome.CONFLICTS, headId, null, 0, plan, List.of(c));
           }
@@ -429,16 +429,16 @@ final class ForkMerge {
     }
 
     /** Conflicts found by the commit rule: the merge's keys the target wrote after the read. */
-    private List<MergeConflict> lateConflicts(MergeRecords.Window w, MergePlanner.Plan plan) {
-      List<MergeConflict> out = new ArrayList<>();
+    private List<MergeResult.Conflict> lateConflicts(MergeRecords.Window w, MergePlanner.Plan plan) {
+      List<MergeResult.Conflict> out = new ArrayList<>();
       MergePlanner.Target t = target();
       for (Map.Entry<String, List<Mutation>> e : plan.changes().entrySet()) {
         for (Mutation m : e.getValue()) {
           if (w.keys().contains(new L0Key(e.getKey(), m.id())) && out.size() < Math.max(1, req.pageSize())) {
             DocumentVersion v = t.newest(e.getKey(), m.id());
             out.add(
-                new MergeConflict(
-                    MergeConflict.Kind.DOCUMENT, e.getKey(), m.id(), 0, v == null ? 0 : v.lsn(),
+                new MergeResult.Conflict(
+                    MergeResult.Conflict.Kind.DOCUMENT, e.getKey(), m.id(), 0, v == null ? 0 : v.lsn(),
                     m instanceof Mutation.Delete, v == null || v.isTombstone(), "written on the target during the merge"));
           }
         }
@@ -515,7 +515,7 @@ final class ForkMerge {
       FlushTicket ticket,
       long mergeLsn,
       MergePlanner.Plan plan,
-      List<MergeConflict> conflicts) {
+      List<MergeResult.Conflict> conflicts) {
     return new MergeResult(
         outcome,
         req.dryRun(),

@@ -76,7 +76,7 @@ final class MergePlanner {
       long deletes,
       long conflictCount,
       long schemaConflicts,
-      List<MergeConflict> conflicts,
+      List<MergeResult.Conflict> conflicts,
       boolean moreConflicts,
       long bytes,
       boolean tooLarge) {
@@ -119,8 +119,8 @@ final class MergePlanner {
       } else if (!ours.equals(theirs)) {
         b.schemaConflicts++;
         b.conflict(
-            new MergeConflict(
-                MergeConflict.Kind.SCHEMA, d.getName(), "", 0, 0, false, false, ours.describeDifference(theirs)));
+            new MergeResult.Conflict(
+                MergeResult.Conflict.Kind.SCHEMA, d.getName(), "", 0, 0, false, false, ours.describeDifference(theirs)));
       }
     }
     SnapshotDiff.diff(
@@ -143,7 +143,7 @@ final class MergePlanner {
     final long maxBytes;
     final Map<String, CollectionSchema> definitions = new LinkedHashMap<>();
     final Map<String, List<Mutation>> changes = new LinkedHashMap<>();
-    final List<MergeConflict> page = new ArrayList<>();
+    final List<MergeResult.Conflict> page = new ArrayList<>();
     final Set<String> schemaConflictNames = new HashSet<>();
     long puts;
     long deletes;
@@ -177,16 +177,16 @@ final class MergePlanner {
         long sourceLsn = e.newVersion() != null ? e.newVersion().version().lsn() : tombstoneLsn(source, store, c, e.id());
         conflicts++;
         conflict(
-            new MergeConflict(
-                MergeConflict.Kind.DOCUMENT, c, e.id(), sourceLsn, t == null ? 0 : t.lsn(), theirs == null, mine == null, ""));
+            new MergeResult.Conflict(
+                MergeResult.Conflict.Kind.DOCUMENT, c, e.id(), sourceLsn, t == null ? 0 : t.lsn(), theirs == null, mine == null, ""));
         if (strategy == MergeStrategy.SOURCE_WINS) {
           apply(c, e.id(), theirs);
         }
       }
     }
 
-    void conflict(MergeConflict x) {
-      if (x.kind() == MergeConflict.Kind.SCHEMA) {
+    void conflict(MergeResult.Conflict x) {
+      if (x.kind() == MergeResult.Conflict.Kind.SCHEMA) {
         schemaConflictNames.add(x.collection());
       }
       if (!after(x)) {
@@ -200,7 +200,7 @@ final class MergePlanner {
     }
 
     /** True if {@code x} comes after the page key. */
-    private boolean after(MergeConflict x) {
+    private boolean after(MergeResult.Conflict x) {
       if (afterCollection.isEmpty()) {
         return true;
       }

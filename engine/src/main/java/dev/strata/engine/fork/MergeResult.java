@@ -32,7 +32,7 @@ public record MergeResult(
     long documentsDeleted,
     long collectionsCreated,
     long conflictCount,
-    List<MergeConflict> conflicts,
+    List<Conflict> conflicts,
     boolean moreConflicts) {
 
   /** What a merge did. */
@@ -45,6 +45,38 @@ public record MergeResult(
     UP_TO_DATE,
     /** Nothing written; see the conflicts. */
     CONFLICTS
+  }
+
+  /**
+   * One conflict of a merge. Immutable.
+   *
+   * @param kind a document or a collection's schema
+   * @param collection the collection
+   * @param id the document id; empty for a schema conflict
+   * @param sourceLsn the LSN of the source's version (in the WAL of the fork that wrote it), 0 if
+   *     unknown
+   * @param targetLsn the LSN of the target's version, 0 if unknown
+   * @param sourceDeleted the source deleted the document
+   * @param targetDeleted the target deleted the document
+   * @param detail for a schema conflict, how the schemas differ; else empty
+   */
+  public record Conflict(
+      Kind kind,
+      String collection,
+      String id,
+      long sourceLsn,
+      long targetLsn,
+      boolean sourceDeleted,
+      boolean targetDeleted,
+      String detail) {
+
+    /** What a conflict is about. */
+    public enum Kind {
+      /** A document changed on both sides since the base, to different results. */
+      DOCUMENT,
+      /** A collection both sides created, with different schemas: no strategy resolves it. */
+      SCHEMA
+    }
   }
 
   /** Makes an immutable copy of the conflict page. */
