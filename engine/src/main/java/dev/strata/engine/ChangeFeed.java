@@ -2,8 +2,8 @@ package dev.strata.engine;
 
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.fork.RetainedSnapshot;
-import dev.strata.engine.model.Document;
 import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.EncodedDocument;
 import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.read.SnapshotDiff;
 import dev.strata.engine.segment.CloseableIterator;
@@ -66,10 +66,11 @@ public final class ChangeFeed {
    * One change of a snapshot.
    *
    * @param snapshotId the snapshot that made it
-   * @param document the new version, or null for a delete
+   * @param document the new version in its stored form (bytes as the segment holds them, never
+   *     decoded here), or null for a delete
    * @param lsn the LSN of the write (in the WAL of the fork that wrote it), 0 if unknown
    */
-  public record Change(String snapshotId, long seq, String collection, String id, Document document, long lsn) {}
+  public record Change(String snapshotId, long seq, String collection, String id, EncodedDocument document, long lsn) {}
 
   /** Receives a feed's output; each method returns false to stop. */
   public interface Sink {
@@ -227,7 +228,7 @@ public final class ChangeFeed {
           more[0] =
               sink.change(
                   new Change(
-                      next.getId(), next.getSeq(), e.collection(), e.id(), v == null ? null : v.version().document(),
+                      next.getId(), next.getSeq(), e.collection(), e.id(), v == null ? null : v.version().stored(),
                       v == null ? 0 : v.version().lsn()));
           return more[0];
         });
@@ -247,7 +248,7 @@ public final class ChangeFeed {
           if (v.isTombstone() && !liveIn(cursor.pinned, d.getName(), e.id())) {
             continue; // a delete of a key the consumer does not have
           }
-          if (!sink.change(new Change(next.getId(), next.getSeq(), d.getName(), e.id(), v.document(), v.lsn()))) {
+          if (!sink.change(new Change(next.getId(), next.getSeq(), d.getName(), e.id(), v.stored(), v.lsn()))) {
             return false;
           }
         }

@@ -77,7 +77,7 @@ class ChangeFeedTest {
                 if (c.document() == null) {
                   state.remove(key);
                 } else {
-                  state.put(key, ((FieldValue.Str) c.document().fields().get("body")).value());
+                  state.put(key, ((FieldValue.Str) c.document().decode().fields().get("body")).value());
                 }
                 return true;
               }
@@ -220,7 +220,7 @@ class ChangeFeedTest {
       if (ch.document() == null) {
         applied.remove(C + "/" + ch.id());
       } else {
-        applied.put(C + "/" + ch.id(), ((FieldValue.Str) ch.document().fields().get("body")).value());
+        applied.put(C + "/" + ch.id(), ((FieldValue.Str) ch.document().decode().fields().get("body")).value());
       }
     }
     assertThat(applied).isEqualTo(MergeTesting.state(main));

@@ -173,7 +173,7 @@ class CrashRecoveryTest {
                 new Mutation.Delete("d1")));
     for (List<Mutation> round : rounds) {
       for (Mutation m : round) {
-        String value = m instanceof Mutation.Put p ? EngineFixture.body(p.document()) : ABSENT;
+        String value = m instanceof Mutation.Put p ? EngineFixture.body(p.document().decode()) : ABSENT;
         o.ids.add(m.id());
         try {
           main.write(C, List.of(m), Durability.SYNC);

@@ -1,7 +1,10 @@
 package dev.strata.server;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.strata.api.v1.Collection;
 import dev.strata.api.v1.Document;
 import dev.strata.api.v1.FieldKind;
@@ -15,6 +18,8 @@ import dev.strata.api.v1.SnapshotStats;
 import dev.strata.api.v1.StringList;
 import dev.strata.api.v1.Value;
 import dev.strata.engine.model.CollectionSchema;
+import dev.strata.engine.model.DocumentBodyWriter;
+import dev.strata.engine.model.EncodedDocument;
 import dev.strata.engine.model.FieldSpec;
 import dev.strata.engine.model.FieldValue;
 import dev.strata.manifest.proto.CollectionDef;
@@ -23,6 +28,7 @@ import dev.strata.manifest.proto.Manifest;
 import dev.strata.manifest.proto.ManifestOrigin;
 import dev.strata.manifest.proto.MergeRef;
 import dev.strata.manifest.proto.SegmentRef;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -66,6 +72,53 @@ public final class ApiConversions {
       case FieldValue.StrList l ->
           Value.newBuilder().setStringListValue(StringList.newBuilder().addAllValues(l.values())).build();
     };
+  }
+
+  /**
+   * Writes an API value into a stored document, field by field (no engine value in between; only
+   * the kind that is set is written, unknown fields of the message are dropped).
+   *
+   * @throws IllegalArgumentException if the value has no kind set
+   */
+  public static void putValue(DocumentBodyWriter body, String name, Value v) {
+    switch (v.getKindCase()) {
+      case STRING_VALUE -> body.putString(name, v.getStringValue());
+      case INT64_VALUE -> body.putLong(name, v.getInt64Value());
+      case DOUBLE_VALUE -> body.putDouble(name, v.getDoubleValue());
+      case BOOL_VALUE -> body.putBool(name, v.getBoolValue());
+      case BYTES_VALUE -> body.putBytes(name, v.getBytesValue());
+      case STRING_LIST_VALUE -> body.putStringList(name, v.getStringListValue().getValuesList());
+      case KIND_NOT_SET -> throw new IllegalArgumentException("a value has no kind set");
+    }
+  }
+
+  /**
+   * The wire bytes of the API document of a stored document: the id field ({@code string id = 1})
+   * in front of the stored body, which is byte for byte the rest of a {@code strata.v1.Document}
+   * (see {@code records.proto}, {@code DocumentBody}). A rope of the two, nothing copied or decoded.
+   */
+  public static ByteString documentBytes(EncodedDocument d) {
+    byte[] head = new byte[CodedOutputStream.computeStringSize(Document.ID_FIELD_NUMBER, d.id())];
+    try {
+      CodedOutputStream.newInstance(head).writeString(Document.ID_FIELD_NUMBER, d.id());
+    } catch (IOException e) {
+      throw new IllegalStateException("the id field did not fit its computed size", e);
+    }
+    return UnsafeByteOperations.unsafeWrap(head).concat(d.body());
+  }
+
+  /**
+   * The API document of a stored document, parsed from {@link #documentBytes} (the engine's
+   * decoded model is not involved).
+   *
+   * @throws IllegalArgumentException if the stored bytes do not parse
+   */
+  public static Document document(EncodedDocument d) {
+    try {
+      return Document.parseFrom(documentBytes(d));
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalArgumentException("stored document '" + d.id() + "' does not parse", e);
+    }
   }
 
   /** An API document as an engine document (values as given). */

@@ -28,10 +28,11 @@ import dev.strata.engine.StrataEngine;
 import dev.strata.engine.flush.FlushTicket;
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.model.CollectionSchema;
+import dev.strata.engine.model.DocumentBodyWriter;
 import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.EncodedDocument;
 import dev.strata.engine.model.FieldKind;
 import dev.strata.engine.model.FieldSpec;
-import dev.strata.engine.model.FieldValue;
 import dev.strata.engine.read.MergingScan;
 import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.segment.SearchQuery;
@@ -43,11 +44,10 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 
 /**
  * {@code strata.v1.DocumentService}: writes, point reads, scans and searches. Every request is
@@ -155,18 +155,17 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
         if (!v.isEmpty()) {
           return null;
         }
-        Map<String, FieldValue> fields = new LinkedHashMap<>();
-        for (Map.Entry<String, Value> f : new TreeMap<>(d.getFieldsMap()).entrySet()) {
-          String fieldPath = path + ".put.fields[" + f.getKey() + "]";
-          v.fieldName(fieldPath, f.getKey());
-          FieldValue value = fieldValue(v, fieldPath, f.getValue(), schema.field(f.getKey()));
-          if (value != null) {
-            fields.put(f.getKey(), value);
-          }
+        // The document's one encoding: checked field by field and written in its stored form.
+        Map<String, Value> fields = d.getFieldsMap();
+        String[] names = fields.keySet().toArray(new String[0]);
+        Arrays.sort(names);
+        DocumentBodyWriter body = new DocumentBodyWriter(d.getId(), size);
+        for (String name : names) {
+          String fieldPath = path + ".put.fields[" + name + "]";
+          v.fieldName(fieldPath, name);
+          putField(v, fieldPath, body, name, fields.get(name), schema.field(name));
         }
-        return v.isEmpty()
-            ? new dev.strata.engine.model.Mutation.Put(new dev.strata.engine.model.Document(d.getId(), fields))
-            : null;
+        return v.isEmpty() ? new dev.strata.engine.model.Mutation.Put(body.build()) : null;
       }
       default -> {
         v.add(path, "a mutation must set put or delete_id");
@@ -175,61 +174,64 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
     }
   }
 
-  /** A field value checked against its schema field (if any); DOUBLE fields convert integers. */
-  private static FieldValue fieldValue(Violations v, String path, Value value, Optional<FieldSpec> spec) {
+  /**
+   * A field value checked against its schema field (if any) and written into {@code body}; DOUBLE
+   * fields convert integers. Writes nothing if it records a violation.
+   */
+  private static void putField(
+      Violations v, String path, DocumentBodyWriter body, String name, Value value, Optional<FieldSpec> spec) {
     if (value.getKindCase() == Value.KindCase.KIND_NOT_SET) {
       v.add(path, "the value has no kind set");
-      return null;
+      return;
     }
-    FieldValue fv = ApiConversions.fieldValue(value);
-    if (spec.isEmpty()) {
-      return fv;
-    }
-    FieldKind kind = spec.get().kind();
-    switch (kind) {
-      case TEXT, KEYWORD -> {
-        List<String> strings =
-            fv instanceof FieldValue.Str s ? List.of(s.value()) : fv instanceof FieldValue.StrList l ? l.values() : null;
-        if (strings == null) {
-          v.add(path, kind + " field needs a string or a string list, got " + describe(value));
-          return null;
-        }
-        if (kind == FieldKind.KEYWORD) {
-          for (String s : strings) {
-            int n = s.getBytes(StandardCharsets.UTF_8).length;
-            if (n > MAX_TERM_BYTES) {
-              v.add(path, "KEYWORD value is " + n + " UTF-8 bytes, at most " + MAX_TERM_BYTES + " allowed");
-              return null;
+    if (spec.isPresent()) {
+      FieldKind kind = spec.get().kind();
+      switch (kind) {
+        case TEXT, KEYWORD -> {
+          List<String> strings =
+              value.getKindCase() == Value.KindCase.STRING_VALUE
+                  ? List.of(value.getStringValue())
+                  : value.getKindCase() == Value.KindCase.STRING_LIST_VALUE
+                      ? value.getStringListValue().getValuesList()
+                      : null;
+          if (strings == null) {
+            v.add(path, kind + " field needs a string or a string list, got " + describe(value));
+            return;
+          }
+          if (kind == FieldKind.KEYWORD) {
+            for (String s : strings) {
+              int n = s.getBytes(StandardCharsets.UTF_8).length;
+              if (n > MAX_TERM_BYTES) {
+                v.add(path, "KEYWORD value is " + n + " UTF-8 bytes, at most " + MAX_TERM_BYTES + " allowed");
+                return;
+              }
             }
           }
         }
-        return fv;
-      }
-      case LONG -> {
-        if (!(fv instanceof FieldValue.Int64)) {
-          v.add(path, "LONG field needs an int64_value, got " + describe(value));
-          return null;
+        case LONG -> {
+          if (value.getKindCase() != Value.KindCase.INT64_VALUE) {
+            v.add(path, "LONG field needs an int64_value, got " + describe(value));
+            return;
+          }
         }
-        return fv;
-      }
-      case DOUBLE -> {
-        if (fv instanceof FieldValue.Int64 l) {
-          return new FieldValue.Float64(l.value());
+        case DOUBLE -> {
+          if (value.getKindCase() == Value.KindCase.INT64_VALUE) {
+            body.putDouble(name, value.getInt64Value());
+            return;
+          }
+          if (value.getKindCase() != Value.KindCase.DOUBLE_VALUE) {
+            v.add(path, "DOUBLE field needs a double_value or an int64_value, got " + describe(value));
+            return;
+          }
+          if (!Double.isFinite(value.getDoubleValue())) {
+            v.add(path, "DOUBLE field needs a finite number, got " + value.getDoubleValue());
+            return;
+          }
         }
-        if (!(fv instanceof FieldValue.Float64 d)) {
-          v.add(path, "DOUBLE field needs a double_value or an int64_value, got " + describe(value));
-          return null;
-        }
-        if (!Double.isFinite(d.value())) {
-          v.add(path, "DOUBLE field needs a finite number, got " + d.value());
-          return null;
-        }
-        return fv;
-      }
-      default -> {
-        return fv;
+        default -> {}
       }
     }
+    ApiConversions.putValue(body, name, value);
   }
 
   private static String describe(Value v) {
@@ -258,8 +260,7 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
           v.optionalSnapshotId("snapshot_id", req.getSnapshotId());
           v.throwIfAny();
           Fork fork = Resolver.fork(ctx.engine(), forkName);
-          dev.strata.engine.model.Document d =
-              readAll(fork, collection, List.of(req.getId()), req.getSnapshotId()).get(0);
+          EncodedDocument d = readAll(fork, collection, List.of(req.getId()), req.getSnapshotId()).get(0);
           if (d == null) {
             throw ApiError.of(
                 Status.Code.NOT_FOUND,
@@ -298,12 +299,11 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
           }
           v.throwIfAny();
           Fork fork = Resolver.fork(ctx.engine(), forkName);
-          List<dev.strata.engine.model.Document> docs =
-              readAll(fork, collection, req.getIdsList(), req.getSnapshotId());
+          List<EncodedDocument> docs = readAll(fork, collection, req.getIdsList(), req.getSnapshotId());
           BatchGetResponse.Builder out = BatchGetResponse.newBuilder();
           for (int i = 0; i < n; i++) {
             BatchGetResult.Builder r = BatchGetResult.newBuilder().setId(req.getIds(i));
-            dev.strata.engine.model.Document d = docs.get(i);
+            EncodedDocument d = docs.get(i);
             if (d != null) {
               r.setFound(true).setDocument(ApiConversions.document(d));
             }
@@ -313,15 +313,17 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
         });
   }
 
-  /** The live documents of {@code ids} (null where absent), at the head or at a snapshot. */
-  private List<dev.strata.engine.model.Document> readAll(
-      Fork fork, String collection, List<String> ids, String snapshotId) {
-    List<dev.strata.engine.model.Document> out = new ArrayList<>(ids.size());
+  /**
+   * The live documents of {@code ids} in their stored form (null where absent), at the head or at a
+   * snapshot: views of L0 or segment bytes, not decoded.
+   */
+  private List<EncodedDocument> readAll(Fork fork, String collection, List<String> ids, String snapshotId) {
+    List<EncodedDocument> out = new ArrayList<>(ids.size());
     if (snapshotId.isEmpty()) {
       Resolver.collection(fork, collection);
       for (String id : ids) {
         DocumentVersion dv = fork.get(collection, id);
-        out.add(dv == null ? null : dv.document());
+        out.add(dv == null ? null : dv.stored());
       }
       return out;
     }
@@ -331,7 +333,7 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
       Resolver.collection(snap.manifest(), collection);
       for (String id : ids) {
         DocumentVersion dv = snap.get(engine.segments(), collection, id);
-        out.add(dv == null || dv.isTombstone() ? null : dv.document());
+        out.add(dv == null || dv.isTombstone() ? null : dv.stored());
       }
       return out;
     } finally {
@@ -397,7 +399,7 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
           if (e.version() == null || e.version().isTombstone()) {
             continue;
           }
-          Document d = ApiConversions.document(e.version().document());
+          Document d = ApiConversions.document(e.version().stored());
           if (msg.getDocumentsCount() > 0 && msgBytes + d.getSerializedSize() > SCAN_MESSAGE_BYTES) {
             if (!sender.send(msg.build())) {
               return;
@@ -498,7 +500,7 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
                   SearchHit.newBuilder()
                       .setId(h.id())
                       .setScore(h.score())
-                      .setDocument(ApiConversions.document(h.document())));
+                      .setDocument(ApiConversions.document(h.stored())));
             }
             return out.setTotalHits(result.totalHits())
                 .setTotalHitsLowerBound(result.totalHitsLowerBound())

@@ -31,16 +31,18 @@ final class RecordFormat {
 
   private RecordFormat() {}
 
-  /** Header + payload in one new array (a copy: the caller may reuse {@code payload}). */
-  static byte[] encode(byte[] payload) {
-    byte[] out = new byte[HEADER_BYTES + payload.length];
+  /**
+   * The 8-byte header of a record: its length and the CRC32C of the length bytes and {@code
+   * payload}. The payload itself is not copied: the writer gathers header and payload into its
+   * output buffer.
+   */
+  static byte[] header(byte[] payload) {
+    byte[] out = new byte[HEADER_BYTES];
     ByteBuffer b = ByteBuffer.wrap(out);
-    b.putInt(payload.length);
-    b.putInt(4, 0);
-    System.arraycopy(payload, 0, out, HEADER_BYTES, payload.length);
+    b.putInt(0, payload.length);
     CRC32C crc = new CRC32C();
     crc.update(out, 0, 4);
-    crc.update(out, HEADER_BYTES, payload.length);
+    crc.update(payload, 0, payload.length);
     b.putInt(4, (int) crc.getValue());
     return out;
   }

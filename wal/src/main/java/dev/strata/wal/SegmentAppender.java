@@ -16,7 +16,10 @@ import java.util.function.LongConsumer;
  *
  * <p>A batch's records are gathered in one direct buffer and written with one {@code write} call per
  * segment they land in (more only when the batch exceeds the buffer), so a batch costs one system
- * call, not one per record. Records larger than the buffer stream through it in pieces.
+ * call, not one per record. Each record's header and payload are copied straight from the caller's
+ * arrays into that buffer (the only copy on the way to the file: the JDK would make the same one
+ * into a temporary direct buffer for a heap buffer). Records larger than the buffer stream through
+ * it in pieces.
  *
  * <p>After any exception the appender is broken: the caller fails the WAL and only calls {@link
  * #close()}.
@@ -115,13 +118,14 @@ final class SegmentAppender {
   /** Writes {@code batch} (ascending, gap-free LSNs continuing {@link #writtenLsn()}), rolling as needed. */
   void write(List<PendingRecord> batch) throws IOException {
     for (PendingRecord r : batch) {
-      int len = r.encoded().length;
+      int len = r.encodedLength();
       if (file == null) {
         openSegment(r.lsn());
       } else if (segmentUsedBytes > 0 && segmentUsedBytes + len > segmentBytes) {
         roll(r.lsn());
       }
-      put(r.encoded());
+      put(r.header());
+      put(r.payload());
       segmentUsedBytes += len;
       bufferedRecords++;
       bufferedBytes += len;

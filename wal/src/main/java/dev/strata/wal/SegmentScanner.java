@@ -8,24 +8,27 @@ import java.nio.file.Path;
 import java.util.zip.CRC32C;
 
 /**
- * Reads the records of one segment file front to back and says exactly where and how the first bad
- * one is bad. Shared by recovery ({@link WalRecovery}) and {@link WalReader}, so both judge bytes the
- * same way. Not thread-safe.
+ * Reads the records of one segment file front to back, checks each one's CRC as it goes, and says
+ * exactly where and how the first bad one is bad. Shared by recovery ({@link WalRecovery}, which
+ * replays while it checks: one pass) and {@link WalReader}, so both judge bytes the same way. Not
+ * thread-safe.
+ *
+ * <p>Cost per record: no system call (the file size is read once when the scanner opens, and the
+ * file is read in large slices into a {@link ReadBuffer}), no allocation but the small {@link
+ * Step} value, and no copy: a valid record's payload is handed out as a view of the read buffer
+ * ({@link #payload()}), valid until the next call.
  */
 final class SegmentScanner implements Closeable {
-
-  private static final int BUFFER_BYTES = 64 << 10;
 
   /** What {@link #next} found. */
   sealed interface Step permits Good, End, Bad {}
 
   /**
-   * A valid record.
+   * A valid record; its payload is {@link #payload()} until the next call.
    *
    * @param offset byte offset of its header
-   * @param payload its payload, or null when the caller asked to skip it
    */
-  record Good(long offset, byte[] payload) implements Step {}
+  record Good(long offset) implements Step {}
 
   /** The file ends exactly at a record boundary, at {@code offset}. */
   record End(long offset) implements Step {}
@@ -38,17 +41,59 @@ final class SegmentScanner implements Closeable {
    */
   record Bad(long offset, String problem, boolean torn) implements Step {}
 
+  /**
+   * The read buffer: one heap array that scanners of consecutive segments share. It starts empty
+   * and grows to the size of the files it reads, at most {@code maxReadBytes} (and beyond that only
+   * for a record larger than it), so a whole recovery allocates it a few times at most and a small
+   * log gets a small buffer.
+   */
+  static final class ReadBuffer {
+    /** Default read size: large reads amortise the system calls; 4 MiB is a few page-cache copies. */
+    static final int DEFAULT_BYTES = 4 << 20;
+
+    private final int maxReadBytes;
+    private byte[] bytes = new byte[0];
+    private ByteBuffer view = ByteBuffer.wrap(bytes);
+
+    ReadBuffer(int maxReadBytes) {
+      this.maxReadBytes = maxReadBytes;
+    }
+
+    private void grow(int atLeast, int keepFrom, int keepTo) {
+      byte[] bigger = new byte[Math.max(atLeast, Math.min(maxReadBytes, 2 * bytes.length))];
+      System.arraycopy(bytes, keepFrom, bigger, 0, keepTo - keepFrom);
+      bytes = bigger;
+      view = ByteBuffer.wrap(bigger);
+    }
+  }
+
   private final Path path;
   private final SeekableByteChannel channel;
-  private final ByteBuffer buf = ByteBuffer.allocate(BUFFER_BYTES).flip();
-  private final byte[] header = new byte[RecordFormat.HEADER_BYTES];
+  private final ReadBuffer rb;
+  private final boolean fileMayGrow;
   private final CRC32C crc = new CRC32C();
-  /** File offset of the next byte {@link #read} returns. */
+  /** Index in {@code rb.bytes} of the next unread byte. */
+  private int pos;
+  /** Index in {@code rb.bytes} after the last byte read from the file. */
+  private int lim;
+  /** File offset of {@code rb.bytes[pos]}. */
   private long position;
+  /** The file size, read once at open; refreshed only when {@code fileMayGrow}. */
+  private long fileSize;
+  private boolean eof;
 
-  SegmentScanner(Path path, SeekableByteChannel channel) {
+  /**
+   * @param buffer shared with the scanners of the other segments of one recovery or reader
+   * @param fileMayGrow true when a writer may append while this scans ({@link WalReader}): a record
+   *     that looks torn is checked again against a fresh size before it is called torn
+   */
+  SegmentScanner(Path path, SeekableByteChannel channel, ReadBuffer buffer, boolean fileMayGrow)
+      throws IOException {
     this.path = path;
     this.channel = channel;
+    this.rb = buffer;
+    this.fileMayGrow = fileMayGrow;
+    this.fileSize = channel.size();
   }
 
   Path path() {
@@ -61,32 +106,49 @@ final class SegmentScanner implements Closeable {
   }
 
   /**
-   * Reads the next record. After a {@link Bad} step the scanner is positioned after the bytes it
-   * consumed (see {@link #restIsZero()}); calling {@code next} again is not meaningful.
-   *
-   * @param wantPayload false to verify the record without materialising its payload
+   * The payload of the record the last {@link Good} step returned: a view of the read buffer (heap,
+   * with an accessible array), from its position to its limit. Valid until the next call on this
+   * scanner (or on any scanner sharing the buffer); copy what must outlive it, and do not write
+   * into it.
    */
-  Step next(boolean wantPayload) throws IOException {
+  ByteBuffer payload() {
+    return rb.view;
+  }
+
+  /**
+   * Reads the next record and checks its CRC. After a {@link Bad} step the scanner is positioned
+   * after the bytes it consumed (see {@link #restIsZero()}); calling {@code next} again is not
+   * meaningful.
+   */
+  Step next() throws IOException {
     long start = position;
-    int got = read(header, 0, header.length);
-    if (got == 0) {
-      return new End(start);
-    }
-    if (got < header.length) {
+    if (!ensure(RecordFormat.HEADER_BYTES)) {
+      int got = lim - pos;
+      if (got == 0) {
+        return new End(start);
+      }
+      consume(got);
       return new Bad(
           start,
           "torn record header: the file ends " + got + " bytes into an 8-byte header",
           true);
     }
-    int length = ByteBuffer.wrap(header).getInt(0);
-    int stored = ByteBuffer.wrap(header).getInt(4);
+    byte[] b = rb.bytes;
+    int length = getInt(b, pos);
+    int stored = getInt(b, pos + 4);
     if (length < 0 || length > RecordFormat.MAX_PAYLOAD_BYTES) {
+      consume(RecordFormat.HEADER_BYTES);
       return new Bad(
           start,
           "impossible record length " + Integer.toUnsignedLong(length) + " bytes",
           false);
     }
-    long available = channel.size() - position;
+    long available = fileSize - start - RecordFormat.HEADER_BYTES;
+    if (length > available && fileMayGrow) {
+      fileSize = channel.size();
+      eof = false; // the writer may have appended since the last read
+      available = fileSize - start - RecordFormat.HEADER_BYTES;
+    }
     if (length > available) {
       // Decided before reading, so a corrupt length cannot make us allocate more than the file holds.
       return new Bad(
@@ -94,34 +156,19 @@ final class SegmentScanner implements Closeable {
           "torn record: header declares "
               + length
               + " payload bytes but the file ends after "
-              + available,
+              + Math.max(0, available),
           true);
     }
-    crc.reset();
-    crc.update(header, 0, 4);
-    byte[] payload = null;
-    if (wantPayload) {
-      payload = new byte[length];
-      int n = read(payload, 0, length);
-      if (n < length) {
-        return new Bad(start, "torn record: the file ends inside the payload", true);
-      }
-      crc.update(payload, 0, length);
-    } else {
-      long left = length;
-      while (left > 0) {
-        if (!buf.hasRemaining() && !fill()) {
-          return new Bad(start, "torn record: the file ends inside the payload", true);
-        }
-        int n = (int) Math.min(left, buf.remaining());
-        ByteBuffer slice = buf.slice(buf.position(), n);
-        crc.update(slice);
-        buf.position(buf.position() + n);
-        position += n;
-        left -= n;
-      }
+    if (!ensure(RecordFormat.HEADER_BYTES + length)) {
+      return new Bad(start, "torn record: the file ends inside the payload", true);
     }
+    b = rb.bytes; // ensure may have grown it
+    crc.reset();
+    crc.update(b, pos, 4);
+    crc.update(b, pos + RecordFormat.HEADER_BYTES, length);
     int actual = (int) crc.getValue();
+    int payloadStart = pos + RecordFormat.HEADER_BYTES;
+    consume(RecordFormat.HEADER_BYTES + length);
     if (actual != stored) {
       return new Bad(
           start,
@@ -130,7 +177,9 @@ final class SegmentScanner implements Closeable {
               length, stored, actual),
           false);
     }
-    return new Good(start, payload);
+    rb.view.clear();
+    rb.view.limit(payloadStart + length).position(payloadStart);
+    return new Good(start);
   }
 
   /**
@@ -139,54 +188,60 @@ final class SegmentScanner implements Closeable {
    */
   boolean restIsZero() throws IOException {
     while (true) {
-      while (buf.hasRemaining()) {
-        if (buf.get() != 0) {
+      byte[] b = rb.bytes;
+      for (; pos < lim; pos++, position++) {
+        if (b[pos] != 0) {
           return false;
         }
-        position++;
       }
-      if (!fill()) {
+      if (!ensure(1)) {
         return true;
       }
     }
   }
 
-  /** Reads up to {@code len} bytes; fewer only at the end of the file. */
-  private int read(byte[] dst, int off, int len) throws IOException {
-    int done = 0;
-    while (done < len) {
-      if (!buf.hasRemaining()) {
-        if (len - done >= BUFFER_BYTES) {
-          // A large payload goes straight from the channel into its array: one copy, not two.
-          int n = channel.read(ByteBuffer.wrap(dst, off + done, len - done));
-          if (n < 0) {
-            break;
-          }
-          done += n;
-          position += n;
-          continue;
-        }
-        if (!fill()) {
-          break;
-        }
-      }
-      int n = Math.min(len - done, buf.remaining());
-      buf.get(dst, off + done, n);
-      done += n;
-      position += n;
-    }
-    return done;
+  private void consume(int n) {
+    pos += n;
+    position += n;
   }
 
-  /** Refills the empty buffer; false at the end of the file. */
-  private boolean fill() throws IOException {
-    buf.clear();
-    int n;
-    do {
-      n = channel.read(buf);
-    } while (n == 0);
-    buf.flip();
-    return n > 0;
+  /**
+   * Makes at least {@code n} unread bytes available from {@code pos}: compacts the buffer or grows
+   * it (only for a record larger than it) and reads as much of the file as fits.
+   *
+   * @return false if the file ends first (then whatever it held is buffered)
+   */
+  private boolean ensure(int n) throws IOException {
+    if (lim - pos >= n) {
+      return true;
+    }
+    int want = Math.max(n, (int) Math.min(rb.maxReadBytes, fileSize));
+    if (want > rb.bytes.length) {
+      rb.grow(want, pos, lim);
+      lim -= pos;
+      pos = 0;
+    } else if (rb.bytes.length - pos < n) {
+      System.arraycopy(rb.bytes, pos, rb.bytes, 0, lim - pos);
+      lim -= pos;
+      pos = 0;
+    }
+    while (lim - pos < n && !eof) {
+      ByteBuffer dst = ByteBuffer.wrap(rb.bytes, lim, rb.bytes.length - lim);
+      int r = channel.read(dst);
+      if (r < 0) {
+        eof = true;
+      } else {
+        lim += r;
+      }
+    }
+    return lim - pos >= n;
+  }
+
+  private static int getInt(byte[] b, int off) {
+    return ((b[off] & 0xFF) << 24)
+        | ((b[off + 1] & 0xFF) << 16)
+        | ((b[off + 2] & 0xFF) << 8)
+        | (b[off + 3] & 0xFF);
   }
 
   @Override

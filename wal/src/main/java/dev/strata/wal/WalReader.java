@@ -3,6 +3,7 @@ package dev.strata.wal;
 import dev.strata.vfs.Vfs;
 import dev.strata.wal.SegmentName.Segment;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -20,6 +21,8 @@ import java.util.List;
  * directory. Format: see {@link RecordFormat}.
  */
 public final class WalReader implements AutoCloseable {
+  /** A reader serves tools and tests, not replay ({@link WalReplaySink}): a modest buffer. */
+  private static final int READ_BUFFER_BYTES = 256 << 10;
 
   private final Vfs vfs;
   private final Path dir;
@@ -27,6 +30,7 @@ public final class WalReader implements AutoCloseable {
   private final long fromLsn;
   private int segmentIndex;
   private SegmentScanner scanner;
+  private final SegmentScanner.ReadBuffer buffer = new SegmentScanner.ReadBuffer(READ_BUFFER_BYTES);
   /** LSN of the next record the scanner returns; 0 before the first segment is opened. */
   private long nextLsn;
   private boolean done;
@@ -97,16 +101,19 @@ public final class WalReader implements AutoCloseable {
                   + " but the previous segment ends at LSN "
                   + (nextLsn - 1));
         }
-        scanner = new SegmentScanner(seg.path(), vfs.openForRead(seg.path()));
+        scanner = new SegmentScanner(seg.path(), vfs.openForRead(seg.path()), buffer, true);
         nextLsn = seg.firstLsn();
       }
       long lsn = nextLsn;
-      SegmentScanner.Step step = scanner.next(lsn >= fromLsn);
+      SegmentScanner.Step step = scanner.next();
       switch (step) {
         case SegmentScanner.Good g -> {
           nextLsn++;
           if (lsn >= fromLsn) {
-            return new WalRecord(lsn, g.payload());
+            ByteBuffer p = scanner.payload();
+            byte[] payload = new byte[p.remaining()];
+            p.get(p.position(), payload);
+            return new WalRecord(lsn, payload);
           }
         }
         case SegmentScanner.End e -> advance();

@@ -10,7 +10,10 @@ import java.util.List;
 /**
  * Checks every segment of a WAL directory and repairs what its {@link WalRecoveryMode} allows,
  * before a {@link WalWriter} appends to it. Works like Kafka's {@code LogSegment.recover}: read
- * every record, verify its checksum, cut a torn tail, report how many bytes were cut.
+ * every record, verify its checksum, cut a torn tail, report how many bytes were cut. The same pass
+ * hands every valid record from a given LSN on to a {@link WalReplaySink}, so replay reads the log
+ * once: one {@code fstat} and one open per segment, reads of {@value
+ * SegmentScanner.ReadBuffer#DEFAULT_BYTES} bytes into one reused buffer, no copy per record.
  *
  * <p>Repairs are made durable before this returns: {@link Vfs#truncate} syncs the file it cuts, and
  * the directory is synced after each deletion. Later segments are deleted newest first, so a crash
@@ -34,8 +37,29 @@ final class WalRecovery {
 
   private WalRecovery() {}
 
-  static Result run(Vfs vfs, Path dir, WalRecoveryMode mode) throws IOException {
+  /**
+   * Checks, replays and repairs.
+   *
+   * @param replayFromLsn the first LSN {@code sink} gets (records below it are checked only)
+   * @param sink receives every valid record with {@code lsn >= replayFromLsn}, or null
+   * @throws WalCorruptionException if the mode refuses the damage found, or if {@code sink} is
+   *     given, {@code replayFromLsn > 0} and the log starts after it (older segments were deleted,
+   *     so the caller would silently miss records); nothing on disk was changed then
+   */
+  static Result run(Vfs vfs, Path dir, WalRecoveryMode mode, long replayFromLsn, WalReplaySink sink)
+      throws IOException {
     List<Segment> all = SegmentName.list(vfs, dir);
+    if (sink != null && replayFromLsn > 0 && !all.isEmpty() && replayFromLsn < all.get(0).firstLsn()) {
+      throw new WalCorruptionException(
+          all.get(0).path(),
+          0,
+          "records from LSN "
+              + replayFromLsn
+              + " were asked for, but the log starts at LSN "
+              + all.get(0).firstLsn()
+              + " (older segments were deleted)");
+    }
+    SegmentScanner.ReadBuffer buffer = new SegmentScanner.ReadBuffer(SegmentScanner.ReadBuffer.DEFAULT_BYTES);
     List<Segment> kept = new ArrayList<>();
     long records = 0;
     long expectedFirst = -1;
@@ -63,7 +87,7 @@ final class WalRecovery {
         deleted = deleteNewestFirst(vfs, dir, all.subList(i, all.size()));
         break;
       }
-      Scan scan = scan(vfs, seg);
+      Scan scan = scan(vfs, seg, buffer, replayFromLsn, sink);
       scanned++;
       kept.add(seg);
       records += scan.records();
@@ -115,13 +139,21 @@ final class WalRecovery {
     return new Result(report, List.copyOf(kept), lastLsn);
   }
 
-  private static Scan scan(Vfs vfs, Segment seg) throws IOException {
-    try (SegmentScanner s = new SegmentScanner(seg.path(), vfs.openForRead(seg.path()))) {
+  private static Scan scan(
+      Vfs vfs, Segment seg, SegmentScanner.ReadBuffer buffer, long replayFromLsn, WalReplaySink sink)
+      throws IOException {
+    try (SegmentScanner s = new SegmentScanner(seg.path(), vfs.openForRead(seg.path()), buffer, false)) {
       long n = 0;
       while (true) {
-        SegmentScanner.Step step = s.next(false);
+        SegmentScanner.Step step = s.next();
         switch (step) {
-          case SegmentScanner.Good g -> n++;
+          case SegmentScanner.Good g -> {
+            long lsn = seg.firstLsn() + n;
+            if (sink != null && lsn >= replayFromLsn) {
+              sink.accept(lsn, s.payload());
+            }
+            n++;
+          }
           case SegmentScanner.End e -> {
             return new Scan(n, e.offset(), e.offset(), null, false);
           }

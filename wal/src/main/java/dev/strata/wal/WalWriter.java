@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * directoryBusy}.
  *
  * <ol>
- *   <li>{@code append} encodes and checksums the record <em>outside</em> the lock (the costly part).
+ *   <li>{@code append} checksums the record <em>outside</em> the lock (the costly part) and builds
+ *       its 8-byte header; the payload is not copied (the caller leaves it unchanged until the
+ *       append completes).
  *       Under the lock it assigns {@code lsn = lastAssignedLsn + 1} and adds the record to {@code
  *       pending}. Doing both in one critical section is what makes LSN order equal file order.
  *   <li>In that same critical section, if no leader is active, the appender becomes the leader.
@@ -223,11 +225,32 @@ public final class WalWriter implements AutoCloseable {
    * @throws IOException on any I/O failure
    */
   public static WalWriter open(Vfs vfs, Path dir, WalOptions options) throws IOException {
+    return open(vfs, dir, options, 0, null);
+  }
+
+  /**
+   * Opens the WAL as {@link #open(Vfs, Path, WalOptions)} does and, in the same pass that checks
+   * every record's CRC, hands every valid record with {@code lsn >= replayFromLsn} to {@code sink}
+   * (see {@link WalReplaySink}): recovery and replay read the log once.
+   *
+   * @param replayFromLsn the first LSN to replay (inclusive); 0 or 1 for all records
+   * @param sink receives the records on this thread, or null to replay nothing
+   * @throws WalCorruptionException if the log is damaged beyond what the recovery mode repairs, or
+   *     starts after {@code replayFromLsn} (older segments were deleted); nothing on disk was changed
+   *     then, and records already given to {@code sink} must be discarded
+   * @throws IOException on any I/O failure, or what {@code sink} threw
+   */
+  public static WalWriter open(
+      Vfs vfs, Path dir, WalOptions options, long replayFromLsn, WalReplaySink sink)
+      throws IOException {
     Objects.requireNonNull(vfs, "vfs");
     Objects.requireNonNull(options, "options");
+    if (replayFromLsn < 0) {
+      throw new IllegalArgumentException("replayFromLsn must be >= 0, got " + replayFromLsn);
+    }
     Path d = dir.toAbsolutePath().normalize();
     vfs.createDirectories(d);
-    WalRecovery.Result recovered = WalRecovery.run(vfs, d, options.recoveryMode());
+    WalRecovery.Result recovered = WalRecovery.run(vfs, d, options.recoveryMode(), replayFromLsn, sink);
     WalRecoveryReport r = recovered.report();
     if (r.clean()) {
       log.info(
@@ -280,7 +303,9 @@ public final class WalWriter implements AutoCloseable {
    *
    * <p>Waits (without spinning) only if {@code maxPendingBytes} of records are already queued.
    *
-   * @param payload the record, 0 to {@code maxRecordBytes} bytes; copied, so the caller may reuse it
+   * @param payload the record, 0 to {@code maxRecordBytes} bytes; not copied (the leader gathers it
+   *     into its write buffer), so the caller must not change it until the returned future
+   *     completes
    * @throws IllegalArgumentException if {@code payload} is larger than {@code maxRecordBytes}
    * @throws WalClosedException if {@link #close()} has started
    * @throws WalFailedException if the WAL failed earlier (cause: the first error)
@@ -297,7 +322,8 @@ public final class WalWriter implements AutoCloseable {
               + options.maxRecordBytes()
               + " bytes");
     }
-    byte[] encoded = RecordFormat.encode(payload);
+    byte[] header = RecordFormat.header(payload);
+    int encodedLength = RecordFormat.HEADER_BYTES + payload.length;
     CompletableFuture<Long> future = new CompletableFuture<>();
     long lsn;
     boolean lead;
@@ -308,7 +334,7 @@ public final class WalWriter implements AutoCloseable {
         // pending non-empty implies an active leader (I2) that will take it and signal. The syncer
         // (appending from a future's dependent action) may be that leader: it must not wait.
         if (pendingBytes == 0
-            || pendingBytes + encoded.length <= options.maxPendingBytes()
+            || pendingBytes + encodedLength <= options.maxPendingBytes()
             || Thread.currentThread() == syncer) {
           break;
         }
@@ -316,8 +342,8 @@ public final class WalWriter implements AutoCloseable {
       }
       lsn = lastAssignedLsn + 1;
       lastAssignedLsn = lsn;
-      pending.add(new PendingRecord(lsn, encoded, durability, future));
-      pendingBytes += encoded.length;
+      pending.add(new PendingRecord(lsn, header, payload, durability, future));
+      pendingBytes += encodedLength;
       lead = !leaderActive;
       if (lead) {
         leaderActive = true;
@@ -325,7 +351,7 @@ public final class WalWriter implements AutoCloseable {
     } finally {
       lock.unlock();
     }
-    metrics.recordAppend(encoded.length);
+    metrics.recordAppend(encodedLength);
     if (lead) {
       lead(true);
     }

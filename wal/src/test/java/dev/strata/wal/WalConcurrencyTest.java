@@ -80,8 +80,10 @@ class WalConcurrencyTest {
     assertThat(stats.fsyncs()).isLessThan(stats.recordsSynced());
     assertThat(stats.maxRecordsPerFsync()).isGreaterThan(1);
 
-    try (WalWriter again = WalWriter.open(fvs, dir, opts)) {
+    List<WalRecord> replayed = new ArrayList<>();
+    try (WalWriter again = WalTesting.openReplaying(fvs, dir, opts, 0, replayed)) {
       List<WalRecord> recovered = readAll(fvs, dir, 0);
+      WalTesting.assertSameRecords(replayed, recovered);
       WalInvariants.acknowledgedGapFreePrefix(recovered, appended, acknowledged, 0);
       assertThat(recovered.get(0).lsn()).isEqualTo(1);
       assertThat(again.lastLsn()).isEqualTo(recovered.get(recovered.size() - 1).lsn());

@@ -285,8 +285,10 @@ class WalFaultTest {
       kvs.kill();
       fvs.clearFaults();
       fvs.crash();
-      try (WalWriter w = WalWriter.open(fvs, d, Scenario.OPTIONS)) {
+      List<WalRecord> replayed = new ArrayList<>();
+      try (WalWriter w = WalTesting.openReplaying(fvs, d, Scenario.OPTIONS, 0, replayed)) {
         List<WalRecord> recovered = readAll(fvs, d, 0);
+        WalTesting.assertSameRecords(replayed, recovered);
         WalInvariants.acknowledgedGapFreePrefix(
             recovered, s.appended, s.acknowledged, s.truncatedBefore);
         if (!recovered.isEmpty()) {

@@ -85,10 +85,12 @@ class WalPropertiesTest {
           assertThat(Files.size(s)).isEqualTo(8L + len);
         }
       }
-      try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, dir, opts)) {
+      List<WalRecord> replayed = new ArrayList<>();
+      try (WalWriter w = WalTesting.openReplaying(LocalVfs.INSTANCE, dir, opts, from, replayed)) {
         assertThat(w.recoveryReport().clean()).isTrue();
         assertThat(w.lastLsn()).isEqualTo(payloads.size());
       }
+      WalTesting.assertSameRecords(replayed, got);
     } finally {
       WalTesting.deleteTree(dir);
     }
@@ -205,8 +207,10 @@ class WalPropertiesTest {
         }
       }
 
-      try (WalWriter again = WalWriter.open(fvs, dir, opts)) {
+      List<WalRecord> replayed = new ArrayList<>();
+      try (WalWriter again = WalTesting.openReplaying(fvs, dir, opts, 0, replayed)) {
         List<WalRecord> recovered = readAll(fvs, dir, 0);
+        WalTesting.assertSameRecords(replayed, recovered);
         WalInvariants.acknowledgedGapFreePrefix(recovered, appended, acknowledged, truncatedBefore);
         long last = again.lastLsn();
         if (!recovered.isEmpty()) {

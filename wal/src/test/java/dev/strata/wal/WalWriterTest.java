@@ -7,9 +7,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.strata.vfs.LocalVfs;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -217,14 +221,92 @@ class WalWriterTest {
   }
 
   @Test
-  void thePayloadIsCopiedAtAppend() throws Exception {
+  void aRecordOnDiskIsTheHeaderThenThePayloadAsGiven() throws Exception {
     byte[] p = "original".getBytes();
     try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, dir, WalOptions.defaults())) {
-      WalAppend a = w.append(p, Durability.ASYNC);
-      p[0] = 'X';
-      a.durable().get(10, TimeUnit.SECONDS);
+      w.append(p, Durability.SYNC).durable().get(10, TimeUnit.SECONDS);
     }
-    assertThat(new String(readAll(dir).get(0).payload())).isEqualTo("original");
+    byte[] file = Files.readAllBytes(segments(dir).get(0));
+    ByteBuffer b = ByteBuffer.wrap(file);
+    assertThat(file).hasSize(8 + p.length);
+    assertThat(b.getInt(0)).isEqualTo(p.length);
+    CRC32C crc = new CRC32C();
+    crc.update(file, 0, 4);
+    crc.update(p);
+    assertThat(b.getInt(4)).isEqualTo((int) crc.getValue());
+    assertThat(Arrays.copyOfRange(file, 8, file.length)).isEqualTo(p);
+  }
+
+  @Test
+  void replayAtOpenDeliversEveryRecordFromTheLsnAskedFor() throws Exception {
+    List<byte[]> written = new ArrayList<>();
+    try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, dir, small(200))) {
+      Random rnd = new Random(7);
+      for (int i = 0; i < 50; i++) {
+        byte[] p = payload(rnd, rnd.nextInt(120));
+        written.add(p);
+        w.append(p, Durability.ASYNC);
+      }
+    }
+    for (long from : new long[] {0, 1, 2, 17, 50, 51, 99}) {
+      List<WalRecord> replayed = new ArrayList<>();
+      try (WalWriter w = WalTesting.openReplaying(LocalVfs.INSTANCE, dir, small(200), from, replayed)) {
+        assertThat(w.lastLsn()).isEqualTo(50);
+      }
+      long first = Math.max(1, from);
+      assertThat(replayed).hasSize((int) Math.max(0, 51 - first));
+      for (WalRecord r : replayed) {
+        assertThat(r.payload()).isEqualTo(written.get((int) r.lsn() - 1));
+      }
+      WalTesting.assertSameRecords(replayed, readAll(LocalVfs.INSTANCE, dir, from));
+    }
+  }
+
+  @Test
+  void replayFromBelowTheOldestSegmentFailsAndChangesNothing() throws Exception {
+    try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, dir, small(100))) {
+      for (int i = 1; i <= 10; i++) {
+        w.append(new byte[30], Durability.ASYNC); // two records per segment
+      }
+      w.sync();
+      assertThat(w.truncateBefore(5)).isEqualTo(2);
+    }
+    List<Path> before = segments(dir);
+    assertThatThrownBy(() -> WalTesting.openReplaying(LocalVfs.INSTANCE, dir, small(100), 3, new ArrayList<>()))
+        .isInstanceOf(WalCorruptionException.class)
+        .hasMessageContaining("starts at LSN 5");
+    assertThat(segments(dir)).isEqualTo(before);
+  }
+
+  @Test
+  void aSinkThatThrowsAbortsTheOpenAndLeavesTheLogAsItWas() throws Exception {
+    try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, dir, small(100))) {
+      for (int i = 1; i <= 6; i++) {
+        w.append(new byte[30], Durability.SYNC);
+      }
+    }
+    Map<Path, byte[]> before = new HashMap<>();
+    for (Path s : segments(dir)) {
+      before.put(s, Files.readAllBytes(s));
+    }
+    IOException boom = new IOException("record 4 does not decode");
+    assertThatThrownBy(
+            () ->
+                WalWriter.open(
+                    LocalVfs.INSTANCE,
+                    dir,
+                    small(100),
+                    1,
+                    (lsn, payload) -> {
+                      if (lsn == 4) {
+                        throw boom;
+                      }
+                    }))
+        .isSameAs(boom);
+    assertThat(segments(dir)).containsExactlyInAnyOrderElementsOf(before.keySet());
+    for (Path s : segments(dir)) {
+      assertThat(Files.readAllBytes(s)).isEqualTo(before.get(s));
+    }
   }
 
   @Test

@@ -2,10 +2,8 @@ package dev.strata.engine.fork;
 
 import dev.strata.engine.flush.FlushTask;
 import dev.strata.engine.l0.L0Buffer;
-import dev.strata.engine.l0.L0Key;
 import dev.strata.engine.l0.LsnWatermark;
 import dev.strata.engine.model.CollectionSchema;
-import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.segment.LivenessMap;
 import dev.strata.engine.segment.Segment;
@@ -85,14 +83,13 @@ final class FlushJob {
       wal.sync();
     }
     ctx.options().hooks().beforeStream(forkName, task.seq(), attempt);
-    List<Map.Entry<L0Key, DocumentVersion>> entries = task.payload().sortedEntries();
-    if (entries.isEmpty()) {
+    L0Buffer frozen = task.payload();
+    if (frozen.isEmpty()) {
       return FlushOutput.empty();
     }
-    List<SegmentEntry> input = new ArrayList<>(entries.size());
-    for (Map.Entry<L0Key, DocumentVersion> e : entries) {
-      input.add(new SegmentEntry(e.getKey().collection(), e.getKey().id(), e.getValue()));
-    }
+    // In key order; each put's body is a view of the arena, written to the SST unchanged.
+    List<SegmentEntry> input = new ArrayList<>(frozen.entryCount());
+    frozen.entries().forEachRemaining(input::add);
     Map<String, CollectionSchema> schemas = new LinkedHashMap<>();
     for (CollectionRegistry.Collection c : collections.all()) {
       schemas.put(c.name(), c.schema());

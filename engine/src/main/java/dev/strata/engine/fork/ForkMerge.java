@@ -5,7 +5,6 @@ import dev.strata.engine.flush.FlushCoordinator;
 import dev.strata.engine.flush.FlushTicket;
 import dev.strata.engine.flush.OrderedPublication;
 import dev.strata.engine.l0.L0Buffer;
-import dev.strata.engine.l0.L0Key;
 import dev.strata.engine.l0.LsnWatermark;
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.DocumentVersion;
@@ -434,7 +433,7 @@ final class ForkMerge {
       MergePlanner.Target t = target();
       for (Map.Entry<String, List<Mutation>> e : plan.changes().entrySet()) {
         for (Mutation m : e.getValue()) {
-          if (w.keys().contains(new L0Key(e.getKey(), m.id())) && out.size() < Math.max(1, req.pageSize())) {
+          if (w.keys().contains(new MergeRecords.Key(e.getKey(), m.id())) && out.size() < Math.max(1, req.pageSize())) {
             DocumentVersion v = t.newest(e.getKey(), m.id());
             out.add(
                 new MergeResult.Conflict(
@@ -447,13 +446,19 @@ final class ForkMerge {
     }
   }
 
-  /** Applies a merge's effective changes to L0 at its commit LSN: one record, routed by LSN. */
+  /**
+   * Applies a merge's effective changes to L0 at its commit LSN, routed by LSN: per collection, the
+   * record a Write of these mutations would have (their stored bodies copied as they are). L0
+   * readers may see one collection's part before the next (L0 has no cross-record visibility
+   * fence); the snapshot that publishes the merge holds all of it.
+   */
   static void apply(MemTables memTables, long commitLsn, Map<String, List<Mutation>> changes) {
-    List<Map.Entry<L0Key, DocumentVersion>> versions = new ArrayList<>();
-    changes.forEach((c, ms) -> versions.addAll(ForkWriter.versionsOf(commitLsn, c, ms)));
-    if (!versions.isEmpty()) {
-      memTables.apply(commitLsn, versions);
-    }
+    changes.forEach(
+        (c, ms) -> {
+          if (!ms.isEmpty()) {
+            memTables.apply(commitLsn, WalEntries.encodeWrite(c, ms).l0());
+          }
+        });
   }
 
   /** The target as the planner reads it: L0 (active, frozen), then the head's segments. */

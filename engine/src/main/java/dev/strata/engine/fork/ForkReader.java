@@ -2,7 +2,6 @@ package dev.strata.engine.fork;
 
 import dev.strata.engine.StrataException;
 import dev.strata.engine.l0.L0Buffer;
-import dev.strata.engine.l0.L0Key;
 import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.read.MergingScan;
 import dev.strata.engine.read.PublishedSnapshot;
@@ -16,7 +15,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -123,19 +121,7 @@ final class ForkReader {
   }
 
   private static Iterator<SegmentEntry> l0Source(L0Buffer b, String collection, String startId) {
-    Iterator<Map.Entry<L0Key, DocumentVersion>> it = b.scan(collection, startId);
-    return new Iterator<>() {
-      @Override
-      public boolean hasNext() {
-        return it.hasNext();
-      }
-
-      @Override
-      public SegmentEntry next() {
-        Map.Entry<L0Key, DocumentVersion> e = it.next();
-        return new SegmentEntry(e.getKey().collection(), e.getKey().id(), e.getValue());
-      }
-    };
+    return b.scan(collection, startId);
   }
 
   /**

@@ -1,17 +1,19 @@
 package dev.strata.engine.fork;
 
 import dev.strata.engine.l0.L0Buffer;
-import dev.strata.engine.proto.WalEntry;
+import dev.strata.engine.l0.L0BulkLoad;
+import dev.strata.engine.l0.L0Record;
+import dev.strata.engine.proto.CollectionDefinition;
 import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.segment.LivenessMap;
 import dev.strata.manifest.ForkEntry;
 import dev.strata.manifest.ManifestConflictException;
 import dev.strata.manifest.ManifestStore;
 import dev.strata.manifest.proto.Manifest;
-import dev.strata.wal.WalReader;
-import dev.strata.wal.WalRecord;
+import dev.strata.wal.WalReplaySink;
 import dev.strata.wal.WalWriter;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,8 +37,9 @@ import org.slf4j.LoggerFactory;
  *       open: the fork opens read-only with the reason, and segment GC stays off while any
  *       manifest is unreadable ({@link SnapshotChain} invariant 3).
  *   <li>Open the head snapshot: a head that cannot be opened fails the open.
- *   <li>Open the WAL and replay every record past the head's covered LSN: definitions into the
- *       collection registry, writes into the active L0 buffer.
+ *   <li>Open the WAL and replay every record past the head's covered LSN in the same pass that
+ *       checks its CRC ({@link WalReplaySink}): definitions into the collection registry, writes
+ *       into the active L0 buffer.
  * </ol>
  *
  * Nothing stays open or pinned when {@link #recover} throws.
@@ -98,7 +101,21 @@ final class ForkRecovery {
       if (headManifest.isPresent()) {
         head = openHead(ctx, headManifest.get(), openBase);
       }
-      wal = WalWriter.open(ctx.vfs(), dir.resolve("wal"), ctx.options().wal());
+      CollectionRegistry collections = new CollectionRegistry();
+      headManifest.ifPresent(m -> m.getCollectionsList().forEach(d -> collections.restore(CollectionRegistry.fromDef(d))));
+      long covered = headManifest.map(Manifest::getCoveredLsn).orElse(0L);
+      L0Buffer active = new L0Buffer(covered);
+      MergeLog merges = new MergeLog();
+      // One pass: the WAL checks each record's CRC as it hands it to the replay. It reads from the
+      // oldest record kept (0): a merge's batches may lie at or below the covered LSN (MergeReplay).
+      Path walDir = dir.resolve("wal");
+      L0BulkLoad load = active.bulkLoad();
+      MergeReplay mergeReplay = new MergeReplay(entry.name(), ctx.vfs(), walDir, covered, load, collections, merges);
+      Replay replay = new Replay(covered, load, collections, mergeReplay);
+      wal = WalWriter.open(ctx.vfs(), walDir, ctx.options().wal(), 0, replay);
+      mergeReplay.finish();
+      load.finish();
+      int replayed = replay.records;
       SortedMap<Long, RetainedSnapshot> retained = new TreeMap<>();
       boolean segmentsKnown = true;
       for (long seq : manifests.list()) {
@@ -109,12 +126,6 @@ final class ForkRecovery {
           segmentsKnown = false;
         }
       }
-      CollectionRegistry collections = new CollectionRegistry();
-      headManifest.ifPresent(m -> m.getCollectionsList().forEach(d -> collections.restore(CollectionRegistry.fromDef(d))));
-      long covered = headManifest.map(Manifest::getCoveredLsn).orElse(0L);
-      L0Buffer active = new L0Buffer(covered);
-      MergeLog merges = new MergeLog();
-      int replayed = replay(ctx, entry, covered, active, collections, merges);
       log.info(
           "fork={} id={} opened: head={} coveredLsn={} walLastLsn={} replayedRecords={} l0Bytes={}",
           entry.name(), entry.forkId(), headManifest.map(Manifest::getId).orElse("-"), covered, wal.lastLsn(),
@@ -178,35 +189,54 @@ final class ForkRecovery {
   }
 
   /**
-   * Replays the WAL past {@code coveredLsn}; returns the number of records replayed. Reads from the
-   * oldest record kept: records at or below the covered LSN go to {@link MergeReplay} only (a
-   * merge's batches may be there), unparsed unless they are merge records.
+   * Replays the WAL records as {@link WalWriter#open} hands them over: merge records and every
+   * record the head covers go to {@link MergeReplay} first (it applies a committed merge's changes
+   * at its commit LSN); the records past the head's covered LSN go definitions into the collection
+   * registry, writes into the active L0 buffer, each record's bytes parsed in place ({@link
+   * WalEntries#parse}) and its documents' bodies copied straight from the WAL's read buffer into the
+   * arena. The buffer is bulk-loaded ({@link L0BulkLoad}: no one can read it before the fork
+   * opens), and indexed in one sorted pass once the WAL is read. One thread (the fork's open); one
+   * reused {@link L0Record}.
    */
-  private static int replay(
-      ForkContext ctx, ForkEntry entry, long coveredLsn, L0Buffer active, CollectionRegistry collections, MergeLog merges)
-      throws IOException {
-    int n = 0;
-    Path walDir = ctx.forkDir(entry.forkId()).resolve("wal");
-    MergeReplay mergeReplay = new MergeReplay(entry.name(), ctx.vfs(), walDir, coveredLsn, active, collections, merges);
-    try (WalReader reader = WalReader.open(ctx.vfs(), walDir, 0)) {
-      WalRecord r;
-      while ((r = reader.next()) != null) {
-        if (mergeReplay.consume(r.lsn(), r.payload())) {
-          n += r.lsn() > coveredLsn ? 1 : 0;
-          continue;
-        }
-        WalEntry e = WalEntries.decode(r.lsn(), r.payload());
-        if (e.hasDefineCollection()) {
-          collections.restore(
-              new CollectionRegistry.Collection(
-                  e.getDefineCollection().getName(), WalEntries.schemaOf(e.getDefineCollection()), r.lsn()));
-        } else if (e.hasWrite()) {
-          ForkWriter.replay(active, r.lsn(), e.getWrite().getCollection(), WalEntries.mutationsOf(e.getWrite()));
-        }
-        n++;
-      }
+  private static final class Replay implements WalReplaySink {
+    private final long coveredLsn;
+    private final L0BulkLoad load;
+    private final CollectionRegistry collections;
+    private final MergeReplay merges;
+    private final L0Record record = new L0Record();
+    private int records;
+
+    Replay(long coveredLsn, L0BulkLoad load, CollectionRegistry collections, MergeReplay merges) {
+      this.coveredLsn = coveredLsn;
+      this.load = load;
+      this.collections = collections;
+      this.merges = merges;
     }
-    mergeReplay.finish();
-    return n;
+
+    @Override
+    public void accept(long lsn, ByteBuffer payload) throws IOException {
+      byte[] src;
+      int off;
+      if (payload.hasArray()) {
+        src = payload.array();
+        off = payload.arrayOffset() + payload.position();
+      } else {
+        src = new byte[payload.remaining()];
+        payload.get(payload.position(), src);
+        off = 0;
+      }
+      int len = payload.remaining();
+      if (merges.consume(lsn, src, off, len)) {
+        records += lsn > coveredLsn ? 1 : 0;
+        return;
+      }
+      CollectionDefinition d = WalEntries.parse(lsn, src, off, len, record);
+      if (d != null) {
+        collections.restore(new CollectionRegistry.Collection(d.getName(), WalEntries.schemaOf(d), lsn));
+      } else {
+        load.add(lsn, record);
+      }
+      records++;
+    }
   }
 }

@@ -1,11 +1,9 @@
 package dev.strata.engine.fork;
 
 import dev.strata.engine.StrataException;
-import dev.strata.engine.l0.L0Buffer;
-import dev.strata.engine.l0.L0Key;
 import dev.strata.engine.l0.LsnWatermark;
 import dev.strata.engine.model.CollectionSchema;
-import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.EncodedDocument;
 import dev.strata.engine.model.Mutation;
 import dev.strata.engine.model.Names;
 import dev.strata.engine.segment.DocumentIndexer;
@@ -14,16 +12,16 @@ import dev.strata.wal.Durability;
 import dev.strata.wal.WalAppend;
 import dev.strata.wal.WalWriter;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
  * One fork's commit pipeline (LevelDB's {@code DBImpl::Write}): validate → write stall → one WAL
- * record → wait for durability → apply to L0 → mark the LSN done in the watermark.
+ * record → wait for durability → apply to L0 → mark the LSN done in the watermark. Documents come
+ * encoded ({@link EncodedDocument}); they are checked by scanning their
+ * bytes, copied once into the WAL record, and from the record into the L0 arena.
  *
  * <h2>Invariants</h2>
  *
@@ -96,10 +94,12 @@ final class ForkWriter {
       }
     }
     writeController.beforeWrite();
-    byte[] record = WalEntries.encodeWrite(collection, mutations);
+    // The one encoding of the call: each document's body is copied in as the caller encoded it,
+    // and the record's L0 view points at those bytes.
+    WalEntries.WriteRecord record = WalEntries.encodeWrite(collection, mutations);
     WalAppend a;
     try {
-      a = wal.append(record, durability);
+      a = wal.append(record.bytes(), durability);
     } catch (IOException e) {
       throw lifecycle.walFailed(e);
     }
@@ -107,7 +107,7 @@ final class ForkWriter {
       // SYNC: the fsync covering the record. ASYNC: the record handed to the OS (survives
       // kill -9; the WAL syncer fsyncs it within wal.sync_interval).
       awaitDurable(a);
-      memTables.apply(a.lsn(), versionsOf(a.lsn(), collection, mutations));
+      memTables.apply(a.lsn(), record.l0());
     } catch (IOException e) {
       throw lifecycle.walFailed(e);
     } finally {
@@ -153,26 +153,6 @@ final class ForkWriter {
     } catch (RuntimeException e) {
       watermark.markDone(a.lsn());
       throw e;
-    }
-  }
-
-  /** The L0 versions of one WAL record: the last mutation of each id wins within the record. */
-  static List<Map.Entry<L0Key, DocumentVersion>> versionsOf(
-      long lsn, String collection, List<Mutation> mutations) {
-    List<Map.Entry<L0Key, DocumentVersion>> out = new ArrayList<>();
-    for (Mutation m : WalEntries.collapse(mutations)) {
-      out.add(
-          Map.entry(
-              new L0Key(collection, m.id()),
-              new DocumentVersion(lsn, m instanceof Mutation.Put p ? p.document() : null)));
-    }
-    return out;
-  }
-
-  /** Applies one replayed WAL record to {@code buffer} (recovery: one thread, no rotate). */
-  static void replay(L0Buffer buffer, long lsn, String collection, List<Mutation> mutations) {
-    for (Map.Entry<L0Key, DocumentVersion> v : versionsOf(lsn, collection, mutations)) {
-      buffer.apply(v.getKey(), v.getValue());
     }
   }
 

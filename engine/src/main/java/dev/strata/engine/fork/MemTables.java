@@ -3,11 +3,9 @@ package dev.strata.engine.fork;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.strata.engine.flush.FlushCoordinator;
 import dev.strata.engine.l0.L0Buffer;
-import dev.strata.engine.l0.L0Key;
-import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.l0.L0Record;
 import dev.strata.engine.read.PublishedSnapshot;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
@@ -89,15 +87,15 @@ final class MemTables {
    *
    * @throws IllegalStateException if no buffer covers {@code lsn} (a broken invariant 1)
    */
-  void apply(long lsn, List<Map.Entry<L0Key, DocumentVersion>> versions) {
+  void apply(long lsn, L0Record record) {
     L0Buffer b = state.bufferFor(lsn);
-    if (b != null && b.applyRecord(lsn, versions)) {
+    if (b != null && b.applyRecord(lsn, record)) {
       return;
     }
     flushLock.lock();
     try {
       L0Buffer locked = state.bufferFor(lsn);
-      if (locked != null && locked.applyRecord(lsn, versions)) {
+      if (locked != null && locked.applyRecord(lsn, record)) {
         return;
       }
     } finally {

@@ -1,8 +1,8 @@
 package dev.strata.engine.fork;
 
 import dev.strata.engine.model.CollectionSchema;
-import dev.strata.engine.model.Document;
 import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.EncodedDocument;
 import dev.strata.engine.model.Mutation;
 import dev.strata.engine.read.MergingScan;
 import dev.strata.engine.read.PublishedSnapshot;
@@ -167,10 +167,12 @@ final class MergePlanner {
         return; // the collection's schema conflict blocks its documents
       }
       CollectionSchema ours = target.schema(c);
-      Document base = e.oldVersion() == null ? null : e.oldVersion().version().document();
-      Document theirs = e.newVersion() == null ? null : e.newVersion().version().document();
+      // Stored bodies are canonical (equal bytes are equal fields): compared and carried over as
+      // bytes, never decoded.
+      EncodedDocument base = e.oldVersion() == null ? null : e.oldVersion().version().stored();
+      EncodedDocument theirs = e.newVersion() == null ? null : e.newVersion().version().stored();
       DocumentVersion t = ours == null ? null : target.newest(c, e.id());
-      Document mine = t == null ? null : t.document();
+      EncodedDocument mine = t == null ? null : t.stored();
       if (Objects.equals(mine, base)) {
         apply(c, e.id(), theirs);
       } else if (!Objects.equals(mine, theirs)) {
@@ -208,13 +210,13 @@ final class MergePlanner {
       return c > 0 || (c == 0 && MergingScan.compareIds(x.id(), afterId) > 0);
     }
 
-    void apply(String collection, String id, Document doc) {
+    void apply(String collection, String id, EncodedDocument doc) {
       if (doc == null) {
         deletes++;
       } else {
         puts++;
       }
-      bytes += id.length() + 16L + (doc == null ? 0 : doc.sizeBytes());
+      bytes += id.length() + 16L + (doc == null ? 0 : doc.bodySize());
       if (bytes > maxBytes) {
         tooLarge = true;
       }

@@ -1,16 +1,16 @@
 package dev.strata.engine.fork;
 
 import com.google.protobuf.CodedInputStream;
-import dev.strata.engine.l0.L0Key;
+import com.google.protobuf.ByteString;
+import dev.strata.engine.l0.L0Record;
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.Mutation;
 import dev.strata.engine.proto.MergeBatch;
 import dev.strata.engine.proto.MergeCommit;
 import dev.strata.engine.proto.MergeMarker;
 import dev.strata.engine.proto.MergeStrategyRecord;
-import dev.strata.engine.proto.MutationRecord;
+import dev.strata.engine.proto.CollectionDefinition;
 import dev.strata.engine.proto.WalEntry;
-import dev.strata.engine.proto.WriteBatch;
 import dev.strata.vfs.Vfs;
 import dev.strata.wal.WalReader;
 import dev.strata.wal.WalRecord;
@@ -64,11 +64,16 @@ final class MergeRecords {
    * @return the field number, 0 for an empty payload
    */
   static int kindOf(byte[] payload) {
-    if (payload.length == 0) {
+    return kindOf(payload, 0, payload.length);
+  }
+
+  /** {@link #kindOf(byte[])} of the payload at {@code src[off, off + len)}. */
+  static int kindOf(byte[] src, int off, int len) {
+    if (len == 0) {
       return 0;
     }
     try {
-      return CodedInputStream.newInstance(payload, 0, Math.min(payload.length, 10)).readTag() >>> 3;
+      return CodedInputStream.newInstance(src, off, Math.min(len, 10)).readTag() >>> 3;
     } catch (IOException e) {
       return 0;
     }
@@ -86,24 +91,27 @@ final class MergeRecords {
     definitions.forEach((name, schema) -> b.addDefinitions(WalEntries.toDefinition(name, schema)));
     long batchBytes = b.build().getSerializedSize();
     for (Map.Entry<String, List<Mutation>> e : changes.entrySet()) {
-      WriteBatch all = WalEntries.writeBatch(e.getKey(), e.getValue());
-      WriteBatch.Builder w = WriteBatch.newBuilder().setCollection(e.getKey());
-      for (MutationRecord r : all.getMutationsList()) {
-        int size = r.getSerializedSize() + 8; // with its tag, length and the batch's own framing
-        if (batchBytes > 0 && batchBytes + size > maxBatchBytes) {
-          if (w.getMutationsCount() > 0) {
-            b.addWrites(w);
+      // Runs of one collection's mutations, each encoded as a Write's record is (bodies copied as
+      // they are stored), cut where the batch would outgrow maxBatchBytes.
+      List<Mutation> run = new ArrayList<>();
+      int overhead = e.getKey().length() + 16;
+      for (Mutation m : e.getValue()) {
+        int size = m.id().length() + (m instanceof Mutation.Put p ? p.document().bodySize() : 0) + 12;
+        if (batchBytes > 0 && batchBytes + size + overhead > maxBatchBytes) {
+          if (!run.isEmpty()) {
+            b.addWrites(ByteString.copyFrom(WalEntries.encodeWrite(e.getKey(), run).bytes()));
+            run = new ArrayList<>();
           }
           out.add(WalEntry.newBuilder().setMergeBatch(b).build().toByteArray());
           b.clear().setMergeId(mergeId).setIndex(out.size());
-          w = WriteBatch.newBuilder().setCollection(e.getKey());
           batchBytes = 0;
         }
-        w.addMutations(r);
+        run.add(m);
         batchBytes += size;
       }
-      if (w.getMutationsCount() > 0) {
-        b.addWrites(w);
+      if (!run.isEmpty()) {
+        b.addWrites(ByteString.copyFrom(WalEntries.encodeWrite(e.getKey(), run).bytes()));
+        batchBytes += overhead;
       }
     }
     if (b.getWritesCount() > 0 || b.getDefinitionsCount() > 0 || out.isEmpty()) {
@@ -141,7 +149,10 @@ final class MergeRecords {
    * names (of {@code mergeCollections}) written or defined by the records with {@code readLsn <
    * LSN < commitLsn} other than the merge's own batches.
    */
-  record Window(Set<L0Key> keys, Set<String> collections) {}
+  record Window(Set<Key> keys, Set<String> collections) {}
+
+  /** A document's key: collection and id. */
+  record Key(String collection, String id) {}
 
   /**
    * Reads the window of a merge from the WAL in {@code walDir} (see the class comment).
@@ -149,10 +160,11 @@ final class MergeRecords {
    * @throws IOException if the records cannot be read (e.g. the WAL was truncated past them)
    */
   static Window window(
-      Vfs vfs, Path walDir, long readLsn, long commitLsn, String mergeId, Set<L0Key> mergeKeys, Set<String> mergeCollections)
+      Vfs vfs, Path walDir, long readLsn, long commitLsn, String mergeId, Set<Key> mergeKeys, Set<String> mergeCollections)
       throws IOException {
-    Set<L0Key> keys = new HashSet<>();
+    Set<Key> keys = new HashSet<>();
     Set<String> collections = new HashSet<>();
+    L0Record record = new L0Record();
     if (commitLsn - readLsn <= 1) {
       return new Window(keys, collections);
     }
@@ -166,16 +178,16 @@ final class MergeRecords {
         if (kind != WRITE && kind != DEFINE) {
           continue; // this merge's batches; markers and void merges wrote nothing
         }
-        WalEntry e = WalEntries.decode(r.lsn(), r.payload());
-        if (e.hasDefineCollection()) {
-          if (mergeCollections.contains(e.getDefineCollection().getName())) {
-            collections.add(e.getDefineCollection().getName());
+        CollectionDefinition d = WalEntries.parse(r.lsn(), r.payload(), 0, r.payload().length, record);
+        if (d != null) {
+          if (mergeCollections.contains(d.getName())) {
+            collections.add(d.getName());
           }
           continue;
         }
-        String c = e.getWrite().getCollection();
-        for (MutationRecord m : e.getWrite().getMutationsList()) {
-          L0Key k = new L0Key(c, m.getId());
+        String c = record.collection();
+        for (int i = 0; i < record.size(); i++) {
+          Key k = new Key(c, record.id(i));
           if (mergeKeys.contains(k)) {
             keys.add(k);
           }
@@ -186,9 +198,9 @@ final class MergeRecords {
   }
 
   /** Every key a plan's changes write. */
-  static Set<L0Key> keysOf(Map<String, List<Mutation>> changes) {
-    Set<L0Key> out = new HashSet<>();
-    changes.forEach((c, ms) -> ms.forEach(m -> out.add(new L0Key(c, m.id()))));
+  static Set<Key> keysOf(Map<String, List<Mutation>> changes) {
+    Set<Key> out = new HashSet<>();
+    changes.forEach((c, ms) -> ms.forEach(m -> out.add(new Key(c, m.id()))));
     return out;
   }
 
@@ -213,7 +225,7 @@ final class MergeRecords {
         (c, ms) -> {
           List<Mutation> kept = new ArrayList<>();
           for (Mutation m : ms) {
-            if (!w.keys().contains(new L0Key(c, m.id()))) {
+            if (!w.keys().contains(new Key(c, m.id()))) {
               kept.add(m);
             }
           }
@@ -231,10 +243,13 @@ final class MergeRecords {
   static Decoded decode(List<MergeBatch> batches) {
     Map<String, CollectionSchema> defs = new LinkedHashMap<>();
     Map<String, List<Mutation>> changes = new LinkedHashMap<>();
+    L0Record record = new L0Record();
     for (MergeBatch b : batches) {
       b.getDefinitionsList().forEach(d -> defs.put(d.getName(), WalEntries.schemaOf(d)));
-      for (WriteBatch w : b.getWritesList()) {
-        changes.computeIfAbsent(w.getCollection(), k -> new ArrayList<>()).addAll(WalEntries.mutationsOf(w));
+      for (ByteString w : b.getWritesList()) {
+        byte[] bytes = w.toByteArray();
+        WalEntries.parse(0, bytes, 0, bytes.length, record);
+        changes.computeIfAbsent(record.collection(), k -> new ArrayList<>()).addAll(WalEntries.mutationsOf(record));
       }
     }
     return new Decoded(defs, changes);

@@ -1,6 +1,6 @@
 package dev.strata.engine.fork;
 
-import dev.strata.engine.l0.L0Buffer;
+import dev.strata.engine.l0.L0BulkLoad;
 import dev.strata.engine.model.Mutation;
 import dev.strata.engine.proto.MergeBatch;
 import dev.strata.engine.proto.MergeCommit;
@@ -11,6 +11,7 @@ import dev.strata.vfs.Vfs;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,7 +49,7 @@ final class MergeReplay {
   private final Vfs vfs;
   private final Path walDir;
   private final long coveredLsn;
-  private final L0Buffer active;
+  private final L0BulkLoad load;
   private final CollectionRegistry collections;
   private final MergeLog mergeLog;
   private final Map<String, List<MergeBatch>> pending = new HashMap<>();
@@ -56,12 +57,12 @@ final class MergeReplay {
   private int voided;
 
   MergeReplay(
-      String forkName, Vfs vfs, Path walDir, long coveredLsn, L0Buffer active, CollectionRegistry collections, MergeLog mergeLog) {
+      String forkName, Vfs vfs, Path walDir, long coveredLsn, L0BulkLoad load, CollectionRegistry collections, MergeLog mergeLog) {
     this.forkName = forkName;
     this.vfs = vfs;
     this.walDir = walDir;
     this.coveredLsn = coveredLsn;
-    this.active = active;
+    this.load = load;
     this.collections = collections;
     this.mergeLog = mergeLog;
   }
@@ -73,13 +74,13 @@ final class MergeReplay {
    *     false if the caller replays it as a write or a definition
    * @throws IOException if a commit's window cannot be read
    */
-  boolean consume(long lsn, byte[] payload) throws IOException {
-    int kind = MergeRecords.kindOf(payload);
+  boolean consume(long lsn, byte[] src, int off, int len) throws IOException {
+    int kind = MergeRecords.kindOf(src, off, len);
     boolean merge = kind == MergeRecords.BATCH || kind == MergeRecords.COMMIT || kind == MergeRecords.MARKER;
     if (!merge) {
       return lsn <= coveredLsn;
     }
-    WalEntry e = WalEntries.decode(lsn, payload);
+    WalEntry e = WalEntries.decode(lsn, Arrays.copyOfRange(src, off, off + len));
     if (e.hasMergeBatch()) {
       pending.computeIfAbsent(e.getMergeBatch().getMergeId(), k -> new ArrayList<>()).add(e.getMergeBatch());
     } else if (e.hasMergeCommit()) {
@@ -110,7 +111,8 @@ final class MergeReplay {
       return;
     }
     d.definitions().forEach((name, schema) -> collections.restore(new CollectionRegistry.Collection(name, schema, lsn)));
-    effective.forEach((coll, ms) -> ForkWriter.replay(active, lsn, coll, ms));
+    // Through the bulk load in log order, as a Write's record of these mutations would be.
+    effective.forEach((coll, ms) -> load.add(lsn, WalEntries.encodeWrite(coll, ms).l0()));
     mergeLog.committed(
         lsn,
         MergeRef.newBuilder()

@@ -1,7 +1,9 @@
 package dev.strata.engine.model;
 
+import com.google.protobuf.ByteString;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +17,8 @@ import java.util.Optional;
  */
 public final class CollectionSchema {
   private final Map<String, FieldSpec> fields;
+  /** The same fields keyed by the UTF-8 bytes of their names, for checks that scan stored bytes. */
+  private final Map<ByteString, FieldSpec> fieldsByUtf8Name;
 
   /**
    * @param specs the fields, in creation order
@@ -28,6 +32,9 @@ public final class CollectionSchema {
       }
     }
     this.fields = Collections.unmodifiableMap(m);
+    Map<ByteString, FieldSpec> byUtf8 = new HashMap<>();
+    m.forEach((name, spec) -> byUtf8.put(ByteString.copyFromUtf8(name), spec));
+    this.fieldsByUtf8Name = Collections.unmodifiableMap(byUtf8);
   }
 
   /** The fields, in creation order. */
@@ -38,6 +45,14 @@ public final class CollectionSchema {
   /** The spec of a field, if the schema names it. */
   public Optional<FieldSpec> field(String name) {
     return Optional.ofNullable(fields.get(name));
+  }
+
+  /**
+   * The spec of the field whose name has these UTF-8 bytes, or null if the schema does not name it:
+   * the lookup of a check that scans a stored document without decoding its names.
+   */
+  public FieldSpec fieldByUtf8Name(ByteString utf8Name) {
+    return fieldsByUtf8Name.get(utf8Name);
   }
 
   /**

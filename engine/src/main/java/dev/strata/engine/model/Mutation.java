@@ -6,8 +6,25 @@ public sealed interface Mutation permits Mutation.Put, Mutation.Delete {
   /** The id the mutation applies to. */
   String id();
 
-  /** Insert or replace a whole document. */
-  record Put(Document document) implements Mutation {
+  /**
+   * Insert or replace a whole document, given in its stored form (encoded once, by the caller).
+   *
+   * @param document the document; checked against the collection's schema by the write, before
+   *     the WAL
+   */
+  record Put(EncodedDocument document) implements Mutation {
+    /**
+     * @throws IllegalArgumentException if the id is not valid ({@link Document#validateId})
+     */
+    public Put {
+      Document.validateId(document.id());
+    }
+
+    /** A put of a decoded document, encoded here. */
+    public Put(Document document) {
+      this(EncodedDocument.of(document));
+    }
+
     @Override
     public String id() {
       return document.id();

@@ -70,7 +70,8 @@ public final class SnapshotDiff {
             e = new Entry(c, y.id(), Change.ADDED, y, null);
             y = next(b);
           } else {
-            boolean same = Objects.equals(x.version().document(), y.version().document());
+            // Bodies are canonical: equal bytes are equal fields, so no decoding.
+            boolean same = Objects.equals(x.version().stored(), y.version().stored());
             e = same ? null : new Entry(c, y.id(), Change.CHANGED, y, x);
             x = next(a);
             y = next(b);

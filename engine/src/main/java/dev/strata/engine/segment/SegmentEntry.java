@@ -10,7 +10,7 @@ import java.util.Objects;
  *
  * @param collection collection name ({@link dev.strata.engine.model.Names#requireValidCollection})
  * @param id document id ({@link Document#validateId}: 1..512 UTF-8 bytes, no NUL)
- * @param version the version: its LSN and the document, or a null document for a tombstone
+ * @param version the version: its LSN and the document's stored form, or none for a tombstone
  */
 public record SegmentEntry(String collection, String id, DocumentVersion version) {
 
@@ -25,15 +25,15 @@ public record SegmentEntry(String collection, String id, DocumentVersion version
     Objects.requireNonNull(collection, "collection");
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(version, "version");
-    if (version.document() != null && !version.document().id().equals(id)) {
+    if (version.stored() != null && !version.stored().id().equals(id)) {
       throw new IllegalArgumentException(
-          "entry id '" + id + "' differs from its document's id '" + version.document().id() + "'");
+          "entry id '" + id + "' differs from its document's id '" + version.stored().id() + "'");
     }
   }
 
   /** A put of {@code document} at {@code lsn}. */
   public static SegmentEntry put(String collection, long lsn, Document document) {
-    return new SegmentEntry(collection, document.id(), new DocumentVersion(lsn, document));
+    return new SegmentEntry(collection, document.id(), DocumentVersion.of(lsn, document));
   }
 
   /** A tombstone of {@code id} at {@code lsn}. */

@@ -1,10 +1,11 @@
 package dev.strata.engine.segment;
 
-import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.strata.engine.model.Document;
 import dev.strata.engine.model.DocumentCodec;
 import dev.strata.engine.model.DocumentVersion;
-import dev.strata.engine.proto.StoredDocument;
+import dev.strata.engine.model.EncodedDocument;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -17,9 +18,15 @@ import java.util.zip.CRC32C;
  *
  * <pre>
  * key   = segmentId (8 bytes, big-endian) | collection (UTF-8) | 0x00 | id (UTF-8)
- * value = kind (1 byte: 1 = put, 2 = tombstone) | lsn (8 bytes, big-endian)
- *         | StoredDocument protobuf ({@link DocumentCodec#encode}, puts only)
+ * value = kind (1 byte) | lsn (8 bytes, big-endian) | document
+ * kind  = 3: put, document = DocumentBody protobuf (format 2, {@link EncodedDocument#body()})
+ *       | 2: tombstone, no document
+ *       | 1: put, document = StoredDocument protobuf (format 1: read, no longer written)
  * </pre>
+ *
+ * <p>A put's value is written byte for byte as the L0 arena holds it ({@code L0Arena}): the body a
+ * Write encoded once, behind the same 9-byte header. Readers hand the body out as a view of the
+ * value ({@link #decodeValue}), not a copy; a format-1 value is converted when it is read.
  *
  * <p>Collection names never contain NUL ({@link dev.strata.engine.model.Names}) and neither do ids
  * ({@link Document#validateId}), so the 0x00 separator is unambiguous and RocksDB's bytewise order
@@ -34,11 +41,14 @@ import java.util.zip.CRC32C;
  * logical checksum: recomputable from RocksDB whatever the SST layout.
  */
 final class SegmentFormat {
-  /** Value kind byte of a put. */
-  static final byte KIND_PUT = 1;
+  /** Value kind byte of a put in format 1 (read, no longer written). */
+  static final byte KIND_PUT_FORMAT1 = 1;
 
   /** Value kind byte of a tombstone. */
   static final byte KIND_TOMBSTONE = 2;
+
+  /** Value kind byte of a put: the document body (format 2). */
+  static final byte KIND_PUT = 3;
 
   /** Length of the segment id prefix of every key. */
   static final int PREFIX_BYTES = 8;
@@ -150,23 +160,22 @@ final class SegmentFormat {
   }
 
   /**
-   * The value of a version.
-   *
-   * @param encodedDocument {@link DocumentCodec#encode} of the document, or null for a tombstone
+   * The value of a version: a tombstone if {@code body} is null, else a put of the body.
    */
-  static byte[] value(long lsn, byte[] encodedDocument) {
-    int n = encodedDocument == null ? 0 : encodedDocument.length;
+  static byte[] value(long lsn, ByteString body) {
+    int n = body == null ? 0 : body.size();
     byte[] out = new byte[VALUE_HEADER_BYTES + n];
-    out[0] = encodedDocument == null ? KIND_TOMBSTONE : KIND_PUT;
+    out[0] = body == null ? KIND_TOMBSTONE : KIND_PUT;
     putLong(out, 1, lsn);
-    if (encodedDocument != null) {
-      System.arraycopy(encodedDocument, 0, out, VALUE_HEADER_BYTES, n);
+    if (body != null) {
+      body.copyTo(out, VALUE_HEADER_BYTES);
     }
     return out;
   }
 
   /**
-   * Decodes a value.
+   * Decodes a value. A put's document body is a view of {@code value}, not a copy (format 1 is
+   * converted).
    *
    * @throws SegmentCorruptionException if the bytes are not a valid value
    */
@@ -177,22 +186,24 @@ final class SegmentFormat {
           segmentId, "value of '" + id + "' is " + value.length + " bytes, shorter than a header");
     }
     long lsn = getLong(value, 1);
+    int n = value.length - VALUE_HEADER_BYTES;
     switch (value[0]) {
       case KIND_TOMBSTONE -> {
-        if (value.length != VALUE_HEADER_BYTES) {
+        if (n != 0) {
           throw new SegmentCorruptionException(
               segmentId, "tombstone of '" + id + "' carries " + value.length + " bytes");
         }
         return new DocumentVersion(lsn, null);
       }
       case KIND_PUT -> {
+        return new DocumentVersion(
+            lsn, EncodedDocument.wrap(id, UnsafeByteOperations.unsafeWrap(value, VALUE_HEADER_BYTES, n)));
+      }
+      case KIND_PUT_FORMAT1 -> {
         try {
-          StoredDocument proto =
-              StoredDocument.parseFrom(
-                  ByteBuffer.wrap(
-                      value, VALUE_HEADER_BYTES, value.length - VALUE_HEADER_BYTES));
-          return new DocumentVersion(lsn, DocumentCodec.fromProto(id, proto));
-        } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
+          return new DocumentVersion(
+              lsn, DocumentCodec.fromFormat1(id, ByteBuffer.wrap(value, VALUE_HEADER_BYTES, n)));
+        } catch (IllegalArgumentException e) {
           throw new SegmentCorruptionException(
               segmentId, "document '" + id + "' does not decode: " + e.getMessage(), e);
         }

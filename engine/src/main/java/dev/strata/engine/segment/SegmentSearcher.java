@@ -152,7 +152,7 @@ public final class SegmentSearcher {
               segment.segmentId(),
               "Lucene document for '" + collection + "/" + id + "' has no put in RocksDB");
         }
-        hits.add(new SearchHit(id, sd.score, segment.segmentId(), v.document()));
+        hits.add(new SearchHit(id, sd.score, segment.segmentId(), v.stored()));
       }
       return new SearchResult(
           hits,

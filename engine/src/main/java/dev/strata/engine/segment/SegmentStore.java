@@ -3,6 +3,7 @@ package dev.strata.engine.segment;
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.Document;
 import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.EncodedDocument;
 import dev.strata.engine.model.Names;
 import dev.strata.vfs.Vfs;
 import java.io.IOException;
@@ -107,13 +108,23 @@ public final class SegmentStore implements AutoCloseable {
 
   /**
    * Checks that {@code doc} can be indexed under {@code schema}; see {@link
-   * DocumentIndexer#validate}. Call it when a Write arrives, before the WAL, so a bad document is
-   * never partly applied.
+   * DocumentIndexer#validate}.
    *
    * @throws IllegalArgumentException with a message naming the document, field and types
    */
   public static void validate(Document doc, CollectionSchema schema) {
     DocumentIndexer.validate(doc, schema);
+  }
+
+  /**
+   * Checks that a document in its stored form decodes and can be indexed under {@code schema}, by
+   * scanning its bytes ({@link EncodedDocumentValidator}). Call it when a Write arrives, before the
+   * WAL, so a bad document is never partly applied and a flush never meets one.
+   *
+   * @throws IllegalArgumentException with a message naming the document, field and problem
+   */
+  public static void validate(EncodedDocument doc, CollectionSchema schema) {
+    EncodedDocumentValidator.validate(doc, schema);
   }
 
   // Write path.

@@ -2,7 +2,7 @@ package dev.strata.engine.segment;
 
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.Document;
-import dev.strata.engine.model.DocumentCodec;
+import dev.strata.engine.model.EncodedDocument;
 import dev.strata.engine.model.Names;
 import dev.strata.vfs.Vfs;
 import java.io.IOException;
@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The stream phase of one segment: validates and sorts the entries, writes the staged SST and the
- * Lucene index, and makes both durable. Thread-safe: it keeps no per-write state, so several
+ * Lucene index, and makes both durable. Each put's SST value carries its document body as it
+ * came (the bytes the Write encoded); documents are decoded only for Lucene, one at a time. Thread-safe: it keeps no per-write state, so several
  * segments are written at once from different threads (each call owns its files).
  *
  * <p>Mechanisms: {@link SstFileWriter} builds an SST from keys added in strictly increasing order
@@ -156,7 +157,7 @@ final class SegmentWriter {
         Names.requireValidCollection(e.collection());
       }
       Document.validateId(e.id());
-      Document doc = e.version().document();
+      EncodedDocument doc = e.version().stored();
       if (doc == null) {
         continue;
       }
@@ -170,7 +171,7 @@ final class SegmentWriter {
         DocumentIndexer.validateSchema(schema);
         used.put(e.collection(), schema);
       }
-      DocumentIndexer.validate(doc, schema);
+      EncodedDocumentValidator.validate(doc, schema);
     }
     return used;
   }
@@ -209,10 +210,9 @@ final class SegmentWriter {
     try (SstFileWriter w = new SstFileWriter(envOptions, sstOptions)) {
       w.open(path.toString());
       for (Keyed k : sorted) {
-        Document doc = k.entry.version().document();
-        byte[] value =
-            SegmentFormat.value(
-                k.entry.version().lsn(), doc == null ? null : DocumentCodec.encode(doc));
+        EncodedDocument doc = k.entry.version().stored();
+        // The body as the Write encoded it: the value holds those bytes unchanged.
+        byte[] value = SegmentFormat.value(k.entry.version().lsn(), doc == null ? null : doc.body());
         SegmentFormat.updateChecksum(crc, k.key, value);
         w.put(k.key, value);
       }
@@ -246,6 +246,7 @@ final class SegmentWriter {
       try (IndexWriter w = new IndexWriter(dir, config)) {
         for (Keyed k : sorted) {
           SegmentEntry e = k.entry;
+          // Decoded here, one at a time: Lucene needs the fields.
           Document doc = e.version().document();
           if (doc != null) {
             byte[] suffix = Arrays.copyOfRange(k.key, SegmentFormat.PREFIX_BYTES, k.key.length);

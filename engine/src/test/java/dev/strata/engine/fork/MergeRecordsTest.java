@@ -3,7 +3,8 @@ package dev.strata.engine.fork;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.strata.engine.l0.L0Buffer;
-import dev.strata.engine.l0.L0Key;
+import dev.strata.engine.l0.L0BulkLoad;
+import dev.strata.engine.l0.L0Record;
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.Document;
 import dev.strata.engine.model.FieldKind;
@@ -76,17 +77,21 @@ class MergeRecordsTest {
   /** Replays the whole WAL of {@code walDir} as recovery does, with the head covering {@code covered}. */
   private L0Buffer replay(Path walDir, long covered, CollectionRegistry reg, MergeLog mergeLog) throws Exception {
     L0Buffer active = new L0Buffer(covered);
-    MergeReplay r = new MergeReplay("f", LocalVfs.INSTANCE, walDir, covered, active, reg, mergeLog);
+    L0BulkLoad load = active.bulkLoad();
+    MergeReplay r = new MergeReplay("f", LocalVfs.INSTANCE, walDir, covered, load, reg, mergeLog);
+    L0Record record = new L0Record();
     try (WalReader reader = WalReader.open(LocalVfs.INSTANCE, walDir, 0)) {
       WalRecord rec;
       while ((rec = reader.next()) != null) {
-        if (!r.consume(rec.lsn(), rec.payload())) {
-          var e = WalEntries.decode(rec.lsn(), rec.payload());
-          ForkWriter.replay(active, rec.lsn(), e.getWrite().getCollection(), WalEntries.mutationsOf(e.getWrite()));
+        byte[] p = rec.payload();
+        if (!r.consume(rec.lsn(), p, 0, p.length)) {
+          WalEntries.parse(rec.lsn(), p, 0, p.length, record);
+          load.add(rec.lsn(), record);
         }
       }
     }
     r.finish();
+    load.finish();
     return active;
   }
 
@@ -95,15 +100,15 @@ class MergeRecordsTest {
     Path walDir = dir.resolve("wal");
     Map<String, List<Mutation>> merge = changes("a", "src a", "b", "src b", "c", null);
     try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, walDir, WalOptions.defaults())) {
-      byte[] before = WalEntries.encodeWrite(C, List.of(new Mutation.Put(doc("a", "target a, before the read"))));
+      byte[] before = WalEntries.encodeWrite(C, List.of(new Mutation.Put(doc("a", "target a, before the read")))).bytes();
       List<byte[]> batches = MergeRecords.encodeBatches("m1", Map.of(), merge, 1 << 20);
-      byte[] during = WalEntries.encodeWrite(C, List.of(new Mutation.Put(doc("b", "target b, in the window")), new Mutation.Put(doc("z", "unrelated"))));
+      byte[] during = WalEntries.encodeWrite(C, List.of(new Mutation.Put(doc("b", "target b, in the window")), new Mutation.Put(doc("z", "unrelated")))).bytes();
       long[] l = log(w, before, batches.get(0), during);
       long commitLsn = log(w, MergeRecords.encodeCommit(commit("m1", 1, l[0], MergeStrategy.FAIL)))[0];
 
       MergeRecords.Window win =
           MergeRecords.window(LocalVfs.INSTANCE, walDir, l[0], commitLsn, "m1", MergeRecords.keysOf(merge), Set.of());
-      assertThat(win.keys()).as("only the merge's keys written after the read").containsExactly(new L0Key(C, "b"));
+      assertThat(win.keys()).as("only the merge's keys written after the read").containsExactly(new MergeRecords.Key(C, "b"));
       assertThat(MergeRecords.effective(MergeStrategy.FAIL, merge, win, "m1")).as("FAIL: a late conflict voids it").isNull();
       assertThat(MergeRecords.effective(MergeStrategy.TARGET_WINS, merge, win, "m1").get(C))
           .extracting(Mutation::id)
@@ -131,7 +136,7 @@ class MergeRecordsTest {
     try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, walDir, WalOptions.defaults())) {
       List<byte[]> orphan = MergeRecords.encodeBatches("dead", Map.of(), changes("x", "never"), 1 << 20);
       log(w, orphan.get(0)); // a merge whose process died before its commit
-      log(w, WalEntries.encodeWrite(C, List.of(new Mutation.Put(doc("b", "target b")))));
+      log(w, WalEntries.encodeWrite(C, List.of(new Mutation.Put(doc("b", "target b")))).bytes());
       // Two batches (tiny bound), a definition, then the commit, read LSN 2.
       List<byte[]> batches = MergeRecords.encodeBatches("m2", Map.of("extra", SCHEMA), merge, 10);
       assertThat(batches).hasSizeGreaterThan(1);

@@ -1,14 +1,19 @@
 package dev.strata.engine.l0;
 
+import static dev.strata.engine.l0.TestRecords.bodyOf;
+import static dev.strata.engine.l0.TestRecords.delete;
+import static dev.strata.engine.l0.TestRecords.put;
+import static dev.strata.engine.l0.TestRecords.record;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.strata.engine.model.Document;
+import dev.strata.engine.l0.TestRecords.Op;
 import dev.strata.engine.model.DocumentVersion;
-import dev.strata.engine.model.FieldValue;
+import dev.strata.engine.segment.SegmentEntry;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -21,44 +26,112 @@ import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 
 class L0BufferTest {
-  private static DocumentVersion put(long lsn, String id, String body) {
-    return new DocumentVersion(lsn, new Document(id, Map.of("body", new FieldValue.Str(body))));
-  }
 
-  private static List<Map.Entry<L0Key, DocumentVersion>> record(long lsn, int keys) {
-    List<Map.Entry<L0Key, DocumentVersion>> out = new ArrayList<>();
+  private static L0Record records(long lsn, int keys) {
+    List<Op> ops = new ArrayList<>();
     for (int k = 0; k < keys; k++) {
-      out.add(Map.entry(new L0Key("c", "r" + lsn + "-" + k), put(lsn, "r" + lsn + "-" + k, "x")));
+      ops.add(new Op("r" + lsn + "-" + k, "x"));
     }
-    return out;
+    return record("c", ops);
   }
 
   @Test
-  void newestLsnWinsWhateverTheApplyOrderAndBytesAreAccounted() {
+  void newestLsnWinsWhateverTheApplyOrderAndBytesAreAccountedExactly() {
     L0Buffer b = new L0Buffer(0);
-    L0Key k = new L0Key("c", "a");
-    b.apply(k, put(5, "a", "newer"));
-    b.apply(k, put(3, "a", "older"));
-    assertThat(((FieldValue.Str) b.get("c", "a").document().fields().get("body")).value()).isEqualTo("newer");
+    assertThat(b.sizeBytes()).isZero();
+    assertThat(b.reservedBytes()).isZero();
+    assertThat(b.applyRecord(5, put("c", "a", "newer"))).isTrue();
     long one = b.sizeBytes();
-    assertThat(one).isGreaterThan(L0Buffer.ENTRY_OVERHEAD_BYTES);
-    b.apply(k, new DocumentVersion(7, null));
+    int body = TestRecords.document("a", "newer").bodySize();
+    // key record (2 + "c\0a") + version (4 + 9 + body) + a node of 3..14 longs.
+    long data = 2 + 3 + 4 + 9 + body;
+    assertThat(one).isBetween(data + 8 * 3, data + 8 * (2 + L0SkipList.MAX_HEIGHT));
+    assertThat(b.applyRecord(3, put("c", "a", "older"))).isTrue();
+    assertThat(bodyOf(b.get("c", "a"))).isEqualTo("newer");
+    assertThat(b.get("c", "a").lsn()).isEqualTo(5);
+    // The refused older version was still copied in (an arena never takes back): counted.
+    assertThat(b.sizeBytes()).isEqualTo(one + 4 + 9 + TestRecords.document("a", "older").bodySize());
+    long two = b.sizeBytes();
+    assertThat(b.applyRecord(7, delete("c", "a"))).isTrue();
     assertThat(b.get("c", "a").isTombstone()).isTrue();
-    assertThat(b.sizeBytes()).isLessThan(one);
+    assertThat(b.get("c", "a").lsn()).isEqualTo(7);
+    assertThat(b.sizeBytes()).isEqualTo(two + 4 + 9);
     assertThat(b.entryCount()).isEqualTo(1);
+    assertThat(b.reservedBytes()).isGreaterThanOrEqualTo(b.sizeBytes());
+    assertThat(b.maxAppliedLsn()).isEqualTo(7);
+  }
+
+  @Test
+  void aLaterMutationOfTheSameIdInOneRecordWins() {
+    L0Buffer b = new L0Buffer(0);
+    b.applyRecord(1, record("c", List.of(new Op("a", "first"), new Op("b", "b"), new Op("a", "second"))));
+    assertThat(bodyOf(b.get("c", "a"))).isEqualTo("second");
+    b.applyRecord(2, record("c", List.of(new Op("b", null), new Op("b", "back"))));
+    assertThat(bodyOf(b.get("c", "b"))).isEqualTo("back");
+    assertThat(b.entryCount()).isEqualTo(2);
+  }
+
+  @Test
+  void scansAndEntriesFollowUnsignedUtf8OrderAndStayInTheirCollection() {
+    L0Buffer b = new L0Buffer(0);
+    // U+E000 sorts after U+10000 in UTF-16 but before it in UTF-8 bytes (segment key order).
+    String[] ids = {"b", "a", "\uE000", "\uD800\uDC00", "ab", "a\u00e9"};
+    long lsn = 0;
+    for (String id : ids) {
+      b.applyRecord(++lsn, put("docs", id, "v" + id));
+    }
+    b.applyRecord(++lsn, put("doc", "z", "other collection, a prefix of docs"));
+    b.applyRecord(++lsn, put("docs2", "a", "other collection, docs is its prefix"));
+    b.applyRecord(++lsn, delete("docs", "ab"));
+    List<String> scanned = new ArrayList<>();
+    b.scan("docs", "").forEachRemaining(e -> scanned.add(e.id()));
+    String[] sorted = ids.clone();
+    Arrays.sort(sorted, (x, y) -> Arrays.compareUnsigned(x.getBytes(StandardCharsets.UTF_8), y.getBytes(StandardCharsets.UTF_8)));
+    assertThat(scanned).containsExactly(sorted);
+    List<String> from = new ArrayList<>();
+    b.scan("docs", "ab").forEachRemaining(e -> from.add(e.id()));
+    assertThat(from).containsExactly("ab", "a\u00e9", "b", "\uE000", "\uD800\uDC00");
+    List<SegmentEntry> all = new ArrayList<>();
+    b.entries().forEachRemaining(all::add);
+    assertThat(all).extracting(SegmentEntry::collection).containsExactly(
+        "doc", "docs", "docs", "docs", "docs", "docs", "docs", "docs2");
+    assertThat(all.get(2).id()).isEqualTo("ab");
+    assertThat(all.get(2).version().isTombstone()).isTrue();
+    assertThat(bodyOf(all.get(7).version())).isEqualTo("other collection, docs is its prefix");
+    assertThat(b.scan("none", "").hasNext()).isFalse();
+  }
+
+  @Test
+  void aReadHandsOutTheStoredBytesAsTheyCameIn() {
+    L0Buffer b = new L0Buffer(0);
+    L0Record r = put("c", "a", "the body");
+    b.applyRecord(1, r);
+    DocumentVersion v = b.get("c", "a");
+    assertThat(v.stored().body()).isEqualTo(TestRecords.document("a", "the body").body());
+    assertThat(v.stored().id()).isEqualTo("a");
+  }
+
+  @Test
+  void aLargeDocumentGetsAChunkOfItsOwn() {
+    L0Buffer b = new L0Buffer(0);
+    String big = "x".repeat(3 << 20);
+    b.applyRecord(1, put("c", "big", big));
+    b.applyRecord(2, put("c", "small", "s"));
+    assertThat(bodyOf(b.get("c", "big"))).isEqualTo(big);
+    assertThat(bodyOf(b.get("c", "small"))).isEqualTo("s");
+    assertThat(b.reservedBytes()).isLessThan(b.sizeBytes() + (64 << 10));
   }
 
   @Test
   void aFrozenBufferTakesOnlyRecordsUpToItsCoveredLsn() {
     L0Buffer b = new L0Buffer(10);
-    assertThat(b.applyRecord(11, record(11, 2))).isTrue();
+    assertThat(b.applyRecord(11, records(11, 2))).isTrue();
     assertThat(b.freeze(() -> 12)).isEqualTo(12);
-    assertThat(b.applyRecord(12, record(12, 2))).as("12 <= covered").isTrue();
-    assertThat(b.applyRecord(13, record(13, 2))).as("13 > covered: route elsewhere").isFalse();
+    assertThat(b.applyRecord(12, records(12, 2))).as("12 <= covered").isTrue();
+    assertThat(b.applyRecord(13, records(13, 2))).as("13 > covered: route elsewhere").isFalse();
     assertThat(b.get("c", "r13-0")).isNull();
     assertThatThrownBy(() -> b.freeze(() -> 20)).isInstanceOf(IllegalStateException.class);
-    assertThatThrownBy(() -> new L0Buffer(10).apply(new L0Key("c", "x"), put(10, "x", "y")))
-        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(new L0Buffer(10).applyRecord(10, records(10, 1))).isFalse();
   }
 
   /**
@@ -81,7 +154,7 @@ class L0BufferTest {
                 List<Long> mine = new ArrayList<>();
                 for (int i = 0; i < 300; i++) {
                   long lsn = lsns.incrementAndGet();
-                  if (!b.applyRecord(lsn, record(lsn, keys))) {
+                  if (!b.applyRecord(lsn, records(lsn, keys))) {
                     mine.add(lsn);
                   }
                 }

@@ -3,7 +3,9 @@ package dev.strata.engine.segment;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.strata.engine.model.DocumentCodec;
 import dev.strata.engine.model.DocumentVersion;
+import dev.strata.engine.model.EncodedDocument;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
@@ -60,9 +62,13 @@ class SegmentFormatTest {
   @Test
   void valuesRoundTripAndCorruptionIsDetected() throws Exception {
     var d = TestData.doc("x", "t", "v", "n", 3L);
-    byte[] put = SegmentFormat.value(42, dev.strata.engine.model.DocumentCodec.encode(d));
+    EncodedDocument stored = EncodedDocument.of(d);
+    byte[] put = SegmentFormat.value(42, stored.body());
     assertThat(put[0]).isEqualTo(SegmentFormat.KIND_PUT);
-    assertThat(SegmentFormat.decodeValue(1, "x", put)).isEqualTo(new DocumentVersion(42, d));
+    assertThat(put).hasSize(9 + stored.bodySize());
+    DocumentVersion back = SegmentFormat.decodeValue(1, "x", put);
+    assertThat(back).isEqualTo(new DocumentVersion(42, stored));
+    assertThat(back.document()).isEqualTo(d);
     byte[] tomb = SegmentFormat.value(43, null);
     assertThat(tomb).hasSize(9);
     assertThat(SegmentFormat.decodeValue(1, "x", tomb)).isEqualTo(new DocumentVersion(43, null));
@@ -73,7 +79,30 @@ class SegmentFormatTest {
     assertThatThrownBy(() -> SegmentFormat.decodeValue(1, "x", badKind))
         .isInstanceOf(SegmentCorruptionException.class)
         .hasMessageContaining("0000000000000001");
-    byte[] badDoc = put.clone();
+  }
+
+  /** The L0 arena holds a version as the SST value's bytes: the kinds must agree. */
+  @Test
+  void theL0ArenaUsesTheSegmentValueKinds() throws Exception {
+    byte[] put = SegmentFormat.value(1, EncodedDocument.of(TestData.doc("x", "t", "v")).body());
+    assertThat(put[0]).isEqualTo((byte) 3);
+    assertThat(SegmentFormat.value(1, null)[0]).isEqualTo((byte) 2);
+  }
+
+  /** Values written by the code before format 2 (kind 1, StoredDocument) still read. */
+  @Test
+  void aFormat1ValueReadsAsTheSameDocumentInTheCanonicalForm() throws Exception {
+    var d = TestData.doc("x", "t", "v", "n", 3L);
+    byte[] body1 = DocumentCodec.toProto(d).toByteArray();
+    byte[] v1 = new byte[9 + body1.length];
+    v1[0] = 1;
+    SegmentFormat.putLong(v1, 1, 42);
+    System.arraycopy(body1, 0, v1, 9, body1.length);
+    DocumentVersion back = SegmentFormat.decodeValue(1, "x", v1);
+    assertThat(back.lsn()).isEqualTo(42);
+    assertThat(back.document()).isEqualTo(d);
+    assertThat(back.stored()).isEqualTo(EncodedDocument.of(d));
+    byte[] badDoc = v1.clone();
     badDoc[9] = (byte) 0xFF;
     assertThatThrownBy(() -> SegmentFormat.decodeValue(1, "x", badDoc))
         .isInstanceOf(SegmentCorruptionException.class);
