@@ -131,6 +131,19 @@ public final class ChangeFeed {
       throw StrataException.invalid(
           "snapshot '" + id + "' is not of fork '" + fork.name() + "' (id " + fork.id() + ") nor its base snapshot");
     }
+    if (!fromBase) {
+      long seq;
+      try {
+        seq = Long.parseLong(id.substring(id.lastIndexOf('-') + 1));
+      } catch (NumberFormatException e) {
+        throw StrataException.invalid("malformed snapshot id '" + id + "'");
+      }
+      long head = fork.head().map(Manifest::getSeq).orElse(0L);
+      if (seq > head) {
+        throw StrataException.invalid(
+            "snapshot '" + id + "' is not published yet: fork '" + fork.name() + "' is at seq " + head);
+      }
+    }
     String probe = fromBase ? Fork.snapshotId(fork.id(), 1) : id;
     Manifest m;
     try {

@@ -10,6 +10,8 @@ import dev.strata.api.v1.GetForkRequest;
 import dev.strata.api.v1.GetForkResponse;
 import dev.strata.api.v1.ListForksRequest;
 import dev.strata.api.v1.ListForksResponse;
+import dev.strata.api.v1.MergeForkRequest;
+import dev.strata.api.v1.MergeForkResponse;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
 import dev.strata.manifest.proto.Manifest;
@@ -206,5 +208,11 @@ final class ForkGrpcService extends ForkServiceGrpc.ForkServiceImplBase {
               .setReclaimedBytes(reclaimedBytes)
               .build();
         });
+  }
+
+  /** {@code MergeFork}: see {@link MergeForkRpc}; statuses as fork.proto says. */
+  @Override
+  public void mergeFork(MergeForkRequest req, StreamObserver<MergeForkResponse> observer) {
+    Rpc.unary(observer, "target", () -> MergeForkRpc.merge(ctx, req));
   }
 }

@@ -27,6 +27,8 @@ final class ServerContext {
   /** Fork ids known to be dropped (FORK_DROPPED vs. an id that never existed). */
   final DroppedForkIds droppedForks = new DroppedForkIds();
   final SnapshotWatches watches;
+  /** The open WatchChanges streams. */
+  final ChangeFeedStreams feeds;
   final ExecutorService executor;
   final long startTimeMs = System.currentTimeMillis();
   /** The Prometheus metrics; the server starts their endpoint once the engine serves. */
@@ -40,6 +42,7 @@ final class ServerContext {
     this.config = config;
     this.executor = executor;
     this.watches = new SnapshotWatches(this, scheduler);
+    this.feeds = new ChangeFeedStreams(this, scheduler);
     this.metrics = new ServerMetrics(state::engine);
   }
 

@@ -337,6 +337,7 @@ public final class StrataServer implements AutoCloseable {
         s.shutdown();
       }
       ctx.watches.closeAll(Math.min(2000, remainingMs(deadline)));
+      ctx.feeds.closeAll(Math.min(2000, remainingMs(deadline)));
       StrataEngine open = state.engineOrNull();
       if (open != null) {
         startFlushes(open); // so AwaitFlush and WAIT_FOR_FLUSHED calls in flight can finish
