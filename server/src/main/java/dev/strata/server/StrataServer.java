@@ -296,6 +296,11 @@ public final class StrataServer implements AutoCloseable {
     return ctx.watches.openCount();
   }
 
+  /** Open WatchChanges streams. */
+  int openChangeFeeds() {
+    return ctx.feeds.openCount();
+  }
+
   /** Waits until the server has shut down. */
   public void awaitTermination() throws InterruptedException {
     terminated.await();
