@@ -118,12 +118,17 @@ final class ForkMergeCommand extends ClientCommand {
           "three-way merge of %s (base %s): %s%d puts, %d deletes, %d collections created; %d conflicts resolved%n",
           r.getSourceSnapshotId(), r.getBaseSnapshotId(), would, r.getDocumentsPut(), r.getDocumentsDeleted(),
           r.getCollectionsCreated(), r.getConflictCount());
-      case MERGE_OUTCOME_UP_TO_DATE -> out.printf("up to date: nothing of %s to merge%n", r.getSourceSnapshotId());
+      case MERGE_OUTCOME_UP_TO_DATE -> out.printf(
+          "up to date: nothing of %s to merge%s%n", r.getSourceSnapshotId(),
+          r.getConflictCount() > 0 ? " (" + r.getConflictCount() + " conflicts resolved to the target's versions)" : "");
       case MERGE_OUTCOME_CONFLICTS -> out.printf(
           "conflicts: %d (nothing written); merge again with --strategy source-wins or target-wins%n", r.getConflictCount());
       default -> out.printf("outcome %s%n", r.getOutcome());
     }
     if (!conflicts.isEmpty()) {
+      if (r.getOutcome() != MergeOutcome.MERGE_OUTCOME_CONFLICTS) {
+        out.println("resolved conflicts:");
+      }
       Table t = new Table("COLLECTION", "ID", "KIND", "SOURCE", "TARGET", "DETAIL");
       for (MergeConflict c : conflicts) {
         t.row(
