@@ -63,8 +63,8 @@ import org.slf4j.LoggerFactory;
  *       it is durable, every batch before it is too.
  *   <li>Evaluate the commit rule ({@link MergeRecords}) on the log between {@code r} and the
  *       commit: concurrent target writes of the merge's keys are conflicts.
- *   <li>Apply the effective changes to L0 at the commit LSN (one record, routed by LSN like any
- *       write), register the merge for the manifest of the flush that covers it, mark the LSNs
+ *   <li>Apply the effective changes to L0 at the commit LSN (one record per collection, routed by
+ *       LSN like any write, the documents' stored bodies copied as they are), register the merge for the manifest of the flush that covers it, mark the LSNs
  *       done, request that flush.
  * </ol>
  *
