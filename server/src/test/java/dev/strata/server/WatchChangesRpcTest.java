@@ -199,6 +199,26 @@ class WatchChangesRpcTest {
   }
 
   @Test
+  void droppingTheWatchedForkEndsAFollowStreamWithForkDropped() throws Exception {
+    t.write("main", C, doc("a", "a", "x", 1));
+    flush();
+    var fork = t.forks().createFork(dev.strata.api.v1.CreateForkRequest.newBuilder().setName("gone").setFromFork("main").build()).getFork();
+    List<WatchChangesResponse> got = new CopyOnWriteArrayList<>();
+    AtomicReference<ClientCallStreamObserver<WatchChangesRequest>> call = new AtomicReference<>();
+    CompletableFuture<Status> end = new CompletableFuture<>();
+    SnapshotServiceGrpc.newStub(t.channel)
+        .watchChanges(
+            WatchChangesRequest.newBuilder().setFork("gone").setAfterSnapshotId(fork.getHeadSnapshotId()).setFollow(true).build(),
+            observer(call, got, end, Integer.MAX_VALUE));
+    await().until(() -> t.server.openChangeFeeds() == 1);
+    t.forks().dropFork(dev.strata.api.v1.DropForkRequest.newBuilder().setName("gone").build());
+    Status s = end.get(30, TimeUnit.SECONDS);
+    assertThat(s.getCode()).isEqualTo(Status.Code.NOT_FOUND);
+    assertThat(s.getDescription()).contains("was dropped");
+    await().atMost(Duration.ofSeconds(10)).until(() -> t.server.openChangeFeeds() == 0);
+  }
+
+  @Test
   void aSlowClientHoldsTheStreamWithoutTheServerSendingAhead() throws Exception {
     t.write("main", C, doc("seed", "seed", "x", 0));
     String position = flush();
