@@ -14,14 +14,31 @@ time this package is imported (see ``strata_client._stubs``).
 
 from .client import NO_RETRY, Client, Collection, RetryListener, RetryPolicy
 from .errors import StrataError
-from .model import Document, DropResult, Fork, SearchHit, SearchResult, Snapshot, Ticket, WriteResult
+from .model import (
+    Change,
+    ChangeBatch,
+    Document,
+    DropResult,
+    Fork,
+    MergeConflict,
+    MergeResult,
+    SearchHit,
+    SearchResult,
+    Snapshot,
+    Ticket,
+    WriteResult,
+)
 
 __all__ = [
+    "Change",
+    "ChangeBatch",
     "Client",
     "Collection",
     "Document",
     "DropResult",
     "Fork",
+    "MergeConflict",
+    "MergeResult",
     "NO_RETRY",
     "RetryListener",
     "RetryPolicy",

@@ -15,9 +15,11 @@ import grpc
 from . import _stubs
 from .errors import StrataError
 from .model import (
+    ChangeBatch,
     Document,
     DropResult,
     Fork,
+    MergeResult,
     SearchHit,
     SearchResult,
     Snapshot,
@@ -40,6 +42,8 @@ from strata.v1 import (  # noqa: E402
     flush_pb2_grpc,
     fork_pb2,
     fork_pb2_grpc,
+    snapshot_pb2,
+    snapshot_pb2_grpc,
 )
 
 TlsOption = Union[None, bool, str, Path, bytes]
@@ -141,6 +145,7 @@ class Client:
         self._documents = document_pb2_grpc.DocumentServiceStub(self._channel)
         self._flushes = flush_pb2_grpc.FlushServiceStub(self._channel)
         self._forks = fork_pb2_grpc.ForkServiceStub(self._channel)
+        self._snapshots = snapshot_pb2_grpc.SnapshotServiceStub(self._channel)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -540,6 +545,80 @@ class Client:
         r = self._call("GetFork", self._forks.GetFork, fork_pb2.GetForkRequest(name=name), timeout)
         return Fork.from_proto(r.fork)
 
+
+    _STRATEGIES = {
+        "fail": fork_pb2.MERGE_STRATEGY_FAIL,
+        "source-wins": fork_pb2.MERGE_STRATEGY_SOURCE_WINS,
+        "target-wins": fork_pb2.MERGE_STRATEGY_TARGET_WINS,
+    }
+
+    def merge_fork(
+        self,
+        source: str,
+        *,
+        into: Optional[str] = None,
+        strategy: str = "fail",
+        expected_target_head: Optional[str] = None,
+        dry_run: bool = False,
+        flush_source: bool = False,
+        conflict_page_size: int = 0,
+        conflict_page_token: str = "",
+        timeout: Optional[float] = None,
+    ) -> MergeResult:
+        """Merges fork ``source`` into ``into`` (default: the fork it was created from): a
+        fast-forward when the target did not change since the merge base, else a three-way merge
+        written atomically. ``strategy`` ``fail`` (default) writes nothing when a document changed
+        on both sides and returns the conflicts (outcome CONFLICTS, not an error); ``source-wins``
+        and ``target-wins`` resolve them. ``expected_target_head`` makes it conditional
+        (``FAILED_PRECONDITION``, reason ``MERGE_TARGET_MOVED``, when the target moved). Admin
+        token. Not retried: a merge that may have run is checked with ``dry_run=True``."""
+        if strategy not in self._STRATEGIES:
+            raise ValueError(f"strategy must be one of {sorted(self._STRATEGIES)}, got {strategy!r}")
+        request = fork_pb2.MergeForkRequest(
+            source=source,
+            target=into or "",
+            strategy=self._STRATEGIES[strategy],
+            expected_target_head=expected_target_head or "",
+            dry_run=dry_run,
+            flush_source=flush_source,
+            conflict_page_size=conflict_page_size,
+            conflict_page_token=conflict_page_token,
+        )
+        r = self._call("MergeFork", self._forks.MergeFork, request, timeout, idempotent=False)
+        return MergeResult.from_proto(r)
+
+    def watch_changes(
+        self,
+        after: str,
+        *,
+        fork: Optional[str] = None,
+        collection: Optional[str] = None,
+        follow: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Iterator[ChangeBatch]:
+        """The change feed of a fork: every put and delete of each snapshot published after
+        snapshot ``after`` (a snapshot of the fork or its base snapshot), in snapshot order, as
+        batches; a snapshot's last batch has ``complete`` set, and ``after=`` its ``snapshot_id``
+        resumes exactly there (across reconnects, restarts and compactions). Applying the changes
+        to the state at ``after`` (a ``scan`` at that snapshot) gives the state at each snapshot.
+        With ``follow`` the iterator then waits for new snapshots; it ends quietly once ``timeout``
+        seconds have passed (None: never) or when closed. A position retention has expired fails
+        with ``FAILED_PRECONDITION``, reason ``CHANGE_POSITION_EXPIRED``, and
+        ``metadata["oldest_retained_snapshot_id"]``."""
+        request = snapshot_pb2.WatchChangesRequest(
+            fork=self._fork(fork), collection=collection or "", after_snapshot_id=after, follow=follow
+        )
+        stream = self._snapshots.WatchChanges(request, timeout=timeout, metadata=self._metadata)
+        try:
+            for response in stream:
+                yield ChangeBatch.from_proto(response)
+        except grpc.RpcError as e:
+            error = StrataError.from_rpc_error(e)
+            if error.code == grpc.StatusCode.DEADLINE_EXCEEDED and timeout is not None:
+                return  # the watch's time is up
+            raise error from e
+        finally:
+            stream.cancel()
 
 def _collection(c: collection_pb2.Collection, created: bool = False) -> Collection:
     fields = {f.name: common_pb2.FieldKind.Name(f.kind).replace("FIELD_KIND_", "") for f in c.fields}

@@ -124,7 +124,7 @@ class Snapshot:
     seq: int
     parent_id: str
     covered_lsn: int
-    kind: str  # FLUSH, COMPACTION, FORK
+    kind: str  # FLUSH, COMPACTION, FORK, MERGE
     segment_count: int
     doc_count: int
     size_bytes: int
@@ -218,3 +218,115 @@ class DropResult:
     deleted_tags: tuple[str, ...]
     reclaimed_segments: int
     reclaimed_bytes: int
+
+
+@dataclass(frozen=True)
+class MergeConflict:
+    """A document (or, kind ``SCHEMA``, a collection) both sides of a merge changed since the base."""
+
+    kind: str  # DOCUMENT, SCHEMA
+    collection: str
+    id: str
+    source_lsn: int
+    target_lsn: int
+    source_deleted: bool
+    target_deleted: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What ``merge_fork`` did (or, with ``dry_run``, would do). ``outcome`` is FAST_FORWARD,
+    THREE_WAY, UP_TO_DATE or CONFLICTS (nothing written; ``conflicts`` is one page of them, the next
+    one fetched with ``conflict_page_token=next_conflict_page_token`` and ``dry_run=True``).
+    ``ticket`` resolves to the snapshot that holds the merge."""
+
+    outcome: str
+    dry_run: bool
+    base_snapshot_id: str
+    source_snapshot_id: str
+    target_head_snapshot_id: str
+    ticket: Optional[Ticket]
+    documents_put: int
+    documents_deleted: int
+    collections_created: int
+    conflict_count: int
+    conflicts: list[MergeConflict]
+    next_conflict_page_token: str
+    merge_lsn: int
+
+    @classmethod
+    def from_proto(cls, r: fork_pb2.MergeForkResponse) -> "MergeResult":
+        return cls(
+            outcome=fork_pb2.MergeOutcome.Name(r.outcome).replace("MERGE_OUTCOME_", ""),
+            dry_run=r.dry_run,
+            base_snapshot_id=r.base_snapshot_id,
+            source_snapshot_id=r.source_snapshot_id,
+            target_head_snapshot_id=r.target_head_snapshot_id,
+            ticket=Ticket.from_proto(r.ticket) if r.HasField("ticket") else None,
+            documents_put=r.documents_put,
+            documents_deleted=r.documents_deleted,
+            collections_created=r.collections_created,
+            conflict_count=r.conflict_count,
+            conflicts=[
+                MergeConflict(
+                    kind=fork_pb2.ConflictKind.Name(c.kind).replace("CONFLICT_KIND_", ""),
+                    collection=c.collection,
+                    id=c.id,
+                    source_lsn=c.source_lsn,
+                    target_lsn=c.target_lsn,
+                    source_deleted=c.source_deleted,
+                    target_deleted=c.target_deleted,
+                    detail=c.detail,
+                )
+                for c in r.conflicts
+            ],
+            next_conflict_page_token=r.next_conflict_page_token,
+            merge_lsn=r.merge_lsn,
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One document-level change of a snapshot: ``op`` PUT (``document`` is the new version) or
+    DELETE (``document`` is None); ``lsn`` is the write's LSN in the WAL of the fork that made it."""
+
+    snapshot_id: str
+    collection: str
+    id: str
+    op: str
+    document: Optional[Document]
+    lsn: int
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    """One message of the change feed: changes of snapshot ``snapshot_id`` (at most about 1,000).
+    ``complete`` marks the snapshot's last batch: everything up to it is delivered, and
+    ``watch_changes(after=snapshot_id)`` resumes exactly after it."""
+
+    snapshot_id: str
+    seq: int
+    kind: str
+    changes: list[Change]
+    complete: bool
+
+    @classmethod
+    def from_proto(cls, r: snapshot_pb2.WatchChangesResponse) -> "ChangeBatch":
+        return cls(
+            snapshot_id=r.snapshot_id,
+            seq=r.seq,
+            kind=snapshot_pb2.SnapshotKind.Name(r.kind).replace("SNAPSHOT_KIND_", ""),
+            changes=[
+                Change(
+                    snapshot_id=c.snapshot_id,
+                    collection=c.collection,
+                    id=c.id,
+                    op=snapshot_pb2.ChangeOp.Name(c.op).replace("CHANGE_OP_", ""),
+                    document=from_document(c.document) if c.op == snapshot_pb2.CHANGE_OP_PUT else None,
+                    lsn=c.lsn,
+                )
+                for c in r.changes
+            ],
+            complete=r.snapshot_complete,
+        )

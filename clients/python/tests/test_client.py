@@ -246,3 +246,65 @@ def test_resource_exhausted_carries_retry_info_and_is_retried_after_its_delay(st
             _, ticket = _flush_behind_another(patient, writer, name)
             assert patient.await_flush(ticket, timeout=60).covered_lsn >= ticket.lsn
         assert retries and retries[0] == ("Flush", grpc.StatusCode.RESOURCE_EXHAUSTED, pytest.approx(0.1))
+
+
+def test_merge_fork_fast_forward_three_way_conflicts_and_watch_changes(client, packages):
+    # A fork of a fork, merged back into its parent: the shared server's main stays untouched.
+    parent = unique("mparent")
+    client.create_fork(parent, from_fork="main", flush_first=True)
+    start = client.get_fork(parent).head_snapshot_id
+    feat = unique("mfeat")
+    client.create_fork(feat, from_fork=parent)
+    client.write(packages, put=[{"id": "pkg-new", "summary": "added on the fork"}], delete=["pkg-001"], fork=feat)
+
+    dry = client.merge_fork(feat, flush_source=True, dry_run=True)
+    assert dry.outcome == "FAST_FORWARD" and dry.dry_run and dry.ticket is None
+    ff = client.merge_fork(feat)
+    assert ff.outcome == "FAST_FORWARD" and ff.ticket is not None
+    merged = client.await_flush(ff.ticket, timeout=60)
+    assert merged.kind == "MERGE" and merged.proto.merged_snapshot_id == ff.source_snapshot_id
+    assert client.get(packages, "pkg-new", fork=parent)["summary"] == "added on the fork"
+
+    # Both sides change pkg-002: FAIL lists the conflict and writes nothing; source-wins merges.
+    client.write(packages, put=[{"id": "pkg-002", "summary": "fork side"}], fork=feat)
+    client.write(packages, put=[{"id": "pkg-002", "summary": "parent side"}], fork=parent)
+    head = client.await_flush(client.flush(fork=parent), timeout=60)
+    conflicts = client.merge_fork(feat, into=parent, flush_source=True)
+    assert conflicts.outcome == "CONFLICTS" and conflicts.conflict_count == 1
+    (c,) = conflicts.conflicts
+    assert (c.collection, c.id, c.kind, c.source_deleted) == (packages, "pkg-002", "DOCUMENT", False)
+    assert client.get(packages, "pkg-002", fork=parent)["summary"] == "parent side"
+    with pytest.raises(StrataError) as moved:
+        client.merge_fork(feat, expected_target_head=start, strategy="source-wins")
+    assert moved.value.code == grpc.StatusCode.FAILED_PRECONDITION and moved.value.reason == "MERGE_TARGET_MOVED"
+    current = client.get_fork(parent).head_snapshot_id  # head, or a compaction of it published since
+    assert moved.value.metadata["head_snapshot_id"] == current and current >= head.id
+    won = client.merge_fork(feat, strategy="source-wins", expected_target_head=current)
+    assert won.outcome == "THREE_WAY" and won.conflict_count == 1
+    client.await_flush(won.ticket, timeout=60)
+    assert client.get(packages, "pkg-002", fork=parent)["summary"] == "fork side"
+    with pytest.raises(ValueError):
+        client.merge_fork(feat, strategy="both")
+
+    # The parent's change feed from its first snapshot, applied to the state there, equals its head.
+    state = {d["id"]: d for d in client.scan(packages, fork=parent, snapshot=start)}
+    last = None
+    batches = list(client.watch_changes(start, fork=parent, collection=packages))
+    for batch in batches:
+        for ch in batch.changes:
+            assert ch.snapshot_id == batch.snapshot_id
+            if ch.op == "PUT":
+                state[ch.id] = ch.document
+            else:
+                state.pop(ch.id, None)
+        if batch.complete:
+            last = batch.snapshot_id
+    assert last == client.get_fork(parent).head_snapshot_id
+    assert state == {d["id"]: d for d in client.scan(packages, fork=parent)}
+    # Resuming after the last complete snapshot: no more changes (a background compaction may
+    # publish a snapshot without any), and a follow stream times out quietly.
+    assert all(not b.changes for b in client.watch_changes(last, fork=parent))
+    assert all(not b.changes for b in client.watch_changes(last, fork=parent, follow=True, timeout=0.5))
+    with pytest.raises(StrataError) as bad:
+        list(client.watch_changes("junk", fork=parent))
+    assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT

@@ -49,6 +49,10 @@ import dev.strata.api.v1.StatsResponse;
 import dev.strata.api.v1.TagSnapshotRequest;
 import dev.strata.api.v1.VerifyRequest;
 import dev.strata.api.v1.VerifyResponse;
+import dev.strata.api.v1.MergeForkRequest;
+import dev.strata.api.v1.MergeForkResponse;
+import dev.strata.api.v1.WatchChangesRequest;
+import dev.strata.api.v1.WatchChangesResponse;
 import dev.strata.api.v1.WatchSnapshotsRequest;
 import dev.strata.api.v1.WatchSnapshotsResponse;
 import dev.strata.api.v1.WriteRequest;
@@ -557,7 +561,29 @@ public final class StrataClient implements AutoCloseable {
     return flatten(it, DiffSnapshotsResponse::getEntriesList);
   }
 
+  /**
+   * The change feed of a fork ({@code WatchChanges}): one message per batch of a snapshot's
+   * changes, the snapshot's last with {@code snapshot_complete} (resume with its snapshot id). The
+   * iterator blocks for the next message; with {@code follow} it waits for new snapshots until
+   * {@code timeoutOrNull} passes (null: no deadline; run it inside a cancellable {@link Context} to
+   * stop it). Ends with a {@link StatusRuntimeException} when the stream fails, e.g.
+   * FAILED_PRECONDITION CHANGE_POSITION_EXPIRED with the oldest retained snapshot in its metadata.
+   */
+  public Iterator<WatchChangesResponse> watchChanges(WatchChangesRequest request, Duration timeoutOrNull) {
+    SnapshotServiceGrpc.SnapshotServiceBlockingStub stub = timeoutOrNull == null ? snapshots : dl(snapshots, timeoutOrNull);
+    return stub.watchChanges(request);
+  }
+
   // ---------------------------------------------------------------- forks
+
+  /**
+   * Merges a fork into another ({@code MergeFork}, admin): fast-forward, three-way or nothing; a
+   * CONFLICTS outcome is a response, not an error. Not retried (a merge that may have run is
+   * checked with a dry run, or made safe with {@code expected_target_head}).
+   */
+  public MergeForkResponse mergeFork(MergeForkRequest request) {
+    return dl(forks).mergeFork(request);
+  }
 
   /** Creates a fork (retried on back-pressure, which only {@code flush_first} can meet). */
   public Fork createFork(CreateForkRequest request) {

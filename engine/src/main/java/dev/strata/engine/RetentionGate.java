@@ -9,6 +9,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Serializes the two moments that matter between retention and a new reference to a snapshot (a
@@ -25,6 +26,9 @@ import java.util.Set;
  * until {@link #expired}. Either retention decided first and the registrant fails, or the
  * registrant came first and retention keeps the snapshot.
  *
+ * <p>What is kept for good ({@link #kept}): tagged snapshots, fork bases, and the source snapshots
+ * the forks' heads record as merged (the base of their next merge).
+ *
  * <p>Thread-safe: one monitor, held only for in-memory set operations, never across I/O.
  */
 final class RetentionGate {
@@ -39,8 +43,24 @@ final class RetentionGate {
   @GuardedBy("gate")
   private final Set<String> expiring = new HashSet<>();
 
-  RetentionGate(ForkCatalog catalog) {
+  private final Supplier<Set<String>> mergeSources;
+
+  /** @param mergeSources the source snapshots the forks' heads record as merged (no I/O) */
+  RetentionGate(ForkCatalog catalog, Supplier<Set<String>> mergeSources) {
     this.catalog = catalog;
+    this.mergeSources = mergeSources;
+  }
+
+  /** Snapshots retention never expires: tagged ones, fork bases, merged sources. Reads memory. */
+  Set<String> kept() {
+    Set<String> keep = new HashSet<>(catalog.current().tags().values());
+    for (ForkEntry e : catalog.current().forks()) {
+      if (!e.baseSnapshotId().isEmpty()) {
+        keep.add(e.baseSnapshotId());
+      }
+    }
+    keep.addAll(mergeSources.get());
+    return keep;
   }
 
   /**
@@ -70,10 +90,7 @@ final class RetentionGate {
    */
   List<String> confirmExpiry(List<String> candidates) {
     synchronized (gate) {
-      Set<String> keep = new HashSet<>(catalog.current().tags().values());
-      for (ForkEntry e : catalog.current().forks()) {
-        keep.add(e.baseSnapshotId());
-      }
+      Set<String> keep = kept();
       keep.addAll(referencesInFlight.keySet());
       List<String> go = new ArrayList<>();
       for (String id : candidates) {

@@ -6,8 +6,6 @@ import dev.strata.engine.fork.SegmentIdAllocator;
 import dev.strata.engine.retention.RetentionOptions;
 import dev.strata.engine.retention.RetentionPolicy;
 import dev.strata.engine.segment.SegmentStore;
-import dev.strata.manifest.ForkCatalog;
-import dev.strata.manifest.ForkEntry;
 import dev.strata.manifest.proto.Manifest;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -53,7 +51,6 @@ final class RetentionService {
   private static final long RUN_NOW_TIMEOUT_MINUTES = 5;
 
   private final ForkRegistry forks;
-  private final ForkCatalog catalog;
   private final SegmentStore segments;
   private final SegmentIdAllocator segmentIds;
   private final RetentionGate gate;
@@ -74,7 +71,6 @@ final class RetentionService {
   /** @param clockMs the time retention compares snapshot ages with, ms since the epoch */
   RetentionService(
       ForkRegistry forks,
-      ForkCatalog catalog,
       SegmentStore segments,
       SegmentIdAllocator segmentIds,
       RetentionGate gate,
@@ -82,7 +78,6 @@ final class RetentionService {
       ExecutorService gcExecutor,
       LongSupplier clockMs) {
     this.forks = forks;
-    this.catalog = catalog;
     this.segments = segments;
     this.segmentIds = segmentIds;
     this.gate = gate;
@@ -152,17 +147,12 @@ final class RetentionService {
     if (stopped) {
       return;
     }
-    Set<String> protectedIds = new HashSet<>(catalog.current().tags().values());
-    for (ForkEntry e : catalog.current().forks()) {
-      if (!e.baseSnapshotId().isEmpty()) {
-        protectedIds.add(e.baseSnapshotId());
-      }
-    }
+    Set<String> protectedIds = gate.kept();
     long now = clockMs.getAsLong();
     int expired = 0;
     for (Fork f : forks.openForks()) {
       try {
-        expired += f.expireSnapshots(protectedIds, options, now, gate::confirmExpiry, gate::expired);
+        expired += f.retention().expire(protectedIds, options, now, gate::confirmExpiry, gate::expired);
       } catch (IOException | RuntimeException e) {
         log.warn("fork={} retention failed (retried next pass): {}", f.name(), e.toString());
       }
@@ -207,7 +197,7 @@ final class RetentionService {
     int expired = 0;
     for (Map.Entry<String, List<String>> e : idsByFork.entrySet()) {
       try {
-        expired += byName.get(e.getKey()).expireSnapshots(e.getValue(), gate::confirmExpiry, gate::expired);
+        expired += byName.get(e.getKey()).retention().expire(e.getValue(), gate::confirmExpiry, gate::expired);
       } catch (IOException | RuntimeException ex) {
         log.warn("fork={} space-bound retention failed (retried next pass): {}", e.getKey(), ex.toString());
       }

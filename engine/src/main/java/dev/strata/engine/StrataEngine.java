@@ -4,6 +4,7 @@ import dev.strata.engine.compaction.CompactionResult;
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.fork.ForkContext;
 import dev.strata.engine.fork.ForkStats;
+import dev.strata.engine.fork.MergeResult;
 import dev.strata.engine.fork.SegmentIdAllocator;
 import dev.strata.engine.fork.WriteBufferManager;
 import dev.strata.engine.read.PublishedSnapshot;
@@ -78,6 +79,8 @@ public final class StrataEngine implements AutoCloseable {
   private final Tags tags;
   private final RetentionService retention;
   private final EngineVerifier verifier;
+  private final ForkMerges merges;
+  private final ChangeFeed changeFeed;
   private final CopyOnWriteArrayList<Consumer<Fork>> publishListeners = new CopyOnWriteArrayList<>();
   /** L0 of all forks, held to the memory budget's L0 share. */
   private final WriteBufferManager writeBuffers;
@@ -112,13 +115,14 @@ public final class StrataEngine implements AutoCloseable {
         new ForkContext(
             vfs, dataDir, options, segments, executors.stream(), executors.finalizer(), executors.scheduler(),
             segmentIds, this::onFlushPublished, writeBuffers);
-    RetentionGate gate = new RetentionGate(catalog);
+    RetentionGate gate = new RetentionGate(catalog, this::mergeSources);
     this.tags = new Tags(catalog, gate);
     this.forks = new ForkRegistry(ctx, catalog, gate, tags);
     this.retention =
-        new RetentionService(
-            forks, catalog, segments, segmentIds, gate, options.retention(), executors.gc(), options.clock()::millis);
+        new RetentionService(forks, segments, segmentIds, gate, options.retention(), executors.gc(), options.clock()::millis);
     this.verifier = new EngineVerifier(forks, segments);
+    this.merges = new ForkMerges(forks, segments, gate, options);
+    this.changeFeed = new ChangeFeed(segments);
   }
 
   /**
@@ -257,6 +261,48 @@ public final class StrataEngine implements AutoCloseable {
     Fork dropped = forks.drop(name, drainTimeoutMs);
     compactions.forget(dropped);
     retention.collectGarbage();
+  }
+
+  /**
+   * Merges a fork into another ({@code MergeFork}): fast-forward, three-way or nothing, all or
+   * nothing ({@link ForkMerges}; the target side is {@code fork.ForkMerge}).
+   *
+   * @throws StrataException INVALID_ARGUMENT (source = target; no target to default to),
+   *     NOT_FOUND (fork), FAILED_PRECONDITION (the target moved, is read-only or merging, no
+   *     common ancestor, no source snapshot), RESOURCE_EXHAUSTED (too large, write stall),
+   *     DEADLINE_EXCEEDED (the source's flush), IO_ERROR
+   */
+  public MergeResult mergeFork(MergeSpec spec) {
+    checkOpen();
+    return merges.merge(spec);
+  }
+
+  /** The source snapshots the forks' heads record as merged: retention keeps them. */
+  private Set<String> mergeSources() {
+    return merges.mergeSources();
+  }
+
+  /**
+   * Opens a change feed cursor of {@code fork} after snapshot {@code afterSnapshotId} ({@link
+   * ChangeFeed}); the caller closes it.
+   *
+   * @throws StrataException NOT_FOUND (fork), INVALID_ARGUMENT (not a snapshot of the fork),
+   *     FAILED_PRECONDITION (the position expired; the message names the oldest retained snapshot)
+   */
+  public ChangeFeed.Cursor openChanges(String fork, String afterSnapshotId) {
+    checkOpen();
+    return changeFeed.open(forks.fork(fork), afterSnapshotId);
+  }
+
+  /**
+   * Delivers the changes of every snapshot published after {@code cursor} up to the head, moving it.
+   *
+   * @param collection only this collection; null or empty for all
+   * @return false if the sink stopped
+   */
+  public boolean readChanges(ChangeFeed.Cursor cursor, String collection, ChangeFeed.Sink sink) {
+    checkOpen();
+    return changeFeed.advance(cursor, collection, sink);
   }
 
   // Snapshots and tags.

@@ -17,20 +17,21 @@ import picocli.CommandLine.Parameters;
     name = "fork",
     aliases = "forks",
     mixinStandardHelpOptions = true,
-    description = "Create, list, show and drop forks.",
+    description = "Create, list, show, drop and merge forks.",
     subcommands = {
       ForkCommand.Create.class,
       ForkCommand.ListCmd.class,
       ForkCommand.Show.class,
       ForkCommand.Tree.class,
-      ForkCommand.Drop.class
+      ForkCommand.Drop.class,
+      ForkMergeCommand.class
     })
 final class ForkCommand implements Runnable {
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
-    throw new ParameterException(spec.commandLine(), "Missing subcommand: create, list, show, tree or drop");
+    throw new ParameterException(spec.commandLine(), "Missing subcommand: create, list, show, tree, drop or merge");
   }
 
   @Command(

@@ -14,14 +14,16 @@ import java.util.Map;
  * A fork's chain of snapshots drawn like {@code git log --graph} ({@code strata snapshots list
  * --graph}): newest first, one {@code *} per snapshot, with what each one did (a flush's covered
  * LSN, a compaction's segments before and after), its tags, the forks that branch off it
- * ({@code | *} then {@code |/} above it), parents that retention expired ({@code :}), and at the
- * bottom the snapshot the fork itself was created from.
+ * ({@code | *} then {@code |/} above it), the source snapshot a merge took in ({@code |\} then
+ * {@code | *} below the merge's snapshot, like git's second parent), parents that retention expired
+ * ({@code :}), and at the bottom the snapshot the fork itself was created from.
  *
  * <p>Not thread-safe; build, print, drop.
  */
 final class SnapshotGraph {
   private final List<Snapshot> snapshots;
   private final Map<String, List<Fork>> branchesByBase = new HashMap<>();
+  private final Map<String, String> forkNames = new HashMap<>();
 
   /**
    * @param snapshots a fork's snapshots, newest first (as ListSnapshots returns them)
@@ -30,6 +32,7 @@ final class SnapshotGraph {
   SnapshotGraph(List<Snapshot> snapshots, List<Fork> forks) {
     this.snapshots = snapshots;
     for (Fork f : forks) {
+      forkNames.put(f.getId(), f.getName());
       if (!f.getBaseSnapshotId().isEmpty()) {
         branchesByBase.computeIfAbsent(f.getBaseSnapshotId(), k -> new ArrayList<>()).add(f);
       }
@@ -61,6 +64,11 @@ final class SnapshotGraph {
           Format.bytes(s.getStats().getSizeBytes()),
           Format.time(s.getCreateTime()),
           String.join(", ", s.getTagsList()));
+      if (!s.getMergedSnapshotId().isEmpty()) {
+        // The merge's second parent: the source snapshot, on another fork's chain.
+        t.row(pipe + "\\");
+        t.row(pipe + " * " + s.getMergedSnapshotId(), "", "merged from fork " + forkOf(s.getMergedSnapshotId()));
+      }
       if (s.getParentId().isEmpty() || s.getKind() == SnapshotKind.SNAPSHOT_KIND_FORK) {
         continue;
       }
@@ -79,8 +87,15 @@ final class SnapshotGraph {
       case SNAPSHOT_KIND_COMPACTION ->
           (older == null ? "" : older.getSegmentCount() + " -> ") + segments(s.getSegmentCount());
       case SNAPSHOT_KIND_FORK -> "from " + s.getParentId();
+      case SNAPSHOT_KIND_MERGE -> "fast-forward, " + segments(s.getSegmentCount());
       default -> "lsn " + s.getCoveredLsn() + ", " + segments(s.getSegmentCount());
     };
+  }
+
+  /** The name of the fork that owns {@code snapshotId} (its id while the fork is unknown, e.g. dropped). */
+  private String forkOf(String snapshotId) {
+    String forkId = snapshotId.substring(0, Math.max(0, snapshotId.lastIndexOf('-')));
+    return forkNames.getOrDefault(forkId, forkId);
   }
 
   private static String segments(int n) {

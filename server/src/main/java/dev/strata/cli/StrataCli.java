@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
  * error (printed on one line as {@code error: CODE: message}) or the input was bad; {@value
  * #EXIT_USAGE} usage error (unknown command or flag, missing argument); {@value
  * #EXIT_UNREACHABLE} the server could not be reached; {@value #EXIT_PROBLEMS} {@code verify} found
- * problems.
+ * problems, or {@code fork merge} stopped on conflicts.
  */
 @Command(
     name = "strata",
@@ -59,6 +59,7 @@ import picocli.CommandLine.Spec;
       FlushCommand.class,
       AwaitCommand.class,
       SnapshotsCommand.class,
+      ChangesCommand.class,
       ForkCommand.class,
       CompactCommand.class,
       StatsCommand.class,

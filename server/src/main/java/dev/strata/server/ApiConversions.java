@@ -25,6 +25,8 @@ import dev.strata.engine.model.FieldValue;
 import dev.strata.manifest.proto.CollectionDef;
 import dev.strata.manifest.proto.FieldDef;
 import dev.strata.manifest.proto.Manifest;
+import dev.strata.manifest.proto.ManifestOrigin;
+import dev.strata.manifest.proto.MergeRef;
 import dev.strata.manifest.proto.SegmentRef;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -235,6 +237,11 @@ public final class ApiConversions {
             .setCreateTime(timestamp(m.getCreateTimeMs()))
             .addAllTags(tags)
             .setKind(kind(m));
+    for (MergeRef r : m.getMergesList()) {
+      if (r.getMergedInSeq() == m.getSeq()) {
+        b.setMergedSnapshotId(r.getSourceSnapshotId());
+      }
+    }
     List<CollectionDef> defs = new ArrayList<>(m.getCollectionsList());
     defs.sort((x, y) -> x.getName().compareTo(y.getName()));
     for (CollectionDef d : defs) {
@@ -257,8 +264,11 @@ public final class ApiConversions {
     if (m.getParentId().isEmpty() && m.getSegmentsCount() == 0) {
       return SnapshotKind.SNAPSHOT_KIND_INITIAL;
     }
-    if (m.getOrigin() == dev.strata.manifest.proto.ManifestOrigin.MANIFEST_ORIGIN_COMPACTION) {
+    if (m.getOrigin() == ManifestOrigin.MANIFEST_ORIGIN_COMPACTION) {
       return SnapshotKind.SNAPSHOT_KIND_COMPACTION;
+    }
+    if (m.getOrigin() == ManifestOrigin.MANIFEST_ORIGIN_MERGE) {
+      return SnapshotKind.SNAPSHOT_KIND_MERGE;
     }
     return SnapshotKind.SNAPSHOT_KIND_FLUSH;
   }

@@ -51,9 +51,10 @@ final class AuthInterceptor implements ServerInterceptor {
     reader(
         SnapshotServiceGrpc.getListSnapshotsMethod(),
         SnapshotServiceGrpc.getGetSnapshotMethod(),
-        SnapshotServiceGrpc.getDiffSnapshotsMethod());
+        SnapshotServiceGrpc.getDiffSnapshotsMethod(),
+        SnapshotServiceGrpc.getWatchChangesMethod());
     admin(SnapshotServiceGrpc.getTagSnapshotMethod(), SnapshotServiceGrpc.getDeleteTagMethod());
-    admin(ForkServiceGrpc.getCreateForkMethod(), ForkServiceGrpc.getDropForkMethod());
+    admin(ForkServiceGrpc.getCreateForkMethod(), ForkServiceGrpc.getDropForkMethod(), ForkServiceGrpc.getMergeForkMethod());
     reader(ForkServiceGrpc.getGetForkMethod(), ForkServiceGrpc.getListForksMethod());
     admin(AdminServiceGrpc.getCompactMethod(), AdminServiceGrpc.getVerifyMethod());
     reader(AdminServiceGrpc.getStatsMethod());

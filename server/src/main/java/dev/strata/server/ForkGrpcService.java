@@ -10,6 +10,8 @@ import dev.strata.api.v1.GetForkRequest;
 import dev.strata.api.v1.GetForkResponse;
 import dev.strata.api.v1.ListForksRequest;
 import dev.strata.api.v1.ListForksResponse;
+import dev.strata.api.v1.MergeForkRequest;
+import dev.strata.api.v1.MergeForkResponse;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
 import dev.strata.manifest.proto.Manifest;
@@ -214,5 +216,12 @@ final class ForkGrpcService extends ForkServiceGrpc.ForkServiceImplBase {
               .setReclaimedBytes(reclaimedBytes)
               .build();
         });
+  }
+
+  /** {@code MergeFork}: see {@link MergeForkRpc}; statuses as fork.proto says. */
+  @Override
+  public void mergeFork(MergeForkRequest req, StreamObserver<MergeForkResponse> observer) {
+    // A three-way merge reads and writes whole change sets: never on a transport thread.
+    ctx.exec.unary(ctx.exec.blocking, observer, "target", () -> MergeForkRpc.merge(ctx, req));
   }
 }

@@ -28,6 +28,8 @@ final class ServerContext {
   final SnapshotWatches watches;
   /** Where calls run beyond the transport threads (the bounded pools). */
   final CallExecutors exec;
+  /** The open WatchChanges streams. */
+  final ChangeFeedStreams feeds;
   final long startTimeMs = System.currentTimeMillis();
   /** The Prometheus metrics; the server starts their endpoint once the engine serves. */
   final ServerMetrics metrics;
@@ -40,6 +42,7 @@ final class ServerContext {
     this.config = config;
     this.exec = exec;
     this.watches = new SnapshotWatches(this, scheduler);
+    this.feeds = new ChangeFeedStreams(this, scheduler);
     this.metrics = new ServerMetrics(state::engine);
   }
 

@@ -15,6 +15,8 @@ import dev.strata.api.v1.Snapshot;
 import dev.strata.api.v1.SnapshotServiceGrpc;
 import dev.strata.api.v1.TagSnapshotRequest;
 import dev.strata.api.v1.TagSnapshotResponse;
+import dev.strata.api.v1.WatchChangesRequest;
+import dev.strata.api.v1.WatchChangesResponse;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.read.PublishedSnapshot;
@@ -22,6 +24,7 @@ import dev.strata.engine.read.SnapshotDiff;
 import dev.strata.manifest.proto.CollectionDef;
 import dev.strata.manifest.proto.Manifest;
 import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -185,6 +188,12 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
           }
           return out.build();
         });
+  }
+
+  /** {@code WatchChanges}: the change feed, see {@link ChangeFeedStreams}. */
+  @Override
+  public void watchChanges(WatchChangesRequest req, StreamObserver<WatchChangesResponse> observer) {
+    ctx.feeds.start(req, (ServerCallStreamObserver<WatchChangesResponse>) observer);
   }
 
   @Override

@@ -39,7 +39,10 @@ import org.slf4j.LoggerFactory;
  *   <tr><td>FAILED_PRECONDITION, schema conflict</td><td>FAILED_PRECONDITION</td>
  *       <td>COLLECTION_SCHEMA_CONFLICT</td></tr>
  *   <tr><td>FAILED_PRECONDITION</td><td>FAILED_PRECONDITION</td><td>FORK_READ_ONLY,
- *       FORK_DROPPING, MAIN_FORK_PROTECTED</td></tr>
+ *       FORK_DROPPING, MAIN_FORK_PROTECTED; MERGE_TARGET_MOVED, MERGE_NO_COMMON_ANCESTOR,
+ *       MERGE_IN_PROGRESS, CHANGE_POSITION_EXPIRED ({@link MergeStatuses})</td></tr>
+ *   <tr><td>RESOURCE_EXHAUSTED, a merge too large</td><td>RESOURCE_EXHAUSTED</td><td>MERGE_TOO_LARGE,
+ *       pushback -1 (not retryable)</td></tr>
  *   <tr><td>RESOURCE_EXHAUSTED</td><td>RESOURCE_EXHAUSTED</td><td>WRITE_STALLED + RetryInfo, and the
  *       same delay in the {@code grpc-retry-pushback-ms} trailer (-1 when not retryable)</td></tr>
  *   <tr><td>DEADLINE_EXCEEDED</td><td>DEADLINE_EXCEEDED</td><td>DRAIN_TIMEOUT for a drop</td></tr>
@@ -162,6 +165,10 @@ public final class StatusMapper {
         if (msg.contains("different schema")) {
           return build(Status.Code.FAILED_PRECONDITION, msg, ErrorReason.COLLECTION_SCHEMA_CONFLICT, meta, List.of(), 0);
         }
+        ErrorReason merge = MergeStatuses.failedPrecondition(msg, meta);
+        if (merge != null) {
+          return build(Status.Code.FAILED_PRECONDITION, msg, merge, meta, List.of(), 0);
+        }
         ErrorReason r =
             msg.contains("read-only")
                 ? ErrorReason.FORK_READ_ONLY
@@ -174,6 +181,9 @@ public final class StatusMapper {
         return build(Status.Code.FAILED_PRECONDITION, msg, r, meta, List.of(), 0);
       }
       case RESOURCE_EXHAUSTED:
+        if (MergeStatuses.tooLarge(msg, meta)) {
+          return build(Status.Code.RESOURCE_EXHAUSTED, msg, ErrorReason.MERGE_TOO_LARGE, meta, List.of(), 0);
+        }
         return build(
             Status.Code.RESOURCE_EXHAUSTED, msg, ErrorReason.WRITE_STALLED, meta, List.of(), Math.max(1, s.retryAfterMs()));
       case DEADLINE_EXCEEDED: {

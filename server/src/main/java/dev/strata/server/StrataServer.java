@@ -304,6 +304,11 @@ public final class StrataServer implements AutoCloseable {
     return ctx.watches.openCount();
   }
 
+  /** Open WatchChanges streams. */
+  int openChangeFeeds() {
+    return ctx.feeds.openCount();
+  }
+
   /** Waits until the server has shut down. */
   public void awaitTermination() throws InterruptedException {
     terminated.await();
@@ -345,6 +350,7 @@ public final class StrataServer implements AutoCloseable {
         s.shutdown();
       }
       ctx.watches.closeAll(Math.min(2000, remainingMs(deadline)));
+      ctx.feeds.closeAll(Math.min(2000, remainingMs(deadline)));
       StrataEngine open = state.engineOrNull();
       if (open != null) {
         startFlushes(open); // so AwaitFlush and WAIT_FOR_FLUSHED calls in flight can finish

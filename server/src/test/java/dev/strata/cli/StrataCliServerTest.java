@@ -263,6 +263,54 @@ class StrataCliServerTest {
   }
 
   @Test
+  void forkMergeFastForwardAndConflictsThenTheChangeFeed() {
+    String s = load("pk-merge");
+    ok("fork", "create", "mfeat", "--flush-first");
+    ok("--fork", "mfeat", "delete", "-c", "pk-merge", "pkg-001");
+    ok("--fork", "mfeat", "put", "-c", "pk-merge", "{\"id\":\"pkg-new\",\"summary\":\"added on the fork\"}");
+    Result dry = ok("fork", "merge", "mfeat", "--flush-source", "--dry-run");
+    assertThat(dry.out()).contains("fast-forward: the target would take");
+    Result ff = ok("fork", "merge", "mfeat");
+    assertThat(ff.out()).contains("fast-forward: the target takes").contains("merged in snapshot main");
+    Result graph = ok("snapshots", "list", "--graph");
+    assertThat(graph.out()).contains("|\\").contains("merged from fork mfeat").contains("MERGE");
+    assertThat(ok("--json", "snapshots", "list").out()).contains("\"mergedSnapshotId\":\"mfeat-");
+    assertThat(ok("get", "-c", "pk-merge", "pkg-new").out()).contains("added on the fork");
+
+    // Both sides change pkg-002: a conflict (exit 4, nothing written), then source-wins.
+    ok("fork", "create", "mfeat2", "--flush-first");
+    ok("--fork", "mfeat2", "put", "-c", "pk-merge", "{\"id\":\"pkg-002\",\"summary\":\"fork side\"}");
+    ok("put", "-c", "pk-merge", "{\"id\":\"pkg-002\",\"summary\":\"main side\"}");
+    Result conflicts = cli("fork", "merge", "mfeat2", "--into", "main", "--flush-source");
+    assertThat(conflicts.code()).as(conflicts.toString()).isEqualTo(StrataCli.EXIT_PROBLEMS);
+    assertThat(conflicts.out()).contains("conflicts: 1").contains("pkg-002").contains("changed @");
+    Result json = cli("--json", "fork", "merge", "mfeat2");
+    assertThat(json.json().getAsJsonObject("merge").get("outcome").getAsString()).isEqualTo("MERGE_OUTCOME_CONFLICTS");
+    assertThat(json.json().getAsJsonArray("conflicts")).hasSize(1);
+    assertThat(cli("fork", "merge", "mfeat2", "--strategy", "both").code()).isEqualTo(StrataCli.EXIT_USAGE);
+    Result won = ok("fork", "merge", "mfeat2", "--strategy", "source-wins");
+    assertThat(won.out()).contains("three-way merge").contains("1 conflicts resolved");
+    assertThat(ok("get", "-c", "pk-merge", "pkg-002").out()).contains("fork side");
+
+    // The change feed after the loaded snapshot: JSON Lines, each snapshot closed by a marker line.
+    List<JsonObject> lines = ok("--json", "changes", "main", "--collection", "pk-merge", "--after", s).jsonLines();
+    assertThat(lines).isNotEmpty();
+    assertThat(lines.get(lines.size() - 1).get("snapshotComplete").getAsBoolean()).isTrue();
+    Set<String> deleted = new HashSet<>();
+    Set<String> put = new HashSet<>();
+    for (JsonObject l : lines) {
+      if (l.has("op")) {
+        (l.get("op").getAsString().equals("CHANGE_OP_DELETE") ? deleted : put).add(l.get("id").getAsString());
+      }
+    }
+    assertThat(deleted).contains("pkg-001");
+    assertThat(put).contains("pkg-new", "pkg-002");
+    Result text = ok("changes", "main", "--after", s);
+    assertThat(text.out()).contains(" delete pk-merge/pkg-001").contains("# complete main");
+    assertThat(cli("changes", "main", "--after", "main-0000000000000000-000000000001").code()).isEqualTo(StrataCli.EXIT_FAILED);
+  }
+
+  @Test
   void snapshotsTagsStatsVerifyAndJson() {
     String s = load("pk-admin");
     ok("snapshots", "tag", s, "loaded-admin");

@@ -167,6 +167,8 @@ class ShadedJarCliIT {
     assertThat(ok("fork", "list").out()).contains("f1");
     assertThat(ok("fork", "show", "f1").out()).contains(first);
     assertThat(ok("fork", "tree").out()).contains("└── f1");
+    assertThat(ok("fork", "merge", "f1", "--dry-run").out()).contains("up to date");
+    assertThat(ok("changes", "main", "--after", first).out()).contains("delete pk/pkg-001").contains("# complete " + second);
     assertThat(ok("fork", "drop", "f1").out()).contains("dropped fork f1");
     assertThat(ok("compact", "--full").out()).contains("fork main");
     assertThat(ok("stats").out()).contains("FORK").contains("main");

@@ -162,7 +162,7 @@ class AuthTest {
         inCode.put(md.getFullMethodName(), AuthInterceptor.requiredRole(md.getFullMethodName()));
       }
     }
-    assertThat(inCode).hasSize(23);
+    assertThat(inCode).hasSize(25);
     assertThat(documented).isEqualTo(inCode);
     assertThat(AuthInterceptor.requiredRole("grpc.health.v1.Health/Check")).isNull();
     assertThat(AuthInterceptor.requiredRole("strata.v1.Unknown/Thing")).isEqualTo(Role.ADMIN);

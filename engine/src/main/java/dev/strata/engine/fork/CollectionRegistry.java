@@ -159,6 +159,69 @@ public final class CollectionRegistry {
     }
   }
 
+  /**
+   * A collection name held by a merge that will define it at a later LSN ({@link #reserve}):
+   * concurrent creators of the name wait for {@link #release} and then see the merge's collection
+   * (or, if the merge defined nothing, create it themselves).
+   *
+   * @param existing the collection if it already existed (then nothing is held)
+   */
+  record Reservation(String name, Collection existing, CompletableFuture<Collection> slot) {}
+
+  /**
+   * Holds the creation slot of {@code name} for a merge (waits for a creation in progress), or
+   * returns the existing collection without holding anything. Pair with {@link #release}.
+   *
+   * @throws StrataException DEADLINE_EXCEEDED if another creation held it for a minute
+   */
+  Reservation reserve(String name) {
+    while (true) {
+      Collection existing = byName.get(name);
+      if (existing != null) {
+        return new Reservation(name, existing, null);
+      }
+      CompletableFuture<Collection> mine = new CompletableFuture<>();
+      CompletableFuture<Collection> other = creating.putIfAbsent(name, mine);
+      if (other == null) {
+        existing = byName.get(name);
+        if (existing != null) {
+          creating.remove(name, mine);
+          mine.complete(existing);
+          return new Reservation(name, existing, null);
+        }
+        return new Reservation(name, null, mine);
+      }
+      try {
+        other.get(CREATE_WAIT_MS, TimeUnit.MILLISECONDS);
+      } catch (ExecutionException e) {
+        // that creation failed: try again
+      } catch (TimeoutException e) {
+        throw StrataException.of(
+            StrataException.Kind.DEADLINE_EXCEEDED, "collection '" + name + "' is still being created; retry");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw StrataException.of(StrataException.Kind.UNAVAILABLE, "interrupted");
+      }
+    }
+  }
+
+  /**
+   * Ends a {@link #reserve}: records {@code defined} (the merge's collection, at its commit LSN),
+   * or, if null, lets waiting creators create the name themselves.
+   */
+  void release(Reservation r, Collection defined) {
+    if (r.slot() == null) {
+      return;
+    }
+    if (defined != null) {
+      byName.put(r.name(), defined);
+      r.slot().complete(defined);
+    } else {
+      r.slot().completeExceptionally(new IllegalStateException("the merge did not define collection " + r.name()));
+    }
+    creating.remove(r.name(), r.slot());
+  }
+
   private static Collection sameSchemaOrFail(String forkName, Collection c, CollectionSchema wanted) {
     if (!c.schema().equals(wanted)) {
       throw StrataException.failedPrecondition(

@@ -11,7 +11,6 @@ import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.model.Mutation;
 import dev.strata.engine.read.PublishedSnapshot;
-import dev.strata.engine.retention.RetentionOptions;
 import dev.strata.engine.segment.SearchQuery;
 import dev.strata.engine.segment.SearchResult;
 import dev.strata.engine.segment.SegmentEntry;
@@ -29,7 +28,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
-import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,6 +43,7 @@ import org.slf4j.LoggerFactory;
  *        → {@link FlushJob} (stream phase, parallel) → {@link SnapshotPublisher} (finalizer, seq order)
  *        → {@link SnapshotEdit} → {@link SnapshotChain} (manifest) → {@link ForkTickets}, {@link SnapshotWatchers}
  * compaction → {@link CompactionPublisher} (finalizer, between flushes)
+ * merge  → {@link ForkMerge} (fast-forward on the finalizer, three-way through the WAL)
  * reads  → {@link ForkReader} (head) and {@link SnapshotCache} (older snapshots)
  * open   → {@link ForkRecovery}; state → {@link ForkLifecycle}
  * </pre>
@@ -76,6 +75,8 @@ public final class Fork implements AutoCloseable {
   private final FlushCoordinator<L0Buffer, FlushOutput> flush;
   private final FlushScheduler flushScheduler;
   private final CompactionPublisher compactions;
+  private final ForkRetention retention;
+  private final ForkMerge merges;
 
   private Fork(ForkContext ctx, ForkEntry entry, ForkRecovery.RecoveredFork r) {
     this.ctx = ctx;
@@ -96,7 +97,8 @@ public final class Fork implements AutoCloseable {
     this.publisher =
         new SnapshotPublisher(
             ctx, entry, wal, memTables, chain, collections, tickets, watchers, lifecycle,
-            () -> ctx.onPublished().accept(this));
+            () -> ctx.onPublished().accept(this),
+            r.merges());
     this.flush =
         new FlushCoordinator<>(
             memTables.flushLock(),
@@ -124,6 +126,9 @@ public final class Fork implements AutoCloseable {
             () -> memTables.current().l0ReservedBytes(), flushScheduler::rotateForMemory);
     this.writer = new ForkWriter(name, wal, watermark, memTables, collections, writeController, lifecycle);
     this.compactions = new CompactionPublisher(ctx, entry, memTables, chain, flush, watchers, writeController, lifecycle);
+    this.retention = new ForkRetention(lifecycle, chain, snapshotCache);
+    this.merges = new ForkMerge(ctx, entry, wal, watermark, memTables, chain, collections, flush, flushScheduler, tickets,
+        watchers, lifecycle, r.merges());
     lifecycle.onReadOnly(
         reason -> {
           writeController.wake();
@@ -427,6 +432,14 @@ public final class Fork implements AutoCloseable {
     return compactions.publish(out);
   }
 
+  /**
+   * Merges a source snapshot into this fork ({@link ForkMerge}): fast-forward or three-way, all or
+   * nothing. Runs on the caller's thread; statuses: {@link ForkMerge#merge}.
+   */
+  public MergeResult merge(MergeRequest request) {
+    return merges.merge(request);
+  }
+
   /** Deletes a compaction's segment that will not be queued for publication. */
   void discardUnpublished(CompactionOutput out) {
     compactions.discard(out);
@@ -442,47 +455,9 @@ public final class Fork implements AutoCloseable {
     return lifecycle.isWritable();
   }
 
-  /**
-   * Deletes this fork's expired snapshots ({@link SnapshotChain#expire}) and releases the cached
-   * ones. Readers holding an expired snapshot open keep reading it: its segments stay until they
-   * release it. Never deletes the head. Call from one thread at a time (the engine's GC thread).
-   *
-   * @param protectedIds tagged snapshots and fork bases, kept whatever their age
-   * @param confirm given the ids the policy would expire, returns those that may really go (it
-   *     re-checks references registered meanwhile, e.g. a new tag) and marks them as going
-   * @param done told the ids once their files are deleted (or the deletion failed)
-   * @return how many snapshots expired
-   * @throws IOException if a manifest cannot be deleted (those deleted so far stay deleted)
-   */
-  public int expireSnapshots(
-      Set<String> protectedIds,
-      RetentionOptions retention,
-      long nowMs,
-      UnaryOperator<List<String>> confirm,
-      Consumer<List<String>> done)
-      throws IOException {
-    if (lifecycle.isClosed()) {
-      return 0;
-    }
-    List<String> expired = chain.expire(protectedIds, retention, nowMs, confirm, done);
-    snapshotCache.forget(expired);
-    return expired.size();
-  }
-
-  /**
-   * Deletes the named snapshots early (retention's space bound chose them), as {@link
-   * #expireSnapshots}; never the head. Call from the engine's GC thread.
-   *
-   * @return how many expired
-   */
-  public int expireSnapshots(List<String> ids, UnaryOperator<List<String>> confirm, Consumer<List<String>> done)
-      throws IOException {
-    if (lifecycle.isClosed()) {
-      return 0;
-    }
-    List<String> expired = chain.expireIds(ids, confirm, done);
-    snapshotCache.forget(expired);
-    return expired.size();
+  /** This fork's snapshot expiry, for the engine's retention pass ({@link ForkRetention}). */
+  public ForkRetention retention() {
+    return retention;
   }
 
   /** Every retained snapshot of this fork, oldest first (from memory; no file is read). */

@@ -78,7 +78,8 @@ final class ForkRecovery {
       SortedMap<Long, RetainedSnapshot> retained,
       boolean segmentsKnown,
       String problem,
-      int replayedRecords) {}
+      int replayedRecords,
+      MergeLog merges) {}
 
   /**
    * Recovers the fork of {@code entry}.
@@ -117,16 +118,22 @@ final class ForkRecovery {
       headManifest.ifPresent(m -> m.getCollectionsList().forEach(d -> collections.restore(CollectionRegistry.fromDef(d))));
       long covered = headManifest.map(Manifest::getCoveredLsn).orElse(0L);
       L0Buffer active = new L0Buffer(covered);
-      // One pass: the WAL checks each record's CRC as it hands it to the replay.
-      Replay replay = new Replay(active, collections);
-      wal = WalWriter.open(ctx.vfs(), dir.resolve("wal"), ctx.options().wal(), covered + 1, replay);
-      replay.load.finish();
+      MergeLog merges = new MergeLog();
+      // One pass: the WAL checks each record's CRC as it hands it to the replay. It reads from the
+      // oldest record kept (0): a merge's batches may lie at or below the covered LSN (MergeReplay).
+      Path walDir = dir.resolve("wal");
+      L0BulkLoad load = active.bulkLoad();
+      MergeReplay mergeReplay = new MergeReplay(entry.name(), ctx.vfs(), walDir, covered, load, collections, merges);
+      Replay replay = new Replay(covered, load, collections, mergeReplay);
+      wal = WalWriter.open(ctx.vfs(), walDir, ctx.options().wal(), 0, replay);
+      mergeReplay.finish();
+      load.finish();
       int replayed = replay.records;
       log.info(
           "fork={} id={} opened: head={} coveredLsn={} walLastLsn={} replayedRecords={} l0Bytes={}",
           entry.name(), entry.forkId(), headManifest.map(Manifest::getId).orElse("-"), covered, wal.lastLsn(),
           replayed, active.sizeBytes());
-      return new RecoveredFork(manifests, wal, head, active, collections, retained, segmentsKnown, problem, replayed);
+      return new RecoveredFork(manifests, wal, head, active, collections, retained, segmentsKnown, problem, replayed, merges);
     } catch (IOException | RuntimeException e) {
       // Nothing may stay pinned or open by a fork that did not open.
       if (head != null) {
@@ -189,26 +196,32 @@ final class ForkRecovery {
   }
 
   /**
-   * Replays the WAL records past the head's covered LSN as {@link WalWriter#open} hands them over:
-   * definitions into the collection registry, writes into the active L0 buffer, each record's
-   * bytes parsed in place ({@link WalEntries#parse}) and its documents' bodies copied straight from
-   * the WAL's read buffer into the arena. The buffer is bulk-loaded ({@link L0BulkLoad}: no one can
-   * read it before the fork opens), and indexed in one sorted pass once the WAL is read. One thread
-   * (the fork's open); one reused {@link L0Record}.
+   * Replays the WAL records as {@link WalWriter#open} hands them over: merge records and every
+   * record the head covers go to {@link MergeReplay} first (it applies a committed merge's changes
+   * at its commit LSN); the records past the head's covered LSN go definitions into the collection
+   * registry, writes into the active L0 buffer, each record's bytes parsed in place ({@link
+   * WalEntries#parse}) and its documents' bodies copied straight from the WAL's read buffer into the
+   * arena. The buffer is bulk-loaded ({@link L0BulkLoad}: no one can read it before the fork
+   * opens), and indexed in one sorted pass once the WAL is read. One thread (the fork's open); one
+   * reused {@link L0Record}.
    */
   private static final class Replay implements WalReplaySink {
+    private final long coveredLsn;
     private final L0BulkLoad load;
     private final CollectionRegistry collections;
+    private final MergeReplay merges;
     private final L0Record record = new L0Record();
     private int records;
 
-    Replay(L0Buffer active, CollectionRegistry collections) {
-      this.load = active.bulkLoad();
+    Replay(long coveredLsn, L0BulkLoad load, CollectionRegistry collections, MergeReplay merges) {
+      this.coveredLsn = coveredLsn;
+      this.load = load;
       this.collections = collections;
+      this.merges = merges;
     }
 
     @Override
-    public void accept(long lsn, ByteBuffer payload) {
+    public void accept(long lsn, ByteBuffer payload) throws IOException {
       byte[] src;
       int off;
       if (payload.hasArray()) {
@@ -219,7 +232,12 @@ final class ForkRecovery {
         payload.get(payload.position(), src);
         off = 0;
       }
-      CollectionDefinition d = WalEntries.parse(lsn, src, off, payload.remaining(), record);
+      int len = payload.remaining();
+      if (merges.consume(lsn, src, off, len)) {
+        records += lsn > coveredLsn ? 1 : 0;
+        return;
+      }
+      CollectionDefinition d = WalEntries.parse(lsn, src, off, len, record);
       if (d != null) {
         collections.restore(new CollectionRegistry.Collection(d.getName(), WalEntries.schemaOf(d), lsn));
       } else {

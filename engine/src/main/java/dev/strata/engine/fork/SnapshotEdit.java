@@ -7,11 +7,15 @@ import dev.strata.manifest.proto.CollectionDef;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.manifest.proto.ManifestOrigin;
 import dev.strata.manifest.proto.ManifestStats;
+import dev.strata.manifest.proto.MergeRef;
 import dev.strata.manifest.proto.SegmentOrigin;
 import dev.strata.manifest.proto.SegmentRef;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -26,7 +30,14 @@ import java.util.Optional;
  *   <li><b>Compaction</b>: a contiguous run of the head's segments is replaced, in place, by the
  *       merged segment. Covered LSN, collections and live counts stay the head's (a compaction
  *       adds no write and changes no live document).
+ *   <li><b>Merge</b> (a fast-forward {@code MergeFork}): the segment list becomes the source
+ *       snapshot's, whole (O(1), no data copied); the covered LSN becomes the merge marker's; the
+ *       collections are the ones given (the source's, with this fork's creation LSNs).
  * </ul>
+ *
+ * Every kind carries the head's {@code merges} (one {@link MergeRef} per source fork) and adds the
+ * merges it holds: a merge edit its own, a flush those whose commit records it covers ({@link
+ * #withMerges}); a newer merge of a source replaces the older one.
  *
  * For manifests written before live counts existed (collections without {@code live_doc_count}),
  * the document count is the old informational total: every version in the segments.
@@ -47,8 +58,12 @@ public final class SnapshotEdit {
   private final SegmentRef added;
   /** Compaction only: the replaced run's segment ids, newest first. */
   private final List<String> replacedRun;
-  /** Flush only: the fork's collections as of the covered LSN. */
+  /** Flush and merge: the fork's collections as of the covered LSN. */
   private final List<CollectionDef> collections;
+  /** Merge only: the source snapshot whose segments the fork takes. */
+  private final Manifest mergeSource;
+  /** Merges this edit's manifest holds (merged_in_seq = this edit's seq). */
+  private final List<MergeRef> newMerges;
 
   private SnapshotEdit(
       long seq,
@@ -56,7 +71,9 @@ public final class SnapshotEdit {
       long coveredLsn,
       SegmentRef added,
       List<String> replacedRun,
-      List<CollectionDef> collections) {
+      List<CollectionDef> collections,
+      Manifest mergeSource,
+      List<MergeRef> newMerges) {
     if (seq < 1) {
       throw new IllegalArgumentException("seq must be at least 1, got " + seq);
     }
@@ -66,6 +83,10 @@ public final class SnapshotEdit {
     this.added = added;
     this.replacedRun = List.copyOf(replacedRun);
     this.collections = List.copyOf(collections);
+    this.mergeSource = mergeSource;
+    List<MergeRef> stamped = new ArrayList<>();
+    newMerges.forEach(r -> stamped.add(r.toBuilder().setMergedInSeq(seq).build()));
+    this.newMerges = List.copyOf(stamped);
   }
 
   /**
@@ -79,7 +100,7 @@ public final class SnapshotEdit {
    */
   public static SnapshotEdit flush(
       long seq, long coveredLsn, SegmentRef newSegment, List<CollectionDef> collections) {
-    return new SnapshotEdit(seq, ManifestOrigin.MANIFEST_ORIGIN_FLUSH, coveredLsn, newSegment, List.of(), collections);
+    return new SnapshotEdit(seq, ManifestOrigin.MANIFEST_ORIGIN_FLUSH, coveredLsn, newSegment, List.of(), collections, null, List.of());
   }
 
   /**
@@ -93,7 +114,38 @@ public final class SnapshotEdit {
     if (runIds.isEmpty()) {
       throw new IllegalArgumentException("a compaction replaces at least one segment");
     }
-    return new SnapshotEdit(seq, ManifestOrigin.MANIFEST_ORIGIN_COMPACTION, 0, merged, runIds, List.of());
+    return new SnapshotEdit(seq, ManifestOrigin.MANIFEST_ORIGIN_COMPACTION, 0, merged, runIds, List.of(), null, List.of());
+  }
+
+  /**
+   * A fast-forward merge's edit: the fork takes {@code source}'s segments whole.
+   *
+   * @param markerLsn the LSN of the merge's marker record in this fork's WAL: the next manifest
+   *     covers it (the head must cover every LSN below it)
+   * @param source the source snapshot's manifest (of another fork)
+   * @param collections the collections of the merged snapshot, with their live counts
+   * @param merge the merge (its merged_in_seq is set to {@code seq})
+   */
+  public static SnapshotEdit merge(
+      long seq, long markerLsn, Manifest source, List<CollectionDef> collections, MergeRef merge) {
+    return new SnapshotEdit(
+        seq, ManifestOrigin.MANIFEST_ORIGIN_MERGE, markerLsn, null, List.of(), collections, source, List.of(merge));
+  }
+
+  /**
+   * This flush edit with the merges it holds: those whose commit record it covers (their
+   * merged_in_seq is set to this edit's seq).
+   */
+  public SnapshotEdit withMerges(List<MergeRef> merges) {
+    if (merges.isEmpty()) {
+      return this;
+    }
+    if (origin != ManifestOrigin.MANIFEST_ORIGIN_FLUSH) {
+      throw new IllegalStateException("only a flush edit takes merges committed through the WAL");
+    }
+    List<MergeRef> all = new ArrayList<>(newMerges);
+    all.addAll(merges);
+    return new SnapshotEdit(seq, origin, coveredLsn, added, replacedRun, collections, mergeSource, all);
   }
 
   /** The seq of the manifest this edit makes. */
@@ -125,9 +177,57 @@ public final class SnapshotEdit {
     if (head != null && seq <= head.getSeq()) {
       throw new IllegalArgumentException("seq " + seq + " is not above the head's " + head.getSeq());
     }
-    return origin == ManifestOrigin.MANIFEST_ORIGIN_COMPACTION
-        ? applyCompaction(head, fork, createTimeMs)
-        : applyFlush(head, fork, createTimeMs);
+    return switch (origin) {
+      case MANIFEST_ORIGIN_COMPACTION -> applyCompaction(head, fork, createTimeMs);
+      case MANIFEST_ORIGIN_MERGE -> applyMerge(head, fork, createTimeMs);
+      default -> applyFlush(head, fork, createTimeMs);
+    };
+  }
+
+  private Manifest applyMerge(Manifest head, ForkEntry fork, long createTimeMs) {
+    if (head != null && coveredLsn < head.getCoveredLsn()) {
+      throw new IllegalArgumentException(
+          "a merge marker at LSN " + coveredLsn + " is below the head's covered LSN " + head.getCoveredLsn());
+    }
+    long docs = mergeSource.getStats().getDocCount();
+    if (!collections.isEmpty() && collections.stream().allMatch(CollectionDef::hasLiveDocCount)) {
+      docs = collections.stream().mapToLong(CollectionDef::getLiveDocCount).sum();
+    }
+    return next(head, fork, createTimeMs, mergeSource.getSegmentsList(), docs);
+  }
+
+  /** The next manifest of a flush or a merge: the given segments, this edit's LSN and collections. */
+  private Manifest next(Manifest head, ForkEntry fork, long createTimeMs, List<SegmentRef> segments, long docs) {
+    Manifest.Builder b =
+        Manifest.newBuilder()
+            .setId(snapshotId(fork.forkId(), seq))
+            .setForkId(fork.forkId())
+            .setForkName(fork.name())
+            .setSeq(seq)
+            .setCoveredLsn(coveredLsn)
+            .addAllSegments(segments)
+            .addAllCollections(collections)
+            .setCreateTimeMs(createTimeMs)
+            .setBaseSnapshotId(fork.baseSnapshotId())
+            .setOrigin(origin)
+            .setStats(ManifestStats.newBuilder().setDocCount(docs).build())
+            .addAllMerges(mergesAfter(head));
+    if (head != null) {
+      b.setParentId(head.getId()).setParentSeq(head.getSeq());
+    }
+    return b.build();
+  }
+
+  /** The head's merges with this edit's own: one per source fork, the newest winning, by fork id. */
+  private List<MergeRef> mergesAfter(Manifest head) {
+    Map<String, MergeRef> bySource = new LinkedHashMap<>();
+    if (head != null) {
+      head.getMergesList().forEach(r -> bySource.put(r.getSourceForkId(), r));
+    }
+    newMerges.forEach(r -> bySource.put(r.getSourceForkId(), r));
+    List<MergeRef> out = new ArrayList<>(bySource.values());
+    out.sort(Comparator.comparing(MergeRef::getSourceForkId));
+    return out;
   }
 
   private Manifest applyFlush(Manifest head, ForkEntry fork, long createTimeMs) {
@@ -143,23 +243,7 @@ public final class SnapshotEdit {
     if (head != null) {
       refs.addAll(head.getSegmentsList());
     }
-    Manifest.Builder b =
-        Manifest.newBuilder()
-            .setId(snapshotId(fork.forkId(), seq))
-            .setForkId(fork.forkId())
-            .setForkName(fork.name())
-            .setSeq(seq)
-            .setCoveredLsn(coveredLsn)
-            .addAllSegments(refs)
-            .addAllCollections(collections)
-            .setCreateTimeMs(createTimeMs)
-            .setBaseSnapshotId(fork.baseSnapshotId())
-            .setOrigin(origin)
-            .setStats(ManifestStats.newBuilder().setDocCount(docs).build());
-    if (head != null) {
-      b.setParentId(head.getId()).setParentSeq(head.getSeq());
-    }
-    return b.build();
+    return next(head, fork, createTimeMs, refs, docs);
   }
 
   private Manifest applyCompaction(Manifest head, ForkEntry fork, long createTimeMs) {

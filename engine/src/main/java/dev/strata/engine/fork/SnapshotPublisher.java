@@ -58,6 +58,7 @@ final class SnapshotPublisher {
   private final SnapshotWatchers watchers;
   private final ForkLifecycle lifecycle;
   private final Runnable afterPublish;
+  private final MergeLog merges;
 
   /** Live documents per collection, recounted only for segments whose liveness changed. */
   private final LiveDocCounter liveDocs = new LiveDocCounter();
@@ -65,7 +66,11 @@ final class SnapshotPublisher {
   private final AtomicLong flushBytesWritten = new AtomicLong();
   private volatile long lastFlushDurationMs;
 
-  /** @param afterPublish runs last, after every flush publication (must return quickly) */
+  /**
+   * @param afterPublish runs last, after every flush publication (must return quickly)
+   * @param merges three-way merges waiting for the snapshot that covers their commit, and the WAL
+   *     truncation floor of a merge in progress
+   */
   SnapshotPublisher(
       ForkContext ctx,
       ForkEntry entry,
@@ -76,7 +81,8 @@ final class SnapshotPublisher {
       ForkTickets tickets,
       SnapshotWatchers watchers,
       ForkLifecycle lifecycle,
-      Runnable afterPublish) {
+      Runnable afterPublish,
+      MergeLog merges) {
     this.ctx = ctx;
     this.entry = entry;
     this.wal = wal;
@@ -87,6 +93,7 @@ final class SnapshotPublisher {
     this.watchers = watchers;
     this.lifecycle = lifecycle;
     this.afterPublish = afterPublish;
+    this.merges = merges;
   }
 
   /** Publishes one flush: the coordinator's finalize phase. */
@@ -116,7 +123,8 @@ final class SnapshotPublisher {
             task.seq(),
             task.coveredLsn(),
             w == null ? null : SnapshotEdit.refOf(w, SegmentOrigin.SEGMENT_ORIGIN_FLUSH, entry.forkId()),
-            defs);
+            defs)
+            .withMerges(merges.committedUpTo(task.coveredLsn()));
     Manifest next = edit.applyTo(head == null ? null : head.manifest(), entry, ctx.options().clock().millis());
     ctx.options().hooks().beforePublish(entry.name(), task.seq());
     // The new snapshot pins its own references, taken before the manifest is durable so that a
@@ -141,6 +149,7 @@ final class SnapshotPublisher {
       throw e;
     }
     newIds.forEach(ctx.segmentIds()::settle);
+    merges.published(task.coveredLsn());
     if (w != null) {
       flushBytesWritten.addAndGet(w.sizeBytes());
     }
@@ -162,7 +171,8 @@ final class SnapshotPublisher {
     watchers.announce(m);
     tickets.published(task.coveredLsn(), m);
     try {
-      wal.truncateBefore(task.coveredLsn() + 1);
+      // A merge in progress (or not yet covered) keeps the records it may be replayed from.
+      wal.truncateBefore(Math.min(task.coveredLsn() + 1, merges.truncationFloor()));
     } catch (IOException e) {
       // No acknowledged write is lost (the snapshot is published), but the WAL is failed for good
       // (fsyncgate rule), so the fork stops taking writes now rather than at its next write.

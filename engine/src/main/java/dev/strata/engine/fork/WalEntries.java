@@ -2,6 +2,7 @@ package dev.strata.engine.fork;
 
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.WireFormat;
 import dev.strata.engine.l0.L0Record;
 import dev.strata.engine.model.CollectionSchema;
@@ -253,6 +254,34 @@ final class WalEntries {
     CollectionDefinition none = parse(lsn, converted, 0, converted.length, into);
     assert none == null;
     return null;
+  }
+
+  /**
+   * Parses a whole record with protobuf: for the merge records ({@code MergeBatch}, {@code
+   * MergeCommit}, {@code MergeMarker}), which are rare and small beside their writes (a batch's
+   * writes stay bytes, read with {@link #parse}).
+   *
+   * @throws IllegalStateException if the bytes are not a WAL entry
+   */
+  static WalEntry decode(long lsn, byte[] payload) {
+    try {
+      return WalEntry.parseFrom(payload);
+    } catch (InvalidProtocolBufferException e) {
+      throw notAnEntry(lsn, e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The mutations of a record {@link #parse} read, each put keeping its stored body byte for byte
+   * (copied out of the record's bytes), so a merge's changes are never decoded to fields.
+   */
+  static List<Mutation> mutationsOf(L0Record r) {
+    List<Mutation> out = new ArrayList<>(r.size());
+    for (int i = 0; i < r.size(); i++) {
+      String id = r.id(i);
+      out.add(r.isTombstone(i) ? new Mutation.Delete(id) : new Mutation.Put(EncodedDocument.wrap(id, r.body(i))));
+    }
+    return out;
   }
 
   private static IllegalStateException notAnEntry(long lsn, String why, Throwable cause) {

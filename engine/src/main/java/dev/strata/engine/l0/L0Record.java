@@ -1,5 +1,7 @@
 package dev.strata.engine.l0;
 
+import com.google.protobuf.ByteString;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
@@ -78,7 +80,23 @@ public final class L0Record {
     return source;
   }
 
-  boolean isTombstone(int i) {
+  /** The collection's name (decoded from its UTF-8 slice). */
+  public String collection() {
+    return new String(source, collectionOffset, collectionLength, StandardCharsets.UTF_8);
+  }
+
+  /** The id of mutation {@code i} (decoded from its UTF-8 slice). */
+  public String id(int i) {
+    return new String(source, idOffset[i], idLength[i], StandardCharsets.UTF_8);
+  }
+
+  /** The stored body ({@code DocumentBody} bytes) of put {@code i}, copied; null for a tombstone. */
+  public ByteString body(int i) {
+    return isTombstone(i) ? null : ByteString.copyFrom(source, bodyOffset[i], bodyLength[i]);
+  }
+
+  /** True if mutation {@code i} is a tombstone (a delete). */
+  public boolean isTombstone(int i) {
     return bodyOffset[i] < 0;
   }
 

@@ -28,8 +28,13 @@ public final class SnapshotDiff {
     DELETED
   }
 
-  /** One differing key; {@code document} is the new version (null for DELETED). */
-  public record Entry(String collection, String id, Change change, SegmentEntry newVersion) {}
+  /**
+   * One differing key.
+   *
+   * @param newVersion the version in {@code to} (null for DELETED)
+   * @param oldVersion the version in {@code from} (null for ADDED)
+   */
+  public record Entry(String collection, String id, Change change, SegmentEntry newVersion, SegmentEntry oldVersion) {}
 
   /** Receives entries; returns false to stop early (e.g. the client went away). */
   @FunctionalInterface
@@ -59,15 +64,15 @@ public final class SnapshotDiff {
           int cmp = x == null ? 1 : y == null ? -1 : MergingScan.compareIds(x.id(), y.id());
           Entry e;
           if (cmp < 0) {
-            e = new Entry(c, x.id(), Change.DELETED, null);
+            e = new Entry(c, x.id(), Change.DELETED, null, x);
             x = next(a);
           } else if (cmp > 0) {
-            e = new Entry(c, y.id(), Change.ADDED, y);
+            e = new Entry(c, y.id(), Change.ADDED, y, null);
             y = next(b);
           } else {
             // Bodies are canonical: equal bytes are equal fields, so no decoding.
             boolean same = Objects.equals(x.version().stored(), y.version().stored());
-            e = same ? null : new Entry(c, y.id(), Change.CHANGED, y);
+            e = same ? null : new Entry(c, y.id(), Change.CHANGED, y, x);
             x = next(a);
             y = next(b);
           }
