@@ -355,6 +355,11 @@ public final class ObjectStorageTier implements AutoCloseable {
     return f;
   }
 
+  /** Upload lag of one open fork. */
+  public UploadLag lagOf(Fork fork) {
+    return uploaderOf(fork).lag();
+  }
+
   /** Upload lag of every open fork, by fork name. */
   public Map<String, UploadLag> lag() {
     Map<String, UploadLag> out = new LinkedHashMap<>();

@@ -13,15 +13,15 @@ import org.jclouds.blobstore.BlobStoreContext;
  * An S3 API server in this JVM: s3proxy with jclouds' filesystem backend under {@code dir},
  * listening on a free loopback port, signature v2/v4 with a fixed key. Test helper.
  */
-final class S3ProxyFixture implements AutoCloseable {
-  static final String BUCKET = "strata-test";
-  static final String ACCESS_KEY = "test-access";
-  static final String SECRET_KEY = "test-secret";
+public final class S3ProxyFixture implements AutoCloseable {
+  public static final String BUCKET = "strata-test";
+  public static final String ACCESS_KEY = "test-access";
+  public static final String SECRET_KEY = "test-secret";
 
   private final BlobStoreContext context;
   private final S3Proxy proxy;
 
-  S3ProxyFixture(Path dir) throws Exception {
+  public S3ProxyFixture(Path dir) throws Exception {
     Properties props = new Properties();
     props.setProperty("jclouds.filesystem.basedir", dir.toString());
     context = ContextBuilder.newBuilder("filesystem").credentials("identity", "credential").overrides(props)
@@ -42,17 +42,17 @@ final class S3ProxyFixture implements AutoCloseable {
     }
   }
 
-  URI endpoint() {
+  public URI endpoint() {
     return URI.create("http://127.0.0.1:" + proxy.getPort());
   }
 
   /** A tier config for {@code prefix} on the test bucket (short lease: tests restart servers). */
-  ObjectStoreConfig config(String prefix) {
+  public ObjectStoreConfig config(String prefix) {
     return new ObjectStoreConfig(endpoint(), "us-east-1", BUCKET, prefix, ACCESS_KEY, SECRET_KEY, true, 2_000, 2, 20);
   }
 
   /** A plain client of the bucket (no fault injection), for tests to look at what is there. */
-  S3ObjectStore client() {
+  public S3ObjectStore client() {
     return S3ObjectStore.open(config(""));
   }
 

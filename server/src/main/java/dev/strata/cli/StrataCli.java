@@ -63,6 +63,7 @@ import picocli.CommandLine.Spec;
       CompactCommand.class,
       StatsCommand.class,
       VerifyCommand.class,
+      RestoreCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class StrataCli implements Runnable {

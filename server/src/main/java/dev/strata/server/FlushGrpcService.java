@@ -2,6 +2,7 @@ package dev.strata.server;
 
 import dev.strata.api.v1.AwaitFlushRequest;
 import dev.strata.api.v1.AwaitFlushResponse;
+import dev.strata.api.v1.FlushLevel;
 import dev.strata.api.v1.FlushRequest;
 import dev.strata.api.v1.FlushResponse;
 import dev.strata.api.v1.FlushServiceGrpc;
@@ -10,6 +11,7 @@ import dev.strata.api.v1.WatchSnapshotsResponse;
 import dev.strata.engine.flush.FlushTicket;
 import dev.strata.engine.fork.Fork;
 import dev.strata.manifest.proto.Manifest;
+import dev.strata.objectstore.ObjectStorageTier;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -76,11 +78,18 @@ final class FlushGrpcService extends FlushServiceGrpc.FlushServiceImplBase {
           v.add("ticket.lsn", "lsn must not be negative, got " + req.getTicket().getLsn());
         }
       }
+      if (req.getLevel() == FlushLevel.UNRECOGNIZED) {
+        v.add("level", "unknown flush level " + req.getLevelValue() + " (PUBLISHED or UPLOADED)");
+      }
       v.throwIfAny();
+      ObjectStorageTier tier = req.getLevel() == FlushLevel.FLUSH_LEVEL_UPLOADED ? ctx.requireTier() : null;
       String forkId = req.getTicket().getForkId();
       Fork fork = Resolver.forkById(ctx, forkId, req.getTicket().getForkName());
       // A stage of our own: cancelling it at the call's end leaves the ticket's future alone.
-      mine = fork.awaitTicket(ApiConversions.ticket(req.getTicket())).thenApply(m -> m);
+      CompletableFuture<Manifest> published = fork.awaitTicket(ApiConversions.ticket(req.getTicket()));
+      mine = tier == null
+          ? published.thenApply(m -> m)
+          : published.thenCompose(m -> tier.awaitUploaded(m.getForkId(), m.getSeq()).thenApply(done -> m));
     } catch (RuntimeException e) {
       Rpc.fail(observer, e, "ticket.lsn");
       return;
