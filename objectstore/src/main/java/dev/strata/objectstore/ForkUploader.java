@@ -262,6 +262,11 @@ final class ForkUploader {
     all.forEach(f -> f.completeExceptionally(e));
   }
 
+  /** The highest seq in the bucket (-1 if none), or empty before the first run resumed. */
+  OptionalLong watermark() {
+    return initialized && stoppedBy == null ? OptionalLong.of(uploadedSeq) : OptionalLong.empty();
+  }
+
   /** Ids of retained snapshots not yet in the bucket (all of them before the first run). */
   Set<String> pinnedSnapshotIds() {
     Set<String> out = new HashSet<>();

@@ -14,6 +14,7 @@ import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -82,6 +83,9 @@ public final class ObjectStorageTier implements AutoCloseable {
   private final Map<Long, String> uploadedSegments = new ConcurrentHashMap<>();
   private final Map<Long, CompletableFuture<String>> inflight = new ConcurrentHashMap<>();
   private final AtomicBoolean catalogQueued = new AtomicBoolean();
+  private final AtomicBoolean gcQueued = new AtomicBoolean();
+  private final BucketGc gc;
+  private volatile long lastGcNanos = System.nanoTime();
   private final AtomicLong bytesUploaded = new AtomicLong();
   private final AtomicLong segmentsUploaded = new AtomicLong();
   private volatile long uploadedCatalogVersion = -1;
@@ -98,6 +102,7 @@ public final class ObjectStorageTier implements AutoCloseable {
     this.workDir = workDir;
     this.timer = Executors.newSingleThreadScheduledExecutor(named("strata-upload-timer"));
     this.pool = Executors.newFixedThreadPool(config.uploadThreads(), named("strata-upload-"));
+    this.gc = new BucketGc(this, engine, System::currentTimeMillis);
   }
 
   /**
@@ -198,6 +203,11 @@ public final class ObjectStorageTier implements AutoCloseable {
       if (engine.catalogSnapshot().version() != uploadedCatalogVersion && catalogQueued.compareAndSet(false, true)) {
         submit(this::uploadCatalog, () -> catalogQueued.set(false));
       }
+      if (System.nanoTime() - lastGcNanos >= TimeUnit.MILLISECONDS.toNanos(gcIntervalMs())
+          && gcQueued.compareAndSet(false, true)) {
+        lastGcNanos = System.nanoTime();
+        submit(this::gcPass, () -> gcQueued.set(false));
+      }
       if (System.nanoTime() - lastHeartbeatNanos >= TimeUnit.MILLISECONDS.toNanos(config.leaseMs() / 3)) {
         lastHeartbeatNanos = System.nanoTime();
         fence.heartbeat();
@@ -253,6 +263,66 @@ public final class ObjectStorageTier implements AutoCloseable {
     } finally {
       catalogQueued.set(false);
     }
+  }
+
+  // Bucket GC.
+
+  /** A GC pass every quarter of the grace, at least every second and at most every 10 minutes. */
+  private long gcIntervalMs() {
+    return Math.max(1_000, Math.min(600_000, config.deleteGraceMs() / 4));
+  }
+
+  private void gcPass() {
+    try {
+      gc.run();
+    } catch (WriterFencedException e) {
+      fenced(e);
+    } catch (IOException | RuntimeException e) {
+      log.warn("bucket GC pass failed (the next one retries): {}", e.toString());
+    } finally {
+      gcQueued.set(false);
+    }
+  }
+
+  /**
+   * Runs one bucket GC pass now on the calling thread and waits for none queued (tests and
+   * operators); see {@link BucketGc}.
+   *
+   * @return manifests, bundles and catalog versions deleted, and candidates still in their grace
+   * @throws IOException if the bucket cannot be listed or an object cannot be deleted
+   */
+  public synchronized int[] collectGarbageNow() throws IOException {
+    while (!gcQueued.compareAndSet(false, true)) {
+      try {
+        Thread.sleep(10); // a periodic pass is running: passes never overlap
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while waiting for a bucket GC pass");
+      }
+    }
+    try {
+      BucketGc.Pass p = gc.run();
+      return new int[] {p.manifestsDeleted(), p.bundlesDeleted(), p.catalogsDeleted(), p.candidatesWaiting()};
+    } finally {
+      gcQueued.set(false);
+    }
+  }
+
+  /** The fork's upload watermark, or empty before its uploads resumed (or after they stopped). */
+  OptionalLong watermark(Fork fork) {
+    return uploaderOf(fork).watermark();
+  }
+
+  /** Bundle keys (full keys) this process knows for {@code segmentIds}. */
+  Set<String> bundleKeysOf(Set<Long> segmentIds) {
+    Set<String> out = new HashSet<>();
+    for (long id : segmentIds) {
+      String rel = uploadedSegments.get(id);
+      if (rel != null) {
+        out.add(layout.key(rel));
+      }
+    }
+    return out;
   }
 
   // Segments.

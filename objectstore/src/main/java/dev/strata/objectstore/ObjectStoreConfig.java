@@ -21,6 +21,8 @@ import java.util.Objects;
  * @param uploadThreads threads uploading, shared by every fork (each fork uploads one snapshot at
  *     a time, in seq order)
  * @param retryBackoffMs first delay after a failed upload step (doubles, at most 30 s)
+ * @param deleteGraceMs how long an object stays in the bucket after bucket GC first finds that no
+ *     retained manifest names it, so a reader on another node is not cut off (ms)
  */
 public record ObjectStoreConfig(
     URI endpoint,
@@ -32,7 +34,8 @@ public record ObjectStoreConfig(
     boolean pathStyle,
     long leaseMs,
     int uploadThreads,
-    long retryBackoffMs) {
+    long retryBackoffMs,
+    long deleteGraceMs) {
 
   /** Default {@link #leaseMs}: 30 s. */
   public static final long DEFAULT_LEASE_MS = 30_000;
@@ -54,6 +57,9 @@ public record ObjectStoreConfig(
     if (retryBackoffMs < 1) {
       throw new IllegalArgumentException("retry back-off must be at least 1 ms");
     }
+    if (deleteGraceMs < 0) {
+      throw new IllegalArgumentException("storage.delete_grace must not be negative");
+    }
     if (accessKey.isEmpty() != secretKey.isEmpty()) {
       throw new IllegalArgumentException("storage.access_key and storage.secret_key are set together or not at all");
     }
@@ -74,13 +80,13 @@ public record ObjectStoreConfig(
   /** This config on another bucket and prefix (restore reads from {@code s3://bucket/prefix}). */
   public ObjectStoreConfig withLocation(String newBucket, String newPrefix) {
     return new ObjectStoreConfig(
-        endpoint, region, newBucket, newPrefix, accessKey, secretKey, pathStyle, leaseMs, uploadThreads, retryBackoffMs);
+        endpoint, region, newBucket, newPrefix, accessKey, secretKey, pathStyle, leaseMs, uploadThreads, retryBackoffMs, deleteGraceMs);
   }
 
   /** This config with another lease (tests use short ones). */
   public ObjectStoreConfig withLeaseMs(long newLeaseMs) {
     return new ObjectStoreConfig(
-        endpoint, region, bucket, prefix, accessKey, secretKey, pathStyle, newLeaseMs, uploadThreads, retryBackoffMs);
+        endpoint, region, bucket, prefix, accessKey, secretKey, pathStyle, newLeaseMs, uploadThreads, retryBackoffMs, deleteGraceMs);
   }
 
   /**

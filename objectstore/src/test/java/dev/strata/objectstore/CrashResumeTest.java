@@ -52,7 +52,7 @@ class CrashResumeTest {
     }
     // PUTs of a full run after the generation record: 3 x (bundle, manifest) and the catalog = 7.
     for (int crashAt = 1; crashAt <= 7; crashAt++) {
-      ObjectStoreConfig cfg = s3.config("crash-" + crashAt);
+      ObjectStoreConfig cfg = s3.config("crash-" + crashAt, 0);
       BucketLayout layout = new BucketLayout(cfg.prefix());
       AtomicInteger puts = new AtomicInteger();
       int target = crashAt;
@@ -97,6 +97,15 @@ class CrashResumeTest {
           }
         }
         assertThat(resumed.writerGeneration()).isEqualTo(2);
+        // Bucket GC (grace 0 here) removes the orphans: what is left is exactly what manifests name.
+        resumed.collectGarbageNow();
+        Set<String> bundlesLeft = new HashSet<>();
+        for (String k : keys(layout)) {
+          if (layout.relative(k).startsWith(BucketLayout.SEGMENTS)) {
+            bundlesLeft.add(k);
+          }
+        }
+        assertThat(bundlesLeft).as("crash at PUT #%d", crashAt).isEqualTo(named);
       }
     }
   }

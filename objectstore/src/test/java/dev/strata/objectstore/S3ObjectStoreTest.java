@@ -64,7 +64,7 @@ class S3ObjectStoreTest {
   @Test
   void wrongCredentialsAreNotRetryable() {
     ObjectStoreConfig bad = new ObjectStoreConfig(
-        s3.endpoint(), "us-east-1", S3ProxyFixture.BUCKET, "", "nobody", "wrong", true, 2_000, 1, 10);
+        s3.endpoint(), "us-east-1", S3ProxyFixture.BUCKET, "", "nobody", "wrong", true, 2_000, 1, 10, 0);
     try (S3ObjectStore other = S3ObjectStore.open(bad)) {
       assertThatThrownBy(() -> other.put("x", new byte[1]))
           .isInstanceOf(ObjectStoreException.class)

@@ -48,7 +48,12 @@ public final class S3ProxyFixture implements AutoCloseable {
 
   /** A tier config for {@code prefix} on the test bucket (short lease: tests restart servers). */
   public ObjectStoreConfig config(String prefix) {
-    return new ObjectStoreConfig(endpoint(), "us-east-1", BUCKET, prefix, ACCESS_KEY, SECRET_KEY, true, 2_000, 2, 20);
+    return new ObjectStoreConfig(endpoint(), "us-east-1", BUCKET, prefix, ACCESS_KEY, SECRET_KEY, true, 2_000, 2, 20, 60_000);
+  }
+
+  /** {@link #config(String)} with another {@code storage.delete_grace} (ms). */
+  public ObjectStoreConfig config(String prefix, long deleteGraceMs) {
+    return new ObjectStoreConfig(endpoint(), "us-east-1", BUCKET, prefix, ACCESS_KEY, SECRET_KEY, true, 2_000, 2, 20, deleteGraceMs);
   }
 
   /** A plain client of the bucket (no fault injection), for tests to look at what is there. */

@@ -120,7 +120,8 @@ public final class ServerConfig {
           new Key("storage.path_style", "false", "address the bucket as endpoint/bucket/key (most self-hosted S3 look-alikes need true)"),
           new Key("storage.lease", "30s", "a writer generation without a heartbeat for this long may be taken over by another server"),
           new Key("storage.upload_threads", "2", "threads uploading segments and manifests, shared by all forks"),
-          new Key("storage.retry_backoff", "200ms", "first delay after a failed upload (doubles, at most 30 s)"));
+          new Key("storage.retry_backoff", "200ms", "first delay after a failed upload (doubles, at most 30 s)"),
+          new Key("storage.delete_grace", "1h", "bucket GC deletes an object this long after it first found no retained manifest naming it"));
 
   private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
 
@@ -306,7 +307,7 @@ public final class ServerConfig {
           endpoint.isEmpty() ? null : URI.create(endpoint), p.string("storage.region").strip(), bucket,
           p.string("storage.prefix"), p.string("storage.access_key").strip(), p.string("storage.secret_key").strip(),
           path.equals("true"), p.duration("storage.lease", false), (int) p.integer("storage.upload_threads", 1, 256),
-          Math.max(1, p.duration("storage.retry_backoff", false)));
+          Math.max(1, p.duration("storage.retry_backoff", false)), p.duration("storage.delete_grace", false));
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
       return null;

@@ -70,7 +70,7 @@ public final class ObjectStoreBench {
       }
       try {
         ObjectStoreConfig cfg = new ObjectStoreConfig(URI.create("http://127.0.0.1:" + proxy.getPort()), "us-east-1",
-            BUCKET, "upload", "bench", "bench-secret", true, 30_000, 2, 100);
+            BUCKET, "upload", "bench", "bench-secret", true, 30_000, 2, 100, 3_600_000);
         System.out.printf("corpus: %,d documents, %.1f MiB of JSON; l0.max_bytes %d MiB; %s%n",
             corpus.size(), corpus.jsonBytes() / 1048576.0, l0Mib, uptime());
         uploadThroughput(corpus, root.resolve("upload-src"), cfg, l0Mib);
