@@ -15,10 +15,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bucket GC: after retention expires snapshots and compaction replaces their segments, their
@@ -26,23 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * of their own, and what stays is exactly what the retained manifests name; a restore of the head
  * still works.
  */
-class BucketGcTest {
-  @TempDir Path tmp;
-  S3ProxyFixture s3;
-  S3ObjectStore raw;
-
-  @BeforeEach
-  void start() throws Exception {
-    s3 = new S3ProxyFixture(tmp.resolve("blobs"));
-    raw = s3.client();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    raw.close();
-    s3.close();
-  }
-
+class BucketGcTest extends BucketTest {
   @Test
   void expiredSnapshotsAndReplacedSegmentsLeaveAfterTheGrace() throws Exception {
     long grace = 1_500;

@@ -12,10 +12,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A crash (uploads halted and the engine abandoned, as kill -9) at every PUT of an upload run, then
@@ -23,23 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * nothing visible names a missing segment, and the only objects no manifest names are bundles the
  * crashed generation wrote after its last manifest (what bucket GC will collect).
  */
-class CrashResumeTest {
-  @TempDir Path tmp;
-  S3ProxyFixture s3;
-  S3ObjectStore raw;
-
-  @BeforeEach
-  void start() throws Exception {
-    s3 = new S3ProxyFixture(tmp.resolve("blobs"));
-    raw = s3.client();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    raw.close();
-    s3.close();
-  }
-
+class CrashResumeTest extends BucketTest {
   @Test
   void crashAtEveryPutThenResume() throws Exception {
     Path data = tmp.resolve("data");

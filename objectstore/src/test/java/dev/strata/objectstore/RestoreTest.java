@@ -19,34 +19,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Restore into a fresh data directory equals the source at the same snapshot (Get, Scan, Search),
  * at the head and at an older snapshot; the restored fork writes, flushes and continues the
  * source's LSNs; bad requests are refused with what is in the bucket.
  */
-class RestoreTest {
+class RestoreTest extends BucketTest {
   static final List<String> QUERIES = List.of("word3", "document", "body AND word7", "tag:t2", "n:[10 TO 90]");
-
-  @TempDir Path tmp;
-  S3ProxyFixture s3;
-  S3ObjectStore raw;
-
-  @BeforeEach
-  void start() throws Exception {
-    s3 = new S3ProxyFixture(tmp.resolve("blobs"));
-    raw = s3.client();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    raw.close();
-    s3.close();
-  }
 
   @Test
   void restoredDataEqualsTheSourceAtTheSnapshot() throws Exception {

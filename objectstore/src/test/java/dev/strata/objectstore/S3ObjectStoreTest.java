@@ -7,56 +7,37 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** {@link S3ObjectStore} against s3proxy: the four operations, paging, missing keys, bad credentials. */
-class S3ObjectStoreTest {
-  @TempDir Path tmp;
-  S3ProxyFixture s3;
-  S3ObjectStore store;
-
-  @BeforeEach
-  void start() throws Exception {
-    s3 = new S3ProxyFixture(tmp.resolve("blobs"));
-    store = s3.client();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    store.close();
-    s3.close();
-  }
-
+class S3ObjectStoreTest extends BucketTest {
   @Test
   void putGetListDelete() throws Exception {
-    store.put("p/a/1", "one".getBytes(StandardCharsets.UTF_8));
+    raw.put("p/a/1", "one".getBytes(StandardCharsets.UTF_8));
     Path f = tmp.resolve("f");
     Files.write(f, new byte[300_000]);
-    store.putFile("p/a/2", f);
-    store.put("p/b", new byte[0]);
-    assertThat(store.get("p/a/1")).hasValueSatisfying(b -> assertThat(new String(b, StandardCharsets.UTF_8)).isEqualTo("one"));
-    assertThat(store.get("p/missing")).isEmpty();
-    assertThat(store.list("p/a/")).extracting(ObjectStore.ObjectInfo::key).containsExactly("p/a/1", "p/a/2");
-    assertThat(store.list("p/a/")).extracting(ObjectStore.ObjectInfo::sizeBytes).containsExactly(3L, 300_000L);
+    raw.putFile("p/a/2", f);
+    raw.put("p/b", new byte[0]);
+    assertThat(raw.get("p/a/1")).hasValueSatisfying(b -> assertThat(new String(b, StandardCharsets.UTF_8)).isEqualTo("one"));
+    assertThat(raw.get("p/missing")).isEmpty();
+    assertThat(raw.list("p/a/")).extracting(ObjectStore.ObjectInfo::key).containsExactly("p/a/1", "p/a/2");
+    assertThat(raw.list("p/a/")).extracting(ObjectStore.ObjectInfo::sizeBytes).containsExactly(3L, 300_000L);
     Path back = tmp.resolve("back");
-    assertThat(store.getToFile("p/a/2", back)).isTrue();
+    assertThat(raw.getToFile("p/a/2", back)).isTrue();
     assertThat(Files.size(back)).isEqualTo(300_000);
-    assertThat(store.getToFile("p/none", tmp.resolve("none"))).isFalse();
+    assertThat(raw.getToFile("p/none", tmp.resolve("none"))).isFalse();
     assertThat(Files.exists(tmp.resolve("none"))).isFalse();
-    store.delete("p/a/1");
-    store.delete("p/a/1"); // a missing key is not an error
-    assertThat(store.list("p/")).extracting(ObjectStore.ObjectInfo::key).containsExactly("p/a/2", "p/b");
+    raw.delete("p/a/1");
+    raw.delete("p/a/1"); // a missing key is not an error
+    assertThat(raw.list("p/")).extracting(ObjectStore.ObjectInfo::key).containsExactly("p/a/2", "p/b");
   }
 
   @Test
   void listFollowsEveryPage() throws Exception {
     for (int i = 0; i < 1_050; i++) {
-      store.put(String.format("many/%05d", i), new byte[] {(byte) i});
+      raw.put(String.format("many/%05d", i), new byte[] {(byte) i});
     }
-    List<ObjectStore.ObjectInfo> all = store.list("many/");
+    List<ObjectStore.ObjectInfo> all = raw.list("many/");
     assertThat(all).hasSize(1_050);
     assertThat(all.get(1_049).key()).isEqualTo("many/01049");
   }

@@ -18,32 +18,13 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Upload order under load with injected S3 failures and stalls: no manifest object is ever visible
  * before the segments it names, manifests arrive in seq order, and no snapshot is skipped.
  */
-class UploadOrderTest {
-  @TempDir Path tmp;
-  S3ProxyFixture s3;
-  S3ObjectStore raw;
-
-  @BeforeEach
-  void start() throws Exception {
-    s3 = new S3ProxyFixture(tmp.resolve("blobs"));
-    raw = s3.client();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    raw.close();
-    s3.close();
-  }
-
+class UploadOrderTest extends BucketTest {
   @Test
   void manifestsFollowTheirSegmentsInSeqOrderUnderFailures() throws Exception {
     ObjectStoreConfig cfg = s3.config("order");

@@ -10,29 +10,10 @@ import dev.strata.manifest.proto.Manifest;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Two servers on one prefix: the second refuses while the first lives; a superseded writer stops. */
-class WriterFenceTest {
-  @TempDir Path tmp;
-  S3ProxyFixture s3;
-  S3ObjectStore raw;
-
-  @BeforeEach
-  void start() throws Exception {
-    s3 = new S3ProxyFixture(tmp.resolve("blobs"));
-    raw = s3.client();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    raw.close();
-    s3.close();
-  }
-
+class WriterFenceTest extends BucketTest {
   @Test
   void aSecondServerOnTheSamePrefixRefusesToWrite() throws Exception {
     ObjectStoreConfig cfg = s3.config("shared");
