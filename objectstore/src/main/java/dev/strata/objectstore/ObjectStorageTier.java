@@ -419,6 +419,10 @@ public final class ObjectStorageTier implements AutoCloseable {
     if (closing) {
       return CompletableFuture.failedFuture(StrataException.of(StrataException.Kind.UNAVAILABLE, "the object storage tier is closed"));
     }
+    String fenced = fencedBy;
+    if (fenced != null) {
+      return CompletableFuture.failedFuture(StrataException.failedPrecondition(fenced));
+    }
     ForkUploader u = uploaderOf(fork);
     CompletableFuture<Void> f = u.awaitSeq(seq);
     kick(fork);
