@@ -24,6 +24,7 @@ import dev.strata.api.v1.FieldSchema;
 import dev.strata.api.v1.FlushRequest;
 import dev.strata.api.v1.FlushResponse;
 import dev.strata.api.v1.FlushServiceGrpc;
+import dev.strata.api.v1.FlushLevel;
 import dev.strata.api.v1.FlushTicket;
 import dev.strata.api.v1.Fork;
 import dev.strata.api.v1.ForkServiceGrpc;
@@ -407,10 +408,20 @@ public final class StrataClient implements AutoCloseable {
    * FAILED_PRECONDITION}, ... at once). Cancelling the future cancels the call in flight.
    */
   public CompletableFuture<Snapshot> awaitFlush(FlushTicket ticket, Duration overallTimeout) {
+    return awaitFlush(ticket, FlushLevel.FLUSH_LEVEL_PUBLISHED, overallTimeout);
+  }
+
+  /**
+   * {@link #awaitFlush(FlushTicket, Duration)} to a given level: {@code FLUSH_LEVEL_UPLOADED} also
+   * waits until the snapshot is in the server's object storage ({@code FAILED_PRECONDITION} if
+   * the server has no object-storage tier).
+   */
+  public CompletableFuture<Snapshot> awaitFlush(FlushTicket ticket, FlushLevel level, Duration overallTimeout) {
     Objects.requireNonNull(ticket, "ticket");
+    Objects.requireNonNull(level, "level");
     CompletableFuture<Snapshot> result = new CompletableFuture<>();
     long until = System.nanoTime() + Math.max(1, overallTimeout.toNanos());
-    awaitAttempt(AwaitFlushRequest.newBuilder().setTicket(ticket).build(), until, result);
+    awaitAttempt(AwaitFlushRequest.newBuilder().setTicket(ticket).setLevel(level).build(), until, result);
     return result;
   }
 
@@ -479,6 +490,11 @@ public final class StrataClient implements AutoCloseable {
    */
   public Snapshot awaitFlushBlocking(FlushTicket ticket, Duration overallTimeout) {
     return join(awaitFlush(ticket, overallTimeout));
+  }
+
+  /** Blocks for {@link #awaitFlush(FlushTicket, FlushLevel, Duration)}. */
+  public Snapshot awaitFlushBlocking(FlushTicket ticket, FlushLevel level, Duration overallTimeout) {
+    return join(awaitFlush(ticket, level, overallTimeout));
   }
 
   /**

@@ -14,6 +14,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
@@ -23,6 +24,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,6 +60,9 @@ final class RetentionService {
   private final ExecutorService gcExecutor;
   private final LongSupplier clockMs;
 
+  /** Extra snapshot ids to keep (e.g. snapshots the object-storage tier has not uploaded yet). */
+  private final CopyOnWriteArrayList<Supplier<Set<String>>> pins =
+      new CopyOnWriteArrayList<>();
   private final AtomicLong snapshotsExpired = new AtomicLong();
   private final AtomicLong segmentsCollected = new AtomicLong();
   private final AtomicLong expiredForSpace = new AtomicLong();
@@ -90,6 +95,14 @@ final class RetentionService {
   void start(ScheduledExecutorService scheduler) {
     long every = options.intervalMs();
     scheduler.scheduleWithFixedDelay(this::queuePass, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Adds a pin: every pass keeps the snapshots whose ids {@code pin} returns then (and so their
+   * segments), as it keeps tagged snapshots. Called on {@code strata-gc}; must not block long.
+   */
+  void addPin(Supplier<Set<String>> pin) {
+    pins.add(pin);
   }
 
   /** Stops passes from starting (engine close); a running pass finishes. */
@@ -147,7 +160,15 @@ final class RetentionService {
     if (stopped) {
       return;
     }
-    Set<String> protectedIds = gate.kept();
+    Set<String> protectedIds = new HashSet<>(gate.kept());
+    for (Supplier<Set<String>> pin : pins) {
+      try {
+        protectedIds.addAll(pin.get());
+      } catch (RuntimeException e) {
+        log.warn("retention pin failed, skipping this pass: {}", e.toString());
+        return; // without the pin, a snapshot it protects could expire
+      }
+    }
     long now = clockMs.getAsLong();
     int expired = 0;
     for (Fork f : forks.openForks()) {

@@ -11,6 +11,7 @@ import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.read.SnapshotDiff;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.engine.segment.SegmentStoreOptions;
+import dev.strata.manifest.CatalogSnapshot;
 import dev.strata.manifest.ForkCatalog;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.vfs.Vfs;
@@ -28,6 +29,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -176,6 +178,21 @@ public final class StrataEngine implements AutoCloseable {
    */
   public void addFlushListener(Consumer<Fork> listener) {
     publishListeners.add(listener);
+  }
+
+  /**
+   * Keeps, on every retention pass from now on, the snapshots whose ids {@code pin} returns (and the
+   * segments they name), as tagged snapshots are kept: the object-storage tier pins the snapshots it
+   * has not uploaded yet. {@code pin} runs on the retention thread and must return quickly; if it
+   * throws, that pass expires nothing.
+   */
+  public void addRetentionPin(Supplier<Set<String>> pin) {
+    retention.addPin(pin);
+  }
+
+  /** The fork catalog's current version (forks and tags); no I/O. */
+  public CatalogSnapshot catalogSnapshot() {
+    return catalog.current();
   }
 
   private void checkOpen() {

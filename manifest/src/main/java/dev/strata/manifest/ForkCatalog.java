@@ -274,6 +274,23 @@ public final class ForkCatalog implements Closeable {
     });
   }
 
+  /**
+   * One catalog version in the catalog file format (envelope "STFC" + {@code ForkCatalogFile}),
+   * e.g. to copy it to object storage. Pure.
+   */
+  public static byte[] encode(CatalogSnapshot snapshot, long updateTimeMs) {
+    return ForkCatalogCodec.encode(snapshot, updateTimeMs);
+  }
+
+  /**
+   * Decodes bytes written by {@link #encode} (or a catalog file).
+   *
+   * @throws ManifestCorruptionException naming {@code source} if they are not a valid catalog
+   */
+  public static CatalogSnapshot decode(byte[] bytes, Path source) throws ManifestCorruptionException {
+    return ForkCatalogCodec.decode(bytes, source);
+  }
+
   /** A change computed from the current catalog; pure, no I/O. */
   @FunctionalInterface
   private interface Change {

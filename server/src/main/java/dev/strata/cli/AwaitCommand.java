@@ -1,10 +1,12 @@
 package dev.strata.cli;
 
+import dev.strata.api.v1.FlushLevel;
 import dev.strata.api.v1.FlushTicket;
 import dev.strata.api.v1.Snapshot;
 import dev.strata.client.StrataClient;
 import dev.strata.client.Tickets;
 import java.time.Duration;
+import java.util.Locale;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -30,6 +32,13 @@ final class AwaitCommand extends ClientCommand {
       description = "Give up (DEADLINE_EXCEEDED, exit 1) after this long (default ${DEFAULT-VALUE}).")
   Duration awaitTimeout;
 
+  @Option(
+      names = "--level",
+      defaultValue = "published",
+      paramLabel = "LEVEL",
+      description = "published (default): the snapshot is published on the server; uploaded: it is also in object storage (needs the tier, storage.bucket).")
+  String level;
+
   @Override
   int run(StrataClient c) {
     FlushTicket t;
@@ -38,7 +47,12 @@ final class AwaitCommand extends ClientCommand {
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
-    Snapshot s = c.awaitFlushBlocking(t, awaitTimeout);
+    FlushLevel l = switch (level.toLowerCase(Locale.ROOT)) {
+      case "published" -> FlushLevel.FLUSH_LEVEL_PUBLISHED;
+      case "uploaded" -> FlushLevel.FLUSH_LEVEL_UPLOADED;
+      default -> throw new ParameterException(spec.commandLine(), "--level must be published or uploaded, got '" + level + "'");
+    };
+    Snapshot s = c.awaitFlushBlocking(t, l, awaitTimeout);
     if (json()) {
       printJson(s);
     } else {

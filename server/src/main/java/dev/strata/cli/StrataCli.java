@@ -64,6 +64,7 @@ import picocli.CommandLine.Spec;
       CompactCommand.class,
       StatsCommand.class,
       VerifyCommand.class,
+      RestoreCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class StrataCli implements Runnable {

@@ -16,6 +16,7 @@ import dev.strata.api.v1.VerifyResponse;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.fork.Fork;
+import dev.strata.objectstore.ObjectStorageTier;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.manifest.proto.SegmentRef;
@@ -217,6 +218,10 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
                     : s.lastCompactionError() == null ? "" : s.lastCompactionError());
     if (s.readOnlyReason() == null && s.lastCompactionError() != null) {
       b.setLastErrorTime(ApiConversions.timestamp(s.lastCompactionErrorTimeMs()));
+    }
+    ObjectStorageTier tier = ctx.tier;
+    if (tier != null) {
+      b.setUpload(ApiConversions.uploadStats(tier.lagOf(f)));
     }
     if (head.isPresent() && ApiConversions.kind(head.get()) == SnapshotKind.SNAPSHOT_KIND_FLUSH) {
       b.setLastFlushTime(ApiConversions.timestamp(head.get().getCreateTimeMs()));

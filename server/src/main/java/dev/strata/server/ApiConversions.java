@@ -16,6 +16,7 @@ import dev.strata.api.v1.Snapshot;
 import dev.strata.api.v1.SnapshotKind;
 import dev.strata.api.v1.SnapshotStats;
 import dev.strata.api.v1.StringList;
+import dev.strata.api.v1.UploadStats;
 import dev.strata.api.v1.Value;
 import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.model.DocumentBodyWriter;
@@ -28,6 +29,7 @@ import dev.strata.manifest.proto.Manifest;
 import dev.strata.manifest.proto.ManifestOrigin;
 import dev.strata.manifest.proto.MergeRef;
 import dev.strata.manifest.proto.SegmentRef;
+import dev.strata.objectstore.UploadLag;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -315,6 +317,19 @@ public final class ApiConversions {
     return Timestamp.newBuilder()
         .setSeconds(Math.floorDiv(epochMs, 1000))
         .setNanos(Math.floorMod(epochMs, 1000) * 1_000_000)
+        .build();
+  }
+
+  /** A fork's upload lag as the API shows it. */
+  static UploadStats uploadStats(UploadLag lag) {
+    return UploadStats.newBuilder()
+        .setSnapshotsPending(lag.snapshotsPending())
+        .setBytesPending(lag.bytesPending())
+        .setUploadedSeq(lag.uploadedSeq())
+        .setSnapshotsUploadedTotal(lag.snapshotsUploaded())
+        .setConsecutiveFailures(lag.consecutiveFailures())
+        .setLastError(lag.lastError() == null ? "" : lag.lastError())
+        .setStoppedReason(lag.stoppedBy() == null ? "" : lag.stoppedBy())
         .build();
   }
 }

@@ -2,6 +2,7 @@ package dev.strata.server;
 
 import dev.strata.api.v1.AwaitFlushRequest;
 import dev.strata.api.v1.AwaitFlushResponse;
+import dev.strata.api.v1.FlushLevel;
 import dev.strata.api.v1.FlushRequest;
 import dev.strata.api.v1.FlushResponse;
 import dev.strata.api.v1.FlushServiceGrpc;
@@ -10,6 +11,7 @@ import dev.strata.api.v1.WatchSnapshotsResponse;
 import dev.strata.engine.flush.FlushTicket;
 import dev.strata.engine.fork.Fork;
 import dev.strata.manifest.proto.Manifest;
+import dev.strata.objectstore.ObjectStorageTier;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -100,10 +102,18 @@ final class FlushGrpcService extends FlushServiceGrpc.FlushServiceImplBase {
           v.add("ticket.lsn", "lsn must not be negative, got " + req.getTicket().getLsn());
         }
       }
+      if (req.getLevel() == FlushLevel.UNRECOGNIZED) {
+        v.add("level", "unknown flush level " + req.getLevelValue() + " (PUBLISHED or UPLOADED)");
+      }
       v.throwIfAny();
+      ObjectStorageTier tier = req.getLevel() == FlushLevel.FLUSH_LEVEL_UPLOADED ? ctx.requireTier() : null;
       String forkId = req.getTicket().getForkId();
       fork = Resolver.forkById(ctx, forkId, req.getTicket().getForkName());
-      CompletableFuture<Manifest> ticket = fork.awaitTicket(ApiConversions.ticket(req.getTicket()));
+      CompletableFuture<Manifest> published = fork.awaitTicket(ApiConversions.ticket(req.getTicket()));
+      // UPLOADED: the snapshot is published and it and everything it names are in the bucket.
+      CompletableFuture<Manifest> ticket = tier == null
+          ? published
+          : published.thenCompose(m -> tier.awaitUploaded(m.getForkId(), m.getSeq()).thenApply(done -> m));
       Rpc.whenDone(
           observer,
           ticket,

@@ -2,11 +2,13 @@ package dev.strata.server;
 
 import dev.strata.engine.EngineOptions;
 import dev.strata.engine.MemoryBudget;
+import dev.strata.objectstore.ObjectStoreConfig;
 import dev.strata.wal.WalOptions;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -17,8 +19,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.function.Function;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -114,7 +114,18 @@ public final class ServerConfig {
           new Key("server.read_threads", "auto", "threads for long reads: search, scan, diff, large BatchGets (auto = cores, at least 2)"),
           new Key("server.write_threads", "auto", "threads appending writes to the WALs (auto = 2 x cores, at least 4)"),
           new Key("log.level", "INFO", "root log level (TRACE, DEBUG, INFO, WARN, ERROR)"),
-          new Key("metrics.listen", "auto", "host:port of the Prometheus /metrics endpoint; auto = listen host, listen port + 1 (0 if that is 0); off disables"));
+          new Key("metrics.listen", "auto", "host:port of the Prometheus /metrics endpoint; auto = listen host, listen port + 1 (0 if that is 0); off disables"),
+          new Key("storage.bucket", "", "S3 bucket of the object-storage tier; empty = tier off (the default)"),
+          new Key("storage.prefix", "", "key prefix inside the bucket (one writer per prefix)"),
+          new Key("storage.endpoint", "", "S3 endpoint URL, e.g. http://127.0.0.1:9000; empty = AWS's endpoint for storage.region"),
+          new Key("storage.region", "us-east-1", "signing region"),
+          new Key("storage.access_key", "", "access key id; empty = the AWS SDK's default credential chain (AWS_ACCESS_KEY_ID, profile, instance role)"),
+          new Key("storage.secret_key", "", "secret of storage.access_key (never logged)"),
+          new Key("storage.path_style", "false", "address the bucket as endpoint/bucket/key (most self-hosted S3 look-alikes need true)"),
+          new Key("storage.lease", "30s", "a writer generation without a heartbeat for this long may be taken over by another server"),
+          new Key("storage.upload_threads", "2", "threads uploading segments and manifests, shared by all forks"),
+          new Key("storage.retry_backoff", "200ms", "first delay after a failed upload (doubles, at most 30 s)"),
+          new Key("storage.delete_grace", "1h", "bucket GC deletes an object this long after it first found no retained manifest naming it"));
 
   private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
 
@@ -180,11 +191,12 @@ public final class ServerConfig {
   private final String metricsHost;
   private final int metricsPort;
   private final boolean logLevelExplicit;
+  private final ObjectStoreConfig objectStore;
 
   private ServerConfig(Map<String, String> raw, Map<String, Token> tokens, java.util.Set<String> explicitKeys) {
     this.raw = Collections.unmodifiableMap(new TreeMap<>(raw));
     List<String> problems = new ArrayList<>();
-    Parser p = new Parser(raw, problems);
+    ConfigParser p = new ConfigParser(raw, problems);
     this.dataDir = Path.of(p.string("data_dir"));
     String[] hostPort = p.hostPort("listen");
     this.listenHost = hostPort[0];
@@ -297,10 +309,39 @@ public final class ServerConfig {
       this.metricsHost = mhp[0];
       this.metricsPort = Integer.parseInt(mhp[1]);
     }
+    this.objectStore = objectStore(p, problems);
     this.tokens = List.copyOf(tokens.values());
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException("invalid configuration: " + String.join("; ", problems));
     }
+  }
+
+  /** The object-storage tier's settings ({@code storage.*}), or null when it is off (no bucket). */
+  private static ObjectStoreConfig objectStore(ConfigParser p, List<String> problems) {
+    String bucket = p.string("storage.bucket").strip();
+    if (bucket.isEmpty()) {
+      return null;
+    }
+    String path = p.string("storage.path_style").strip().toLowerCase(Locale.ROOT);
+    if (!path.equals("true") && !path.equals("false")) {
+      problems.add("storage.path_style must be true or false, got '" + path + "'");
+    }
+    String endpoint = p.string("storage.endpoint").strip();
+    try {
+      return new ObjectStoreConfig(
+          endpoint.isEmpty() ? null : URI.create(endpoint), p.string("storage.region").strip(), bucket,
+          p.string("storage.prefix"), p.string("storage.access_key").strip(), p.string("storage.secret_key").strip(),
+          path.equals("true"), p.duration("storage.lease", false), (int) p.integer("storage.upload_threads", 1, 256),
+          Math.max(1, p.duration("storage.retry_backoff", false)), p.duration("storage.delete_grace", false));
+    } catch (IllegalArgumentException e) {
+      problems.add(e.getMessage());
+      return null;
+    }
+  }
+
+  /** The object-storage tier's settings, or null when it is off ({@code storage.bucket} empty). */
+  public ObjectStoreConfig objectStore() {
+    return objectStore;
   }
 
   /** The built-in defaults. */
@@ -411,108 +452,6 @@ public final class ServerConfig {
     }
   }
 
-  /** Typed reads of raw values; every problem is collected, not thrown. */
-  private static final class Parser {
-    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*([kmg]i?b?|b)?", Pattern.CASE_INSENSITIVE);
-    private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?", Pattern.CASE_INSENSITIVE);
-
-    private final Map<String, String> raw;
-    private final List<String> problems;
-
-    Parser(Map<String, String> raw, List<String> problems) {
-      this.raw = raw;
-      this.problems = problems;
-    }
-
-    String string(String key) {
-      return raw.get(key);
-    }
-
-    long integer(String key, long min, long max) {
-      return parse(key, min, max, "an integer", s -> s.matches("-?\\d+") ? Long.parseLong(s) : null);
-    }
-
-    long bytes(String key, long min, long max) {
-      return parse(
-          key,
-          min,
-          max,
-          "a size (bytes, or with K/KiB, M/MiB, G/GiB)",
-          s -> {
-            Matcher m = SIZE.matcher(s);
-            if (!m.matches()) {
-              return null;
-            }
-            long n = Long.parseLong(m.group(1));
-            String unit = m.group(2) == null ? "" : m.group(2).toLowerCase(Locale.ROOT);
-            int shift = unit.startsWith("k") ? 10 : unit.startsWith("m") ? 20 : unit.startsWith("g") ? 30 : 0;
-            return n > (Long.MAX_VALUE >> shift) ? null : n << shift;
-          });
-    }
-
-    long duration(String key, boolean offAllowed) {
-      return parse(
-          key,
-          0,
-          Long.MAX_VALUE / 1_000_000,
-          "a duration (ms, or with ms, s, m, h)" + (offAllowed ? " or off" : ""),
-          s -> {
-            if (offAllowed && s.equalsIgnoreCase("off")) {
-              return 0L;
-            }
-            Matcher m = DURATION.matcher(s);
-            if (!m.matches()) {
-              return null;
-            }
-            long n = Long.parseLong(m.group(1));
-            String unit = m.group(2) == null ? "ms" : m.group(2).toLowerCase(Locale.ROOT);
-            return switch (unit) {
-              case "s" -> n * 1000;
-              case "m" -> n * 60_000;
-              case "h" -> n * 3_600_000;
-              default -> n;
-            };
-          });
-    }
-
-    String[] hostPort(String key) {
-      String v = raw.get(key);
-      int colon = v.lastIndexOf(':');
-      if (colon <= 0) {
-        problems.add(key + " must be host:port, got '" + v + "'");
-        return new String[] {"127.0.0.1", "0"};
-      }
-      String host = v.substring(0, colon);
-      if (host.startsWith("[") && host.endsWith("]")) {
-        host = host.substring(1, host.length() - 1);
-      }
-      String port = v.substring(colon + 1);
-      if (!port.matches("\\d{1,5}") || Integer.parseInt(port) > 65535) {
-        problems.add(key + " has a bad port '" + port + "'");
-        return new String[] {host, "0"};
-      }
-      return new String[] {host, port};
-    }
-
-    private long parse(String key, long min, long max, String what, Function<String, Long> f) {
-      String v = raw.get(key);
-      Long n;
-      try {
-        n = f.apply(v.strip());
-      } catch (NumberFormatException e) {
-        n = null;
-      }
-      if (n == null) {
-        problems.add(key + " must be " + what + ", got '" + v + "'");
-        return min;
-      }
-      if (n < min || n > max) {
-        problems.add(key + " must be in [" + min + ", " + max + "], got " + v);
-        return min;
-      }
-      return n;
-    }
-  }
 
   // ---------------------------------------------------------------- accessors
 
@@ -629,6 +568,9 @@ public final class ServerConfig {
     Map<String, String> out = new LinkedHashMap<>(raw);
     for (Token t : tokens) {
       out.put(TOKEN_PREFIX + t.label(), t.role().configName() + ":<secret>");
+    }
+    if (!out.getOrDefault("storage.secret_key", "").isEmpty()) {
+      out.put("storage.secret_key", "<secret>");
     }
     return out;
   }

@@ -2,6 +2,7 @@ package dev.strata.server;
 
 import dev.strata.api.v1.Snapshot;
 import dev.strata.engine.StrataEngine;
+import dev.strata.objectstore.ObjectStorageTier;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.fork.Fork;
 import dev.strata.manifest.proto.Manifest;
@@ -34,6 +35,9 @@ final class ServerContext {
   /** The Prometheus metrics; the server starts their endpoint once the engine serves. */
   final ServerMetrics metrics;
 
+  /** The object-storage tier once started, or null (off, or before the engine serves). */
+  volatile ObjectStorageTier tier;
+
   /** RESOURCE_EXHAUSTED answers per fork name, since start. */
   private final Map<String, LongAdder> stalledRequests = new ConcurrentHashMap<>();
 
@@ -44,6 +48,20 @@ final class ServerContext {
     this.watches = new SnapshotWatches(this, scheduler);
     this.feeds = new ChangeFeedStreams(this, scheduler);
     this.metrics = new ServerMetrics(state::engine);
+  }
+
+  /**
+   * The object-storage tier.
+   *
+   * @throws ApiError FAILED_PRECONDITION if it is off
+   */
+  ObjectStorageTier requireTier() {
+    ObjectStorageTier t = tier;
+    if (t == null) {
+      throw ApiError.of(io.grpc.Status.Code.FAILED_PRECONDITION, null,
+          "the object-storage tier is off on this server (set storage.bucket): level UPLOADED cannot be reached");
+    }
+    return t;
   }
 
   /** The engine (UNAVAILABLE while starting or stopped). */

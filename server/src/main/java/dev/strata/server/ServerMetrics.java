@@ -4,6 +4,7 @@ import dev.strata.engine.MemoryBudget;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
+import dev.strata.objectstore.ObjectStorageTier;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -226,6 +227,32 @@ final class ServerMetrics implements AutoCloseable {
     } catch (RuntimeException e) {
       return null; // starting or stopped: no per-engine series
     }
+  }
+
+  /**
+   * Adds the object-storage tier's series (once, after the tier started): upload lag per fork in
+   * snapshots and bytes, and bytes uploaded. Absent while the tier is off.
+   */
+  void registerUploads(ObjectStorageTier tier) {
+    GaugeWithCallback.builder()
+        .name("strata_upload_lag_snapshots")
+        .help("Retained snapshots published locally and not yet in object storage")
+        .labelNames("fork")
+        .callback(cb -> tier.lag().forEach((fork, lag) -> cb.call(lag.snapshotsPending(), fork)))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("strata_upload_lag_bytes")
+        .help("Bytes of segments those snapshots name that are not yet in object storage")
+        .unit(Unit.BYTES)
+        .labelNames("fork")
+        .callback(cb -> tier.lag().forEach((fork, lag) -> cb.call(lag.bytesPending(), fork)))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("strata_uploaded_bytes")
+        .help("Segment bundle bytes uploaded to object storage since the server started")
+        .unit(Unit.BYTES)
+        .callback(cb -> cb.call(tier.bytesUploaded()))
+        .register(registry);
   }
 
   /** Records one acknowledged (or failed) write of {@code fork} that took {@code nanos}. */

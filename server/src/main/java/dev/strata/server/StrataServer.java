@@ -10,6 +10,7 @@ import dev.strata.engine.EngineOptions;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.flush.FlushTicket;
 import dev.strata.engine.fork.Fork;
+import dev.strata.objectstore.ObjectStorageTier;
 import dev.strata.vfs.LocalVfs;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
@@ -200,6 +201,20 @@ public final class StrataServer implements AutoCloseable {
       terminated.countDown();
       throw e;
     }
+    if (config.objectStore() != null) {
+      try {
+        ctx.tier = ObjectStorageTier.start(engine, config.objectStore());
+        ctx.metrics.registerUploads(ctx.tier);
+      } catch (IOException | RuntimeException e) {
+        log.error("object-storage tier on {} cannot start: {}", config.objectStore().location(), e.getMessage());
+        engine.close();
+        state.stopped();
+        s.shutdownNow();
+        stopThreads();
+        terminated.countDown();
+        throw e;
+      }
+    }
     engine.addFlushListener(f -> ctx.metrics.observeFlush(f.name(), f.lastFlushDurationMs()));
     state.serving(engine);
     if (config.metricsPort() >= 0) {
@@ -366,6 +381,8 @@ public final class StrataServer implements AutoCloseable {
         // whole timeout, and waits the whole timeout on a fork that never had data (its ticket
         // of LSN 0 waits for a first snapshot that never comes). Same flush, one deadline:
         finalFlush(engine, deadline);
+        awaitUploads(engine, deadline);
+        closeTier();
         engine.close();
       }
     } catch (InterruptedException e) {
@@ -391,6 +408,7 @@ public final class StrataServer implements AutoCloseable {
           Thread.currentThread().interrupt();
         }
       }
+      closeTier();
       StrataEngine engine = state.engineOrNull();
       if (engine != null) {
         engine.close(); // idempotent; closes it if the flush above failed
@@ -423,6 +441,37 @@ public final class StrataServer implements AutoCloseable {
       } catch (Exception e) {
         log.warn("shutdown: a final flush did not publish in time ({}); its writes stay in the WAL", e.toString());
       }
+    }
+  }
+
+  /**
+   * With the object-storage tier on: waits, until the deadline, for every fork's head to be
+   * uploaded (what is not uploads at the next start).
+   */
+  private void awaitUploads(StrataEngine engine, long deadline) {
+    ObjectStorageTier t = ctx.tier;
+    if (t == null) {
+      return;
+    }
+    for (Fork f : engine.openForks()) {
+      f.head().ifPresent(h -> {
+        try {
+          t.awaitUploaded(f.id(), h.getSeq()).get(Math.max(1, remainingMs(deadline)), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        } catch (Exception e) {
+          log.warn("shutdown: fork={} snapshot seq {} not uploaded before the deadline ({}); the next start uploads it",
+              f.name(), h.getSeq(), e.toString());
+        }
+      });
+    }
+  }
+
+  /** Stops the uploads (bounded); idempotent. */
+  private void closeTier() {
+    ObjectStorageTier t = ctx.tier;
+    if (t != null) {
+      t.close();
     }
   }
 

@@ -3,6 +3,7 @@ package dev.strata.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.strata.cli.StrataCli;
+import dev.strata.objectstore.S3ProxyFixture;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -36,17 +37,22 @@ class ShadedJarCliIT {
   @TempDir Path tmp;
   private Process server;
   private String target;
+  /** The server's object storage: the jar's AWS SDK is exercised by serve, await --level and restore. */
+  private S3ProxyFixture s3;
   private final Set<String> ran = new TreeSet<>();
 
   record Run(int code, String out, String err) {}
 
   @AfterEach
-  void stopServer() throws InterruptedException {
+  void stopServer() throws Exception {
     if (server != null) {
       server.destroy(); // SIGTERM: graceful shutdown
       if (!server.waitFor(60, TimeUnit.SECONDS)) {
         server.destroyForcibly();
       }
+    }
+    if (s3 != null) {
+      s3.close();
     }
   }
 
@@ -155,6 +161,7 @@ class ShadedJarCliIT {
     String ticket = ok("flush").out().strip();
     assertThat(ticket).matches("main\\S*:\\d+:\\d+");
     String second = snapshotOf(ok("await", ticket).out());
+    assertThat(snapshotOf(ok("await", ticket, "--level", "uploaded").out())).isEqualTo(second);
     assertThat(ok("search", "editor", "-c", "pk", "--filter", "section=editors").out()).contains("hits").contains("pkg-");
     assertThat(ok("snapshots", "list").out()).contains(second);
     assertThat(ok("snapshots", "list", "--graph").out()).contains("* " + second).contains("* " + first);
@@ -174,6 +181,12 @@ class ShadedJarCliIT {
     assertThat(ok("stats").out()).contains("FORK").contains("main");
     assertThat(ok("--json", "verify").out()).contains("\"problems\":[]");
 
+    Path conf = tmp.resolve("restore.properties");
+    Files.writeString(conf, "storage.secret_key=" + S3ProxyFixture.SECRET_KEY + "\n");
+    assertThat(ok("restore", "--from", "s3://" + S3ProxyFixture.BUCKET + "/jar", "--data-dir", tmp.resolve("restored").toString(),
+        "--endpoint", s3.endpoint().toString(), "--access-key", S3ProxyFixture.ACCESS_KEY, "--path-style", "true",
+        "--config", conf.toString()).out()).contains("restored fork main");
+
     Run missing = strata("get", "-c", "pk", "pkg-001");
     assertThat(missing.code()).isEqualTo(StrataCli.EXIT_FAILED);
     assertThat(missing.err()).startsWith("error: NOT_FOUND: ");
@@ -182,11 +195,14 @@ class ShadedJarCliIT {
     assertThat(ran).as("commands run through the jar").containsAll(allCommands());
   }
 
-  private void startServer() throws IOException {
+  private void startServer() throws Exception {
+    s3 = new S3ProxyFixture(tmp.resolve("blobs"));
     List<String> cmd = new ArrayList<>(java());
     cmd.addAll(List.of("--add-modules", "jdk.incubator.vector", "-jar", jar().toString(), "serve",
         "--data-dir", tmp.resolve("data").toString(), "--listen", "127.0.0.1:0", "--flush-interval", "off",
-        "--set", "metrics.listen=off"));
+        "--set", "metrics.listen=off", "--set", "storage.bucket=" + S3ProxyFixture.BUCKET, "--set", "storage.prefix=jar",
+        "--set", "storage.endpoint=" + s3.endpoint(), "--set", "storage.access_key=" + S3ProxyFixture.ACCESS_KEY,
+        "--set", "storage.secret_key=" + S3ProxyFixture.SECRET_KEY, "--set", "storage.path_style=true"));
     server = new ProcessBuilder(cmd).redirectError(tmp.resolve("server.log").toFile()).start();
     BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
     for (String line = lines.readLine(); line != null; line = lines.readLine()) {

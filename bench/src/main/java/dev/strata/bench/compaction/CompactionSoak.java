@@ -310,7 +310,7 @@ public final class CompactionSoak {
   }
 
   /** {@code shared/data/debian-packages.jsonl.gz} beside the repository (from its root or a module), or null. */
-  static Path defaultCorpus() {
+  public static Path defaultCorpus() {
     for (String p : List.of("../shared/data/debian-packages.jsonl.gz", "../../shared/data/debian-packages.jsonl.gz",
         "/work/shared/data/debian-packages.jsonl.gz")) {
       Path f = Paths.get(p);

@@ -27,9 +27,9 @@ import java.util.zip.GZIPInputStream;
  * TEXT, {@code section}, {@code priority} and {@code maintainer} KEYWORD, {@code installed_size_kib}
  * LONG; the others are kept as stored strings. Immutable once loaded, so thread-safe.
  */
-final class Corpus {
+public final class Corpus {
   /** The collection schema the soak writes with. */
-  static final CollectionSchema SCHEMA =
+  public static final CollectionSchema SCHEMA =
       new CollectionSchema(
           List.of(
               FieldSpec.of("summary", FieldKind.TEXT),
@@ -56,7 +56,7 @@ final class Corpus {
    * @throws IOException if the file cannot be read, or a line is not a flat JSON object with an
    *     {@code id}
    */
-  static Corpus load(Path file, int maxDocs) throws IOException {
+  public static Corpus load(Path file, int maxDocs) throws IOException {
     List<String> ids = new ArrayList<>();
     List<Map<String, FieldValue>> all = new ArrayList<>();
     long bytes = 0;
@@ -105,24 +105,24 @@ final class Corpus {
   }
 
   /** Documents in one pass. */
-  int size() {
+  public int size() {
     return ids.length;
   }
 
   /** Characters of JSON per pass (about the bytes: the corpus is mostly ASCII). */
-  long jsonBytes() {
+  public long jsonBytes() {
     return jsonBytes;
   }
 
   /** The id of document number {@code seq} (see the class comment). */
-  String id(long seq) {
+  public String id(long seq) {
     String base = ids[(int) (seq % ids.length)];
     long pass = seq / ids.length;
     return pass == 0 ? base : base + "~r" + pass;
   }
 
   /** Document number {@code seq}. */
-  Document document(long seq) {
+  public Document document(long seq) {
     return new Document(id(seq), fields.get((int) (seq % ids.length)));
   }
 

@@ -188,6 +188,33 @@ public final class SegmentStore implements AutoCloseable {
     markObsolete(segmentId);
   }
 
+  // Object-storage transfer.
+
+  /**
+   * Writes segment {@code segmentId}'s rows into a new, self-contained SST at {@code target} (keys
+   * keep their segment-id prefix), for upload to object storage. The segment must stay referenced
+   * (or held) while this runs. Thread-safe.
+   *
+   * @return the rows' content checksum (as in the manifest's {@code SegmentRef.checksum}), or -1 if
+   *     the segment has no rows (nothing is written then)
+   * @throws IOException if the file cannot be written
+   */
+  public long exportSst(long segmentId, Path target) throws IOException {
+    return SegmentTransfer.exportSst(this, db, SegmentFormat.requireValidSegmentId(segmentId), target);
+  }
+
+  /**
+   * Where a restored segment's SST goes before {@link #ingest}: {@code segments/<hex>/staging/docs.sst}.
+   */
+  public Path stagedSstPath(long segmentId) {
+    return layout.stagedSst(segmentId);
+  }
+
+  /** A segment's Lucene index directory: {@code segments/<hex>/lucene}. */
+  public Path luceneDir(long segmentId) {
+    return layout.luceneDir(segmentId);
+  }
+
   // Compaction.
 
   /**
