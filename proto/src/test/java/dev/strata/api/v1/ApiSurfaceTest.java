@@ -54,7 +54,10 @@ class ApiSurfaceTest {
 
   record Rpc(Streaming streaming, String role) {}
 
-  /** SPEC §6 (services, RPCs, streaming) plus the role each RPC needs. */
+  /**
+   * SPEC §6 (services, RPCs, streaming) plus the role each RPC needs, with the RPCs later issues
+   * added to it (issue 16: {@code ForkService.MergeFork}, {@code SnapshotService.WatchChanges}).
+   */
   static final Map<String, Map<String, Rpc>> SPEC = new LinkedHashMap<>();
 
   static {
@@ -85,14 +88,16 @@ class ApiSurfaceTest {
             "GetSnapshot", unary("reader"),
             "TagSnapshot", unary("admin"),
             "DeleteTag", unary("admin"),
-            "DiffSnapshots", new Rpc(Streaming.SERVER, "reader")));
+            "DiffSnapshots", new Rpc(Streaming.SERVER, "reader"),
+            "WatchChanges", new Rpc(Streaming.SERVER, "reader")));
     SPEC.put(
         "ForkService",
         ordered(
             "CreateFork", unary("admin"),
             "GetFork", unary("reader"),
             "ListForks", unary("reader"),
-            "DropFork", unary("admin")));
+            "DropFork", unary("admin"),
+            "MergeFork", unary("admin")));
     SPEC.put(
         "AdminService",
         ordered(
