@@ -29,6 +29,8 @@ import dev.strata.api.v1.ListCollectionsRequest;
 import dev.strata.api.v1.ListCollectionsResponse;
 import dev.strata.api.v1.ListForksRequest;
 import dev.strata.api.v1.ListSnapshotsRequest;
+import dev.strata.api.v1.MergeForkResponse;
+import dev.strata.api.v1.MergeOutcome;
 import dev.strata.api.v1.Mutation;
 import dev.strata.api.v1.RangeBound;
 import dev.strata.api.v1.RangeFilter;
@@ -220,11 +222,17 @@ class ApiFuzzTest {
       applied(m.fullName(), request, r);
     } else if (m.fullName().equals(WRITE) && r.status().getCode() == Status.Code.DEADLINE_EXCEEDED) {
       forgetForkOf(request); // the outcome is unknown to any client: stop modelling that fork
+    } else if (m.fullName().equals(MERGE) && r.status().getCode() == Status.Code.DEADLINE_EXCEEDED) {
+      model.clear(); // a merge into an unknown target may have happened
     }
   }
 
+  /** A merge rewrites its target's documents: ordered, and the target is no longer modelled. */
+  static final String MERGE = "strata.v1.ForkService/MergeFork";
+
   /** Methods sent one at a time: they change what the model or the templates track. */
-  static final Set<String> ORDERED = Set.of(WRITE, "strata.v1.ForkService/CreateFork", "strata.v1.ForkService/DropFork");
+  static final Set<String> ORDERED =
+      Set.of(WRITE, "strata.v1.ForkService/CreateFork", "strata.v1.ForkService/DropFork", MERGE);
 
   /** Calls in flight at most, besides the ordered ones. */
   static final int PIPELINE = 16;
@@ -305,6 +313,17 @@ class ApiFuzzTest {
             model.put(f.getId(), deepCopy(model.get(baseForkId)));
           }
           forkIds.put(f.getName(), f.getId());
+        }
+        case MERGE -> {
+          MergeForkResponse resp = MergeForkResponse.parseFrom(r.messages().get(0));
+          boolean wrote = !resp.getDryRun()
+              && (resp.getOutcome() == MergeOutcome.MERGE_OUTCOME_FAST_FORWARD
+                  || resp.getOutcome() == MergeOutcome.MERGE_OUTCOME_THREE_WAY);
+          if (wrote) {
+            // The ticket names the target; the merged documents are the source's, which this test
+            // does not replay: stop modelling the target.
+            model.remove(resp.getTicket().getForkId());
+          }
         }
         case "strata.v1.ForkService/DropFork" -> {
           model.remove(DropForkResponse.parseFrom(r.messages().get(0)).getForkId());
