@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.fork.RetainedSnapshot;
+import dev.strata.manifest.CatalogSnapshot;
 import dev.strata.objectstore.proto.UploadedManifest;
 import java.io.IOException;
 import java.util.HashMap;
@@ -25,8 +26,12 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li><b>Manifests</b> of a fork open here whose snapshot is no longer retained locally (expired
  *       by retention) are unreferenced; the newest uploaded manifest of a fork (its resume point)
- *       and every manifest above it are never touched. Manifests of forks this server does not
- *       have open (dropped here, or never known) are left alone: another lineage may need them.
+ *       and every manifest above it are never touched. Manifests of a fork with a drop marker
+ *       ({@link BucketLayout#droppedMarkerKey}, written by the writer that dropped it) are
+ *       unreferenced too, except a snapshot that a fork of the catalog was created from (its base)
+ *       or that a tag names; the marker itself goes once none of the fork's manifests is left.
+ *       Manifests of other forks this server does not have open (never known here, e.g. after a
+ *       restore of one fork onto the prefix) are left alone: another lineage may need them.
  *   <li><b>Bundles</b> that no remaining manifest object names are unreferenced, except those this
  *       process uploaded for snapshots still waiting for their manifest. This is what removes the
  *       bundles a crash left between a segment upload and its manifest.
@@ -82,18 +87,28 @@ final class BucketGc {
       watermark.put(f.id(), w.getAsLong());
       localSegments.addAll(f.referencedSegments());
     }
-    List<ObjectStore.ObjectInfo> manifestObjects = store.list(layout.key(BucketLayout.FORKS));
+    List<ObjectStore.ObjectInfo> forkObjects = store.list(layout.key(BucketLayout.FORKS));
+    CatalogSnapshot catalog = engine.catalogSnapshot();
+    Map<String, String> droppedMarkers = droppedForks(forkObjects, catalog);
+    Set<String> protectedSnapshots = new HashSet<>(catalog.tags().values());
+    catalog.forks().forEach(e -> protectedSnapshots.add(e.baseSnapshotId()));
     Set<String> remaining = new HashSet<>();
+    Set<String> forksWithManifests = new HashSet<>();
     int manifestsDeleted = 0;
-    for (ObjectStore.ObjectInfo o : manifestObjects) {
+    for (ObjectStore.ObjectInfo o : forkObjects) {
       if (!o.key().endsWith(BucketLayout.MANIFEST_SUFFIX)) {
         continue;
       }
       String forkId = layout.relative(o.key()).split("/")[1];
       OptionalLong seq = BucketLayout.seqOfManifestKey(o.key());
       Set<Long> keep = retained.get(forkId);
-      boolean unreferenced = keep != null && seq.isPresent() && !keep.contains(seq.getAsLong())
-          && seq.getAsLong() < watermark.get(forkId);
+      boolean unreferenced;
+      if (droppedMarkers.containsKey(forkId)) {
+        unreferenced = seq.isPresent() && !protectedSnapshots.contains(Fork.snapshotId(forkId, seq.getAsLong()));
+      } else {
+        unreferenced = keep != null && seq.isPresent() && !keep.contains(seq.getAsLong())
+            && seq.getAsLong() < watermark.get(forkId);
+      }
       if (unreferenced && due(o.key(), now, grace, candidates)) {
         store.delete(o.key());
         unreferencedSince.remove(o.key());
@@ -101,9 +116,17 @@ final class BucketGc {
         manifestsDeleted++;
       } else {
         remaining.add(o.key());
+        forksWithManifests.add(forkId);
         if (!unreferenced) {
           unreferencedSince.remove(o.key());
         }
+      }
+    }
+    // A drop marker goes with the last of its fork's manifests (no grace of its own: it names
+    // nothing a reader could need).
+    for (Map.Entry<String, String> m : droppedMarkers.entrySet()) {
+      if (!forksWithManifests.contains(m.getKey())) {
+        store.delete(m.getValue());
       }
     }
 
@@ -158,6 +181,26 @@ final class BucketGc {
           + " their grace", manifestsDeleted, bundlesDeleted, catalogsDeleted, p.candidatesWaiting());
     }
     return p;
+  }
+
+  /**
+   * Fork id -> drop marker key, for every fork with a drop marker that the catalog does not list
+   * (fork ids are never reused, so a listed one would be a bug elsewhere: its marker is ignored).
+   */
+  private Map<String, String> droppedForks(List<ObjectStore.ObjectInfo> forkObjects, CatalogSnapshot catalog) {
+    Map<String, String> dropped = new HashMap<>();
+    for (ObjectStore.ObjectInfo o : forkObjects) {
+      if (BucketLayout.isDroppedMarkerKey(o.key())) {
+        tier.layout().forkIdOf(o.key()).ifPresent(id -> {
+          if (catalog.byId(id).isPresent()) {
+            log.warn("bucket GC: fork {} is in the catalog but has a drop marker ({}); its manifests stay", id, o.key());
+          } else {
+            dropped.put(id, o.key());
+          }
+        });
+      }
+    }
+    return dropped;
   }
 
   /** Records {@code key} as unreferenced; true once it has been for {@code grace} ms. */

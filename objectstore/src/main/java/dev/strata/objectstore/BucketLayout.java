@@ -1,6 +1,7 @@
 package dev.strata.objectstore;
 
 import java.util.Locale;
+import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
@@ -13,6 +14,7 @@ import java.util.OptionalLong;
  * <prefix>/catalog/<version, 20 digits>-<gen>.catalog         a fork catalog version (file format)
  * <prefix>/segments/<segment hex>-<gen>.bundle                one segment: SST + Lucene files + index
  * <prefix>/forks/<fork id>/manifests/<seq, 20 digits>-<gen>.manifest   UploadedManifest (the commit)
+ * <prefix>/forks/<fork id>/dropped-<gen>.marker               empty: the writer dropped the fork
  * }</pre>
  *
  * Names sort as numbers (zero-padded), so a listing is in seq/version order. Immutable and
@@ -26,6 +28,7 @@ public record BucketLayout(String prefix) {
   static final String MANIFEST_SUFFIX = ".manifest";
   static final String BUNDLE_SUFFIX = ".bundle";
   static final String CATALOG_SUFFIX = ".catalog";
+  static final String DROPPED_MARKER_SUFFIX = ".marker";
 
   public BucketLayout {
     prefix = ObjectStoreConfig.normalizePrefix(prefix);
@@ -77,6 +80,31 @@ public record BucketLayout(String prefix) {
 
   public String manifestKey(String forkId, long seq, long generation) {
     return manifestsPrefix(forkId) + String.format(Locale.ROOT, "%020d", seq) + "-" + gen(generation) + MANIFEST_SUFFIX;
+  }
+
+  /**
+   * The drop marker of a fork: written (empty) by the writer that dropped the fork, after the first
+   * catalog version without it was uploaded. Bucket GC deletes a fork's manifests only when it has
+   * one, never for a fork merely absent from this writer's catalog (a restore of one fork onto the
+   * prefix must not collect the others).
+   */
+  public String droppedMarkerKey(String forkId, long generation) {
+    return key(FORKS + forkId + "/dropped-" + gen(generation) + DROPPED_MARKER_SUFFIX);
+  }
+
+  /** True if {@code key} is a drop marker ({@link #droppedMarkerKey}). */
+  static boolean isDroppedMarkerKey(String key) {
+    return key.endsWith(DROPPED_MARKER_SUFFIX) && key.substring(key.lastIndexOf('/') + 1).startsWith("dropped-");
+  }
+
+  /** The fork id in a key under {@code forks/}, or empty if {@code key} is not under it. */
+  Optional<String> forkIdOf(String key) {
+    String rel = relative(key);
+    if (!rel.startsWith(FORKS)) {
+      return Optional.empty();
+    }
+    String[] parts = rel.split("/");
+    return parts.length < 3 ? Optional.empty() : Optional.of(parts[1]);
   }
 
   /** The seq of a manifest key ({@code .../<seq>-<gen>.manifest}), or empty if it is not one. */

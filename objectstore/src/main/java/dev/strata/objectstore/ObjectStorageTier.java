@@ -89,6 +89,10 @@ public final class ObjectStorageTier implements AutoCloseable {
   private final AtomicLong bytesUploaded = new AtomicLong();
   private final AtomicLong segmentsUploaded = new AtomicLong();
   private volatile long uploadedCatalogVersion = -1;
+  /** Fork ids of the catalog version this process uploaded last; null before the first upload. */
+  private Set<String> uploadedCatalogForks;
+  /** Forks dropped since an uploaded catalog listed them, whose drop marker is not written yet. */
+  private final Set<String> dropMarkersDue = ConcurrentHashMap.newKeySet();
   private volatile long lastHeartbeatNanos = System.nanoTime();
   private volatile boolean closing;
   private volatile String fencedBy;
@@ -200,7 +204,8 @@ public final class ObjectStorageTier implements AutoCloseable {
           queue(u);
         }
       }
-      if (engine.catalogSnapshot().version() != uploadedCatalogVersion && catalogQueued.compareAndSet(false, true)) {
+      if ((engine.catalogSnapshot().version() != uploadedCatalogVersion || !dropMarkersDue.isEmpty())
+          && catalogQueued.compareAndSet(false, true)) {
         submit(this::uploadCatalog, () -> catalogQueued.set(false));
       }
       if (System.nanoTime() - lastGcNanos >= TimeUnit.MILLISECONDS.toNanos(gcIntervalMs())
@@ -247,15 +252,35 @@ public final class ObjectStorageTier implements AutoCloseable {
     }
   }
 
+  /**
+   * Uploads the catalog if it changed, then writes the drop marker of every fork an earlier
+   * uploaded version listed and this one does not (fork ids are never reused, so a fork leaves the
+   * catalog only by a drop here). The marker follows the catalog: a bucket never says a fork was
+   * dropped while its newest catalog still lists it. A drop this process did not see (it happened
+   * before a crash, between two uploads) leaves no marker: its objects stay (a leak, never a loss).
+   * Runs on the upload pool, one at a time ({@code catalogQueued}).
+   */
   private void uploadCatalog() {
     try {
       CatalogSnapshot cat = engine.catalogSnapshot();
-      if (cat.version() == uploadedCatalogVersion) {
-        return;
+      if (cat.version() != uploadedCatalogVersion) {
+        fence.check();
+        store.put(layout.catalogKey(cat.version(), generation()), ForkCatalog.encode(cat, System.currentTimeMillis()));
+        uploadedCatalogVersion = cat.version();
+        Set<String> ids = new HashSet<>();
+        cat.forks().forEach(e -> ids.add(e.forkId()));
+        if (uploadedCatalogForks != null) {
+          uploadedCatalogForks.stream().filter(id -> !ids.contains(id)).forEach(dropMarkersDue::add);
+        }
+        uploadedCatalogForks = ids;
       }
-      fence.check();
-      store.put(layout.catalogKey(cat.version(), generation()), ForkCatalog.encode(cat, System.currentTimeMillis()));
-      uploadedCatalogVersion = cat.version();
+      for (String forkId : Set.copyOf(dropMarkersDue)) {
+        fence.check();
+        store.put(layout.droppedMarkerKey(forkId, generation()), new byte[0]);
+        dropMarkersDue.remove(forkId);
+        log.info("fork {} was dropped: its drop marker is in the bucket; bucket GC collects its manifests after"
+            + " storage.delete_grace", forkId);
+      }
     } catch (WriterFencedException e) {
       fenced(e);
     } catch (IOException | RuntimeException e) {
