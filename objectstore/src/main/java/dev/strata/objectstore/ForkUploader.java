@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Uploads one fork's snapshots, strictly in seq order, one at a time: for each snapshot not yet in
  * the bucket, every segment it names (a {@link SegmentBundle}, unless already uploaded), then a
- * fencing check, then the {@link UploadedManifest} — the commit. A failed step is retried from that
+ * fencing check, then the {@link UploadedManifest} — the commit. The bundles of all pending
+ * snapshots are queued on the upload pool first ({@link ObjectStorageTier#prefetchSegment}), so
+ * they go up in parallel; the manifests still wait for their own bundles. A failed step is retried from that
  * snapshot after a back-off (doubling from {@code retryBackoffMs}, at most 30 s); a later snapshot
  * is never uploaded before an earlier one, and none is skipped while it is retained (the tier pins
  * every snapshot not yet uploaded against retention).
@@ -110,6 +112,11 @@ final class ForkUploader {
           return;
         }
         pending.sort(Comparator.comparingLong(Manifest::getSeq));
+        // Bundles of every pending snapshot go up in parallel on the pool (the manifests below
+        // still commit one by one in seq order, each after its own bundles are in).
+        for (Manifest m : pending) {
+          m.getSegmentsList().forEach(tier::prefetchSegment);
+        }
         for (Manifest m : pending) {
           if (tier.isClosing()) {
             return;

@@ -82,6 +82,8 @@ public final class ObjectStorageTier implements AutoCloseable {
   /** Segment id -> bundle key (relative to the prefix) of every segment known to be in the bucket. */
   private final Map<Long, String> uploadedSegments = new ConcurrentHashMap<>();
   private final Map<Long, CompletableFuture<String>> inflight = new ConcurrentHashMap<>();
+  /** Segment ids with a parallel upload queued ({@link #prefetchSegment}). */
+  private final Set<Long> prefetching = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean catalogQueued = new AtomicBoolean();
   private final AtomicBoolean gcQueued = new AtomicBoolean();
   private final BucketGc gc;
@@ -367,6 +369,34 @@ public final class ObjectStorageTier implements AutoCloseable {
    *
    * @throws IOException if the bundle cannot be written or uploaded
    */
+  /**
+   * Queues the upload of {@code ref}'s bundle on the upload pool, so the segments of the snapshots
+   * a fork has pending go up in parallel (up to {@code storage.upload_threads} at once) while its
+   * drain commits manifests strictly in seq order. Best effort: a segment already in the bucket,
+   * being uploaded, or queued here is skipped; a failure is only logged, since the drain, reaching
+   * the segment, uploads it itself (it claims the segment first if this task has not started, so it
+   * never waits on a queued task) and surfaces the error. Never blocks.
+   */
+  void prefetchSegment(SegmentRef ref) {
+    long id = Long.parseUnsignedLong(ref.getSegmentId(), 16);
+    if (uploadedSegments.containsKey(id) || inflight.containsKey(id) || !prefetching.add(id)) {
+      return;
+    }
+    Runnable task = () -> {
+      try {
+        if (!isClosing() && !uploadedSegments.containsKey(id) && !inflight.containsKey(id)) {
+          ensureSegment(ref);
+        }
+      } catch (IOException | RuntimeException e) {
+        log.debug("parallel upload of segment {} failed (its fork's drain retries it): {}", ref.getSegmentId(),
+            e.toString());
+      } finally {
+        prefetching.remove(id);
+      }
+    };
+    submit(task, () -> prefetching.remove(id));
+  }
+
   String ensureSegment(SegmentRef ref) throws IOException {
     long id = Long.parseUnsignedLong(ref.getSegmentId(), 16);
     String known = uploadedSegments.get(id);

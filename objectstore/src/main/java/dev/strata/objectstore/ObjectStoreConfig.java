@@ -18,8 +18,8 @@ import java.util.Objects;
  *     self-hosted S3 look-alikes) instead of {@code bucket.endpoint/key}
  * @param leaseMs how long a writer's generation stays live without a heartbeat: a second server
  *     refuses the prefix while the first's heartbeat is younger than this (ms)
- * @param uploadThreads threads uploading, shared by every fork (each fork uploads one snapshot at
- *     a time, in seq order)
+ * @param uploadThreads threads uploading, shared by every fork: a fork's pending bundles go up in
+ *     parallel on them, its manifests one at a time in seq order
  * @param retryBackoffMs first delay after a failed upload step (doubles, at most 30 s)
  * @param deleteGraceMs how long an object stays in the bucket after bucket GC first finds that no
  *     retained manifest names it, so a reader on another node is not cut off (ms)
