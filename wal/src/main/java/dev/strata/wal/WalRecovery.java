@@ -40,13 +40,25 @@ final class WalRecovery {
   /**
    * Checks, replays and repairs.
    *
+   * <p><b>Residue of an interrupted truncation.</b> {@link WalWriter#truncateBefore} deletes a
+   * prefix of segments with one directory fsync, so after a power loss any subset of those
+   * deletions may have survived, leaving a gap among the older segments. A gap whose next segment
+   * starts at or below {@code residueBelowLsn} (the caller holds every record below it elsewhere,
+   * e.g. in a durable snapshot) can only be such residue: a log loses records only at its tail, and
+   * only a truncation deletes segments, always a prefix wholly below the LSN it was given. So the
+   * segments before the gap are deleted (one directory fsync) and the scan goes on from the gap.
+   * Their records may already have been given to {@code sink}; all of them lie below {@code
+   * residueBelowLsn}. A gap above it is damage and handled by the mode as before.
+   *
    * @param replayFromLsn the first LSN {@code sink} gets (records below it are checked only)
+   * @param residueBelowLsn records below this LSN are held elsewhere; 0 or 1 accepts no gap
    * @param sink receives every valid record with {@code lsn >= replayFromLsn}, or null
    * @throws WalCorruptionException if the mode refuses the damage found, or if {@code sink} is
    *     given, {@code replayFromLsn > 0} and the log starts after it (older segments were deleted,
    *     so the caller would silently miss records); nothing on disk was changed then
    */
-  static Result run(Vfs vfs, Path dir, WalRecoveryMode mode, long replayFromLsn, WalReplaySink sink)
+  static Result run(
+      Vfs vfs, Path dir, WalRecoveryMode mode, long replayFromLsn, long residueBelowLsn, WalReplaySink sink)
       throws IOException {
     List<Segment> all = SegmentName.list(vfs, dir);
     if (sink != null && replayFromLsn > 0 && !all.isEmpty() && replayFromLsn < all.get(0).firstLsn()) {
@@ -69,10 +81,21 @@ final class WalRecovery {
     int deleted = 0;
     String problem = null;
     int scanned = 0;
+    int residue = 0;
 
     for (int i = 0; i < all.size(); i++) {
       Segment seg = all.get(i);
       boolean last = i == all.size() - 1;
+      if (expectedFirst >= 0 && seg.firstLsn() > expectedFirst && seg.firstLsn() <= residueBelowLsn) {
+        for (Segment old : kept) {
+          vfs.deleteIfExists(old.path());
+        }
+        vfs.syncDirectory(dir);
+        residue += kept.size();
+        kept.clear();
+        records = 0;
+        expectedFirst = -1;
+      }
       if (expectedFirst >= 0 && seg.firstLsn() != expectedFirst) {
         String gap =
             "segment starts at LSN "
@@ -135,7 +158,8 @@ final class WalRecovery {
             bytesTruncated,
             truncatedFile,
             deleted,
-            problem);
+            problem,
+            residue);
     return new Result(report, List.copyOf(kept), lastLsn);
   }
 

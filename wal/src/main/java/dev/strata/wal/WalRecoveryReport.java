@@ -16,6 +16,9 @@ import java.nio.file.Path;
  * @param truncatedFile the segment that was truncated, or null if none
  * @param segmentsDeleted later segments deleted by {@link WalRecoveryMode#POINT_IN_TIME}
  * @param problem what was wrong (file, offset and reason), or null if the log was clean
+ * @param residueSegmentsDeleted older segments deleted as the residue of a truncation that a power
+ *     loss interrupted (see {@link WalWriter#open(dev.strata.vfs.Vfs, Path, WalOptions, long, long,
+ *     WalReplaySink)}); not damage, so a log with only these is still {@link #clean()}
  */
 public record WalRecoveryReport(
     WalRecoveryMode mode,
@@ -26,7 +29,8 @@ public record WalRecoveryReport(
     long bytesTruncated,
     Path truncatedFile,
     int segmentsDeleted,
-    String problem) {
+    String problem,
+    int residueSegmentsDeleted) {
 
   /** True if recovery found nothing to repair. */
   public boolean clean() {

@@ -266,6 +266,36 @@ public final class WalWriter implements AutoCloseable {
   public static WalWriter open(
       Vfs vfs, Path dir, WalOptions options, long replayFromLsn, WalReplaySink sink)
       throws IOException {
+    return open(vfs, dir, options, replayFromLsn, replayFromLsn, sink);
+  }
+
+  /**
+   * {@link #open(Vfs, Path, WalOptions, long, WalReplaySink)} for a caller that must read records
+   * older than those it holds elsewhere (a fork replays a merge's batches that a snapshot already
+   * covers): it replays from {@code replayFromLsn} but declares that every record below {@code
+   * residueBelowLsn} is held elsewhere. A {@link #truncateBefore} that a power loss interrupted can
+   * leave any subset of its deletions, and so a gap among segments; a gap whose next segment starts
+   * at or below {@code residueBelowLsn} is such residue, and the segments before it are deleted
+   * (they lie wholly below the truncation's LSN, which was at most {@code residueBelowLsn}). Records
+   * of those segments may reach {@code sink} before the gap is seen; all lie below {@code
+   * residueBelowLsn}. A gap above it is damage, handled by the recovery mode.
+   *
+   * @param replayFromLsn the first LSN to replay (inclusive); segments wholly below it are deleted
+   *     first, as in {@link #open(Vfs, Path, WalOptions, long, WalReplaySink)}
+   * @param residueBelowLsn every record below this LSN is held elsewhere (e.g. the head snapshot's
+   *     covered LSN + 1); at least {@code replayFromLsn}
+   * @param sink receives the records on this thread, or null to replay nothing
+   * @throws IllegalArgumentException if {@code residueBelowLsn < replayFromLsn} or either is negative
+   * @throws WalCorruptionException if the log is damaged beyond what the recovery mode repairs
+   * @throws IOException on any I/O failure, or what {@code sink} threw
+   */
+  public static WalWriter open(
+      Vfs vfs, Path dir, WalOptions options, long replayFromLsn, long residueBelowLsn, WalReplaySink sink)
+      throws IOException {
+    if (residueBelowLsn < replayFromLsn) {
+      throw new IllegalArgumentException(
+          "residueBelowLsn " + residueBelowLsn + " is below replayFromLsn " + replayFromLsn);
+    }
     Objects.requireNonNull(vfs, "vfs");
     Objects.requireNonNull(options, "options");
     if (replayFromLsn < 0) {
@@ -274,8 +304,16 @@ public final class WalWriter implements AutoCloseable {
     Path d = dir.toAbsolutePath().normalize();
     vfs.createDirectories(d);
     deleteSegmentsBelow(vfs, d, replayFromLsn);
-    WalRecovery.Result recovered = WalRecovery.run(vfs, d, options.recoveryMode(), replayFromLsn, sink);
+    WalRecovery.Result recovered = WalRecovery.run(vfs, d, options.recoveryMode(), replayFromLsn, residueBelowLsn, sink);
     WalRecoveryReport r = recovered.report();
+    if (r.residueSegmentsDeleted() > 0) {
+      log.info(
+          "WAL {}: deleted {} segments below LSN {} that a truncation interrupted by a power loss left"
+              + " behind a gap",
+          d,
+          r.residueSegmentsDeleted(),
+          residueBelowLsn);
+    }
     if (r.clean()) {
       log.info(
           "WAL {} opened: {} records in {} segments, LSN {}..{}",

@@ -231,6 +231,50 @@ class WalWriterTest {
     }
   }
 
+  /**
+   * A fork replays its WAL from the oldest record (a merge's batches may lie below the covered LSN),
+   * so it cannot pass the covered LSN as {@code replayFromLsn}; it passes it as the residue bound.
+   * A gap whose next segment starts at or below it is what a truncation interrupted by a power loss
+   * left: the segments before it go and every record is still replayed from the gap on. A gap
+   * above the bound is damage, refused as before.
+   */
+  @Test
+  void aGapBelowTheResidueBoundIsTheResidueOfATruncationAndIsDeleted() throws Exception {
+    byte[] oldest;
+    byte[] fifth;
+    try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, dir, small(100))) {
+      for (int i = 1; i <= 20; i++) {
+        w.append(new byte[30], Durability.ASYNC); // two records per segment
+      }
+      w.sync();
+      oldest = Files.readAllBytes(segments(dir).get(0)); // LSN 1..2
+      fifth = Files.readAllBytes(segments(dir).get(4)); // LSN 9..10
+      assertThat(w.truncateBefore(15)).isEqualTo(7);
+    }
+    // The deletions of segments 1 and 9 did not survive the power loss; the others did.
+    Files.write(dir.resolve("00000000000000000001.wal"), oldest);
+    Files.write(dir.resolve("00000000000000000009.wal"), fifth);
+    assertThatThrownBy(() -> WalWriter.open(LocalVfs.INSTANCE, dir, small(100), 0, 8, (lsn, p) -> {}).close())
+        .isInstanceOf(WalCorruptionException.class)
+        .hasMessageContaining("records are missing");
+    assertThat(segments(dir)).hasSize(5); // refused: nothing changed
+    List<Long> replayed = new ArrayList<>();
+    try (WalWriter w = WalWriter.open(LocalVfs.INSTANCE, dir, small(100), 0, 15, (lsn, p) -> replayed.add(lsn))) {
+      assertThat(w.recoveryReport().residueSegmentsDeleted()).isEqualTo(2);
+      assertThat(w.recoveryReport().clean()).isTrue();
+      assertThat(w.recoveryReport().firstLsn()).isEqualTo(15);
+      assertThat(w.lastLsn()).isEqualTo(20);
+      assertThat(w.append(new byte[1], Durability.SYNC).lsn()).isEqualTo(21);
+    }
+    // Residue records may reach the sink before the gap is seen; every one lies below the bound.
+    assertThat(replayed).filteredOn(lsn -> lsn >= 15).containsExactly(15L, 16L, 17L, 18L, 19L, 20L);
+    assertThat(replayed).filteredOn(lsn -> lsn < 15).allMatch(lsn -> lsn <= 10);
+    assertThat(segments(dir).get(0).getFileName().toString()).isEqualTo("00000000000000000015.wal");
+    assertThat(readAll(dir)).extracting(WalRecord::lsn).containsExactly(15L, 16L, 17L, 18L, 19L, 20L, 21L);
+    assertThatThrownBy(() -> WalWriter.open(LocalVfs.INSTANCE, dir, small(100), 5, 4, null))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
   @Test
   void oversizedPayloadIsRejectedClearlyAndNothingIsAppended() throws Exception {
     WalOptions opts = WalOptions.builder().maxRecordBytes(100).build();

@@ -121,11 +121,13 @@ final class ForkRecovery {
       MergeLog merges = new MergeLog();
       // One pass: the WAL checks each record's CRC as it hands it to the replay. It reads from the
       // oldest record kept (0): a merge's batches may lie at or below the covered LSN (MergeReplay).
+      // The head holds every record up to the covered LSN, so a gap below covered + 1 is what a
+      // truncation cut short by a power loss left, and the segments before it go (WalRecovery).
       Path walDir = dir.resolve("wal");
       L0BulkLoad load = active.bulkLoad();
       MergeReplay mergeReplay = new MergeReplay(entry.name(), ctx.vfs(), walDir, covered, load, collections, merges);
       Replay replay = new Replay(covered, load, collections, mergeReplay);
-      wal = WalWriter.open(ctx.vfs(), walDir, ctx.options().wal(), 0, replay);
+      wal = WalWriter.open(ctx.vfs(), walDir, ctx.options().wal(), 0, covered + 1, replay);
       mergeReplay.finish();
       load.finish();
       int replayed = replay.records;
