@@ -327,8 +327,13 @@ public final class ObjectStorageTier implements AutoCloseable {
 
   // Segments.
 
-  void learnSegment(long segmentId, String relKey) {
+  /**
+   * Records that segment {@code segmentId} is in the bucket under {@code relKey}; the local segment
+   * cache may evict it from now on ({@code sizeBytes} on local disk).
+   */
+  void learnSegment(long segmentId, String relKey, long sizeBytes) {
     uploadedSegments.putIfAbsent(segmentId, relKey);
+    engine.segments().markUploaded(segmentId, sizeBytes);
   }
 
   boolean isSegmentUploaded(long segmentId) {
@@ -346,6 +351,7 @@ public final class ObjectStorageTier implements AutoCloseable {
     long id = Long.parseUnsignedLong(ref.getSegmentId(), 16);
     String known = uploadedSegments.get(id);
     if (known != null) {
+      engine.segments().markUploaded(id, ref.getSizeBytes()); // idempotent
       return known;
     }
     CompletableFuture<String> mine = new CompletableFuture<>();
@@ -376,6 +382,7 @@ public final class ObjectStorageTier implements AutoCloseable {
         segmentsUploaded.incrementAndGet();
         uploadedSegments.put(id, rel);
       }
+      engine.segments().markUploaded(id, ref.getSizeBytes()); // evictable from now on
       mine.complete(rel);
       return rel;
     } catch (IOException | RuntimeException e) {

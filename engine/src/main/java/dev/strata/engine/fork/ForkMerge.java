@@ -295,6 +295,7 @@ final class ForkMerge {
         }
       }
       defined.values().forEach(collections::restore);
+      segs.replaceAll(Segment::asReference); // the head holds logical references: reads pin
       PublishedSnapshot snap = new PublishedSnapshot(published, segs, req.source().liveness());
       if (!memTables.installHead(snap, lifecycle::isClosed)) {
         snap.release();
