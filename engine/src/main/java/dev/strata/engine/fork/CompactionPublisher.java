@@ -152,7 +152,7 @@ final class CompactionPublisher {
           segs.add(out.merged());
         }
         if (i < at || i >= end) {
-          segs.add(ctx.segments().acquire(headSegs.get(i).segmentId()));
+          segs.add(ctx.segments().acquireReference(headSegs.get(i).segmentId())); // logical: no fetch
         }
       }
     } catch (IOException | RuntimeException e) {

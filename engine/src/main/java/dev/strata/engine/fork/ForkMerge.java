@@ -275,7 +275,7 @@ final class ForkMerge {
       List<Segment> segs = new ArrayList<>();
       try {
         for (Segment s : req.source().segments()) {
-          segs.add(ctx.segments().acquire(s.segmentId()));
+          segs.add(ctx.segments().acquireReference(s.segmentId())); // logical: no fetch
         }
       } catch (IOException | RuntimeException e) {
         segs.forEach(Segment::release);

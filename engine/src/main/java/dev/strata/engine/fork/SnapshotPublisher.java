@@ -141,7 +141,7 @@ final class SnapshotPublisher {
     List<Segment> segs = new ArrayList<>();
     try {
       for (Segment s : older) {
-        segs.add(ctx.segments().acquire(s.segmentId()));
+        segs.add(ctx.segments().acquireReference(s.segmentId())); // logical: an evicted one stays remote
       }
     } catch (IOException | RuntimeException e) {
       segs.forEach(Segment::release);

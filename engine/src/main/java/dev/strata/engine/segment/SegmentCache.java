@@ -121,9 +121,17 @@ final class SegmentCache implements AutoCloseable {
     }
   }
 
+  /** Set once a segment was found remote; with eviction on, any segment may be. */
+  private volatile boolean remoteSeen;
+
   /** True when segments may be remote (a source is configured): reads must pin. */
   boolean fetches() {
     return options.fetches();
+  }
+
+  /** True if a read may have to wait for a download: eviction is on, or a segment was remote. */
+  boolean readsMayFetch() {
+    return options.evicts() || remoteSeen;
   }
 
   /**
@@ -325,6 +333,7 @@ final class SegmentCache implements AutoCloseable {
   /** Called with the lock held when a new state is made for a segment without local files. */
   @GuardedBy("lock")
   void startRemoteLocked(SharedSegment s) {
+    remoteSeen = true;
     s.residency = Residency.REMOTE;
     s.uploaded = true;
   }

@@ -451,6 +451,14 @@ public final class SegmentStore implements AutoCloseable {
     return handles.acquireReference(segmentId);
   }
 
+  /**
+   * True if a read may have to wait for a segment download (eviction is on, or a segment was
+   * remote): then a read must not run on a thread that may not block (a transport event loop).
+   */
+  public boolean readsMayFetch() {
+    return handles.cache().readsMayFetch();
+  }
+
   /** True if segments may be remote (a remote source is configured): reads must pin. */
   public boolean fetchesRemote() {
     return handles.cache().fetches();
