@@ -300,6 +300,7 @@ class SegmentCacheTest extends BucketTest {
         Thread.sleep(10);
       }
       assertThat(lucene).doesNotExist(); // uploaded: evicted
+      assertThat(engine.segments().awaitCacheIdle(30_000)).isTrue(); // the eviction's last steps
       assertThat(engine.segments().cacheStats().evictions()).isEqualTo(1);
       for (int i = 0; i < 200; i += 10) { // and fetched back on demand
         assertThat(main.get("docs", id(i)).lsn()).isPositive();

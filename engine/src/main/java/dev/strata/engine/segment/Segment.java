@@ -205,7 +205,9 @@ public final class Segment implements AutoCloseable {
   }
 
   private void checkPinned() {
-    if (lifetimePin == null && handles.cache().fetches() && shared.pins == 0) {
+    SegmentCache cache = handles.cache();
+    boolean pinsCounted = cache.evicts() || shared.residency != SharedSegment.Residency.LOCAL;
+    if (lifetimePin == null && cache.fetches() && pinsCounted && shared.pins == 0) {
       throw new IllegalStateException(
           "segment " + SegmentFormat.hex(shared.segmentId) + " is read through a logical reference without a pin");
     }

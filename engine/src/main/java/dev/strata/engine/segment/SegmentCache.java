@@ -129,6 +129,11 @@ final class SegmentCache implements AutoCloseable {
     return options.fetches();
   }
 
+  /** True if segments are evicted ({@code storage.cache_bytes} > 0). */
+  boolean evicts() {
+    return options.evicts();
+  }
+
   /** True if a read may have to wait for a download: eviction is on, or a segment was remote. */
   boolean readsMayFetch() {
     return options.evicts() || remoteSeen;
@@ -144,6 +149,12 @@ final class SegmentCache implements AutoCloseable {
    */
   SegmentPin pin(SharedSegment s) throws IOException {
     if (!options.fetches()) {
+      return SegmentPin.NONE;
+    }
+    if (!options.evicts() && s.residency == Residency.LOCAL) {
+      // No eviction: a local segment stays local, so nothing needs counting (no lock on a Get).
+      hits.incrementAndGet();
+      s.ensureOpen(layout.luceneDir(s.segmentId));
       return SegmentPin.NONE;
     }
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.downloadTimeoutMs());
