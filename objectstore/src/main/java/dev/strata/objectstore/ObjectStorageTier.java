@@ -3,6 +3,7 @@ package dev.strata.objectstore;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.fork.Fork;
+import dev.strata.engine.segment.Segment;
 import dev.strata.manifest.CatalogSnapshot;
 import dev.strata.manifest.ForkCatalog;
 import dev.strata.manifest.proto.SegmentRef;
@@ -372,7 +373,13 @@ public final class ObjectStorageTier implements AutoCloseable {
       String rel = uploadedSegments.get(id);
       if (rel == null) {
         rel = BucketLayout.bundleRelKey(ref.getSegmentId(), generation());
-        SegmentBundle.Written w = SegmentBundle.write(engine.segments(), id, ref.getChecksum(), generation(), workDir);
+        SegmentBundle.Written w;
+        // A pinning handle: with the segment cache on, a segment evicted before a restart (its
+        // earlier bundle was PUT, its manifest not) is fetched back for the export, never exported
+        // from absent files.
+        try (Segment held = engine.segments().acquire(id)) {
+          w = SegmentBundle.write(engine.segments(), id, ref.getChecksum(), generation(), workDir);
+        }
         try {
           store.putFile(layout.key(rel), w.file());
         } finally {

@@ -79,6 +79,9 @@ public final class SegmentBundle {
         names.add(SST_PATH);
       }
       Path lucene = store.luceneDir(segmentId);
+      if (crc < 0 && !Files.isDirectory(lucene)) {
+        throw new IOException("segment " + hex + " has neither rows nor a Lucene index on local disk; not uploading an empty bundle");
+      }
       if (Files.isDirectory(lucene)) {
         try (Stream<Path> files = Files.list(lucene)) {
           for (Path p : files.sorted().toList()) {

@@ -313,6 +313,50 @@ class SegmentCacheTest extends BucketTest {
     }
   }
 
+  /**
+   * A segment whose bundle was PUT but whose manifest was not (crash between the two) is evicted;
+   * after a restart the uploader must export it again: it is fetched back for that, never uploaded
+   * as an empty bundle. A lazy restore of the result reads every document.
+   */
+  @Test
+  void anEvictedSegmentIsFetchedBackWhenItsSnapshotIsUploadedAfterACrash() throws Exception {
+    ObjectStoreConfig cfg = s3.config("crash");
+    Path dir = tmp.resolve("crash");
+    FaultInjectingObjectStore tierStore = new FaultInjectingObjectStore(s3.client());
+    tierStore.failWhen(r -> r.op().equals("PUT") && r.key().endsWith(".manifest"));
+    Manifest m;
+    try (S3ObjectStore source = s3.client();
+        StrataEngine engine = StrataEngine.open(dir, LocalVfs.INSTANCE, TierHarness.options()
+            .segmentCache(SegmentCacheOptions.of(1, new BucketSegmentSource(source, "crash", LocalVfs.INSTANCE)))
+            .build())) {
+      ObjectStorageTier tier = ObjectStorageTier.start(engine, tierStore, cfg);
+      Fork main = engine.fork("main");
+      TierHarness.writeBatch(main, 0, 300);
+      m = TierHarness.flush(main);
+      Path lucene = engine.segments().luceneDir(Long.parseUnsignedLong(m.getSegments(0).getSegmentId(), 16));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (Files.exists(lucene) && System.nanoTime() < deadline) { // bundle PUT, then evicted
+        Thread.sleep(10);
+      }
+      assertThat(lucene).doesNotExist();
+      tier.haltForTesting(); // the "crash": the manifest was never written
+    }
+    try (S3ObjectStore source = s3.client();
+        StrataEngine engine = StrataEngine.open(dir, LocalVfs.INSTANCE, TierHarness.options()
+            .segmentCache(SegmentCacheOptions.of(1, new BucketSegmentSource(source, "crash", LocalVfs.INSTANCE)))
+            .build());
+        ObjectStorageTier tier = ObjectStorageTier.start(engine, cfg)) {
+      tier.awaitUploaded(engine.fork("main").id(), m.getSeq()).get(60, TimeUnit.SECONDS);
+    }
+    try (S3ObjectStore source = s3.client();
+        StrataEngine copy = openLazy("crash", tmp.resolve("crash-copy"), 1, source)) {
+      Fork main = copy.fork("main");
+      for (int i = 0; i < 300; i++) {
+        assertThat(main.get("docs", id(i))).as(id(i)).isNotNull();
+      }
+    }
+  }
+
   private static void assertSameVersion(String id, DocumentVersion actual, DocumentVersion expected) {
     if (expected == null) {
       assertThat(actual).as(id).isNull();
