@@ -12,6 +12,7 @@ import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.segment.SearchHit;
 import dev.strata.engine.segment.SearchQuery;
 import dev.strata.engine.segment.SegmentCacheOptions;
+import dev.strata.engine.segment.SegmentCacheStats;
 import dev.strata.engine.segment.SegmentEntry;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.manifest.proto.Manifest;
@@ -107,7 +108,7 @@ class SegmentCacheTest extends BucketTest {
   private static void assertWithinBudget(StrataEngine engine, long budget) throws Exception {
     SegmentStore store = engine.segments();
     assertThat(store.awaitCacheIdle(30_000)).isTrue();
-    SegmentStore.CacheStats st = store.cacheStats();
+    SegmentCacheStats st = store.cacheStats();
     assertThat(st.pinnedBytes()).isZero();
     assertThat(st.residentBytes()).as("resident bytes %s", st).isLessThanOrEqualTo(budget);
     assertThat(luceneBytesOnDisk(engine.dataDir())).as("Lucene files on disk").isLessThanOrEqualTo(budget);
@@ -178,7 +179,7 @@ class SegmentCacheTest extends BucketTest {
       } finally {
         at.release();
       }
-      SegmentStore.CacheStats st = engine.segments().cacheStats();
+      SegmentCacheStats st = engine.segments().cacheStats();
       assertThat(st.misses()).as("downloads %s", st).isGreaterThan(BATCHES);
       assertThat(st.evictions()).as("evictions %s", st).isGreaterThan(BATCHES);
       assertThat(st.downloadedBytes()).isGreaterThan(total);

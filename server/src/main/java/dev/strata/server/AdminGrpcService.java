@@ -146,7 +146,7 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
   }
 
   /** The local segment cache (storage.cache_bytes) as the API shows it. */
-  private static SegmentCacheStats segmentCacheStats(SegmentStore.CacheStats c) {
+  private static SegmentCacheStats segmentCacheStats(dev.strata.engine.segment.SegmentCacheStats c) {
     return SegmentCacheStats.newBuilder()
         .setBudgetBytes(c.budgetBytes())
         .setResidentBytes(c.residentBytes())

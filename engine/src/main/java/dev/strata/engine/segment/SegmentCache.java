@@ -570,7 +570,7 @@ final class SegmentCache implements AutoCloseable {
   }
 
   /** The counters; {@code segments} are (resident, pinned-resident bytes) read under the lock. */
-  SegmentStore.CacheStats stats(int remoteSegments) {
+  SegmentCacheStats stats(int remoteSegments) {
     long pinned = 0;
     int resident;
     long bytes;
@@ -583,7 +583,7 @@ final class SegmentCache implements AutoCloseable {
       resident = lru.size();
       bytes = residentBytes;
     }
-    return new SegmentStore.CacheStats(
+    return new SegmentCacheStats(
         options.cacheBytes(), bytes, pinned, resident, remoteSegments, hits.get(), misses.get(), evictions.get(),
         downloadFailures.get(), evictionFailures.get(), downloadedBytes.get(), TimeUnit.NANOSECONDS.toMillis(downloadNanos.get()));
   }
