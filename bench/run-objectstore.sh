@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the object-storage benchmark (dev.strata.bench.objectstore.ObjectStoreBench: upload MiB/s of
-# the flushed corpus, upload lag under load, restore time) against s3proxy in-process, from
+# the flushed corpus, upload lag under load, restore time, cold vs warm segment cache latency)
+# against s3proxy in-process, from
 # bench/target/benchmarks.jar on a JDK 21+ (see find-jdk.sh). Build first:
 #   mvn -B -q -DskipTests package -pl bench -am
 # Arguments go to ObjectStoreBench ([--docs N] [--l0-mib M]); without any, the whole corpus, 4 MiB L0.

@@ -4,6 +4,7 @@ import dev.strata.engine.compaction.CompactionHooks;
 import dev.strata.engine.compaction.CompactionOptions;
 import dev.strata.engine.flush.FlushHooks;
 import dev.strata.engine.retention.RetentionOptions;
+import dev.strata.engine.segment.SegmentCacheOptions;
 import dev.strata.wal.WalOptions;
 import java.time.Clock;
 import java.util.Objects;
@@ -33,6 +34,9 @@ import java.util.Objects;
  *     snapshot ages with ({@link Clock#systemUTC()}; tests move a fixed one instead of sleeping)
  * @param memory the memory budget and its shares ({@link MemoryBudget#defaults()}: 1 GiB): L0 of
  *     all forks, the block cache, Lucene's indexing buffers
+ * @param segmentCache the local segment cache over the object-storage tier ({@code
+ *     storage.cache_bytes} and the remote source; {@link SegmentCacheOptions#OFF}: every segment
+ *     stays local)
  */
 public record EngineOptions(
     long l0MaxBytes,
@@ -50,7 +54,8 @@ public record EngineOptions(
     RetentionOptions retention,
     CompactionHooks compactionHooks,
     Clock clock,
-    MemoryBudget memory) {
+    MemoryBudget memory,
+    SegmentCacheOptions segmentCache) {
 
   /** Checks ranges. */
   public EngineOptions {
@@ -67,6 +72,7 @@ public record EngineOptions(
       throw new IllegalArgumentException("retries, back-off and threads must be non-negative");
     }
     Objects.requireNonNull(memory, "memory");
+    Objects.requireNonNull(segmentCache, "segmentCache");
     if (blockCacheBytes != memory.blockCacheBytes()) {
       throw new IllegalArgumentException(
           "blockCacheBytes " + blockCacheBytes + " differs from the memory budget's share " + memory.blockCacheBytes());
@@ -97,6 +103,7 @@ public record EngineOptions(
     b.retention = retention;
     b.compactionHooks = compactionHooks;
     b.clock = clock;
+    b.segmentCache = segmentCache;
     return b;
   }
 
@@ -119,6 +126,13 @@ public record EngineOptions(
     private RetentionOptions retention = RetentionOptions.defaults();
     private CompactionHooks compactionHooks = CompactionHooks.NONE;
     private Clock clock = Clock.systemUTC();
+    private SegmentCacheOptions segmentCache = SegmentCacheOptions.OFF;
+
+    /** The local segment cache over the object-storage tier (budget and remote source). */
+    public Builder segmentCache(SegmentCacheOptions v) {
+      segmentCache = Objects.requireNonNull(v);
+      return this;
+    }
 
     public Builder clock(Clock v) {
       clock = Objects.requireNonNull(v);
@@ -220,7 +234,8 @@ public record EngineOptions(
           retention,
           compactionHooks,
           clock,
-          m);
+          m,
+          segmentCache);
     }
   }
 }

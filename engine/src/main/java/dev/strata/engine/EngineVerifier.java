@@ -1,6 +1,7 @@
 package dev.strata.engine;
 
 import dev.strata.engine.fork.Fork;
+import dev.strata.engine.segment.Segment;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.manifest.proto.SegmentRef;
@@ -71,7 +72,8 @@ final class EngineVerifier {
           continue;
         }
         String problem;
-        try {
+        // With a remote source the segment may be evicted: a pinning handle fetches it for the check.
+        try (Segment held = segments.fetchesRemote() ? segments.acquire(id) : null) {
           problem = segments.check(id, Integer.toUnsignedLong(ref.getChecksum())).orElse(null);
         } catch (IOException | RuntimeException e) {
           problem = e.getMessage();

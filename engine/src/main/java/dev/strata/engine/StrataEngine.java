@@ -98,7 +98,8 @@ public final class StrataEngine implements AutoCloseable {
             SegmentStoreOptions.defaults()
                 .withBlockCacheBytes(options.blockCacheBytes())
                 .withLuceneRamBufferMb(options.memory().luceneRamBufferMbPerWrite(options.streamThreads()))
-                .withVfs(vfs));
+                .withVfs(vfs)
+                .withCache(options.segmentCache()));
     try {
       this.catalog = ForkCatalog.open(vfs, ForkCatalog.directoryFor(dataDir));
     } catch (IOException | RuntimeException e) {

@@ -184,8 +184,11 @@ final class ForkUploader {
       byte[] bytes = tier.store().get(bucketKey).orElseThrow(() -> new IOException("listed object vanished"));
       try {
         UploadedManifest um = UploadedManifest.parseFrom(bytes);
+        Manifest uploaded = ManifestCodec.decode(um.getManifestFile().toByteArray(), java.nio.file.Path.of(bucketKey));
+        Map<String, Long> sizes = new java.util.HashMap<>();
+        uploaded.getSegmentsList().forEach(r -> sizes.put(r.getSegmentId(), r.getSizeBytes()));
         for (Map.Entry<String, String> e : um.getSegmentKeysMap().entrySet()) {
-          tier.learnSegment(Long.parseUnsignedLong(e.getKey(), 16), e.getValue());
+          tier.learnSegment(Long.parseUnsignedLong(e.getKey(), 16), e.getValue(), sizes.getOrDefault(e.getKey(), 0L));
         }
       } catch (InvalidProtocolBufferException | NumberFormatException e) {
         throw new IOException(bucketKey + " is not an uploaded manifest: " + e.getMessage(), e);

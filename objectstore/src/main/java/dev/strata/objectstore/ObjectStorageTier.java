@@ -3,6 +3,7 @@ package dev.strata.objectstore;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.fork.Fork;
+import dev.strata.engine.segment.Segment;
 import dev.strata.manifest.CatalogSnapshot;
 import dev.strata.manifest.ForkCatalog;
 import dev.strata.manifest.proto.SegmentRef;
@@ -354,8 +355,13 @@ public final class ObjectStorageTier implements AutoCloseable {
 
   // Segments.
 
-  void learnSegment(long segmentId, String relKey) {
+  /**
+   * Records that segment {@code segmentId} is in the bucket under {@code relKey}; the local segment
+   * cache may evict it from now on ({@code sizeBytes} on local disk).
+   */
+  void learnSegment(long segmentId, String relKey, long sizeBytes) {
     uploadedSegments.putIfAbsent(segmentId, relKey);
+    engine.segments().markUploaded(segmentId, sizeBytes);
   }
 
   boolean isSegmentUploaded(long segmentId) {
@@ -401,6 +407,7 @@ public final class ObjectStorageTier implements AutoCloseable {
     long id = Long.parseUnsignedLong(ref.getSegmentId(), 16);
     String known = uploadedSegments.get(id);
     if (known != null) {
+      engine.segments().markUploaded(id, ref.getSizeBytes()); // idempotent
       return known;
     }
     CompletableFuture<String> mine = new CompletableFuture<>();
@@ -421,7 +428,13 @@ public final class ObjectStorageTier implements AutoCloseable {
       String rel = uploadedSegments.get(id);
       if (rel == null) {
         rel = BucketLayout.bundleRelKey(ref.getSegmentId(), generation());
-        SegmentBundle.Written w = SegmentBundle.write(engine.segments(), id, ref.getChecksum(), generation(), workDir);
+        SegmentBundle.Written w;
+        // A pinning handle: with the segment cache on, a segment evicted before a restart (its
+        // earlier bundle was PUT, its manifest not) is fetched back for the export, never exported
+        // from absent files.
+        try (Segment held = engine.segments().acquire(id)) {
+          w = SegmentBundle.write(engine.segments(), id, ref.getChecksum(), generation(), workDir);
+        }
         try {
           store.putFile(layout.key(rel), w.file());
         } finally {
@@ -431,6 +444,7 @@ public final class ObjectStorageTier implements AutoCloseable {
         segmentsUploaded.incrementAndGet();
         uploadedSegments.put(id, rel);
       }
+      engine.segments().markUploaded(id, ref.getSizeBytes()); // evictable from now on
       mine.complete(rel);
       return rel;
     } catch (IOException | RuntimeException e) {

@@ -79,6 +79,9 @@ public final class SegmentBundle {
         names.add(SST_PATH);
       }
       Path lucene = store.luceneDir(segmentId);
+      if (crc < 0 && !Files.isDirectory(lucene)) {
+        throw new IOException("segment " + hex + " has neither rows nor a Lucene index on local disk; not uploading an empty bundle");
+      }
       if (Files.isDirectory(lucene)) {
         try (Stream<Path> files = Files.list(lucene)) {
           for (Path p : files.sorted().toList()) {
@@ -197,13 +200,28 @@ public final class SegmentBundle {
    * @throws IOException if the bundle is corrupt or a file cannot be written
    */
   public static boolean unpack(Path bundle, long segmentId, SegmentStore store, Vfs vfs) throws IOException {
-    String hex = SegmentStore.hex(segmentId);
-    BundleIndex index = readIndex(bundle, hex);
-    Path lucene = store.luceneDir(segmentId);
     Path sst = store.stagedSstPath(segmentId);
-    vfs.createDirectories(lucene);
     vfs.createDirectories(sst.getParent());
+    boolean hasSst = unpackTo(bundle, segmentId, store.luceneDir(segmentId), sst, vfs).hasSst();
+    vfs.syncDirectory(store.segmentDir(segmentId));
+    return hasSst;
+  }
+
+  /** What {@link #unpackTo} wrote: whether there was an SST, and the bytes of the files written. */
+  public record Unpacked(boolean hasSst, long bytes) {}
+
+  /**
+   * Unpacks a checked bundle of segment {@code segmentId}: its Lucene files into {@code lucene}
+   * (created if missing), its SST, if it has one, to {@code sst} (whose directory must exist);
+   * every file's CRC32C checked, every file and both directories fsynced (through {@code vfs}).
+   *
+   * @throws IOException if the bundle is corrupt or a file cannot be written
+   */
+  public static Unpacked unpackTo(Path bundle, long segmentId, Path lucene, Path sst, Vfs vfs) throws IOException {
+    BundleIndex index = readIndex(bundle, SegmentStore.hex(segmentId));
+    vfs.createDirectories(lucene);
     boolean hasSst = false;
+    long bytes = 0;
     try (FileChannel ch = FileChannel.open(bundle, StandardOpenOption.READ)) {
       for (BundleFile f : index.getFilesList()) {
         Path target;
@@ -214,12 +232,12 @@ public final class SegmentBundle {
           target = lucene.resolve(f.getPath().substring(LUCENE_PREFIX.length()));
         }
         copyChecked(ch, f, target, vfs, bundle);
+        bytes += f.getLength();
       }
     }
     vfs.syncDirectory(lucene);
     vfs.syncDirectory(sst.getParent());
-    vfs.syncDirectory(store.segmentDir(segmentId));
-    return hasSst;
+    return new Unpacked(hasSst, bytes);
   }
 
   private static void copyChecked(FileChannel in, BundleFile f, Path target, Vfs vfs, Path bundle) throws IOException {

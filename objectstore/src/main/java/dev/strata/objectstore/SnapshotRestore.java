@@ -43,7 +43,10 @@ import org.slf4j.LoggerFactory;
  *       {@code main} if the restored fork is another one.
  * </ol>
  *
- * A restore that fails part way leaves a directory the next attempt refuses (it is not empty):
+ * With {@code lazy} only steps 2 to 4 run: the segments stay in the bucket and a server with the
+ * tier fetches them on demand ({@link BucketSegmentSource}).
+ *
+ * <p>A restore that fails part way leaves a directory the next attempt refuses (it is not empty):
  * delete it and run again. Not thread-safe (one restore per target directory).
  */
 public final class SnapshotRestore {
@@ -78,6 +81,18 @@ public final class SnapshotRestore {
    */
   public static Report restore(ObjectStore store, String prefix, Path dataDir, String forkName, String snapshotId, Vfs vfs)
       throws IOException {
+    return restore(store, prefix, dataDir, forkName, snapshotId, vfs, false);
+  }
+
+  /**
+   * As {@link #restore(ObjectStore, String, Path, String, String, Vfs)}; with {@code lazy}, no
+   * segment is downloaded: only the manifest, the WAL start and the catalog are written, and a
+   * server started on the directory with the tier ({@code storage.*}) opens the segments as remote
+   * and fetches each on demand into its local cache ({@code storage.cache_bytes}).
+   */
+  public static Report restore(
+      ObjectStore store, String prefix, Path dataDir, String forkName, String snapshotId, Vfs vfs, boolean lazy)
+      throws IOException {
     long start = System.nanoTime();
     BucketLayout layout = new BucketLayout(prefix);
     requireEmpty(dataDir);
@@ -108,14 +123,22 @@ public final class SnapshotRestore {
 
     vfs.createDirectories(dataDir);
     long bytes = 0;
-    Path work = dataDir.resolve("tmp").resolve("restore");
-    vfs.createDirectories(work);
-    try (SegmentStore segments = SegmentStore.open(dataDir, SegmentStoreOptions.defaults().withVfs(vfs))) {
+    if (!lazy) {
+      Path work = dataDir.resolve("tmp").resolve("restore");
+      vfs.createDirectories(work);
+      try (SegmentStore segments = SegmentStore.open(dataDir, SegmentStoreOptions.defaults().withVfs(vfs))) {
+        for (SegmentRef ref : m.getSegmentsList()) {
+          bytes += restoreSegment(store, layout, up.getSegmentKeysMap(), ref, segments, vfs, work);
+        }
+      }
+      vfs.deleteRecursively(dataDir.resolve("tmp"));
+    } else {
       for (SegmentRef ref : m.getSegmentsList()) {
-        bytes += restoreSegment(store, layout, up.getSegmentKeysMap(), ref, segments, vfs, work);
+        if (!up.getSegmentKeysMap().containsKey(ref.getSegmentId())) {
+          throw new IOException("the uploaded manifest does not say where segment " + ref.getSegmentId() + " is");
+        }
       }
     }
-    vfs.deleteRecursively(dataDir.resolve("tmp"));
 
     Path manifestDir = ManifestStore.directoryFor(dataDir, fork.forkId());
     writeDurably(vfs, manifestDir, String.format(Locale.ROOT, "%020d%s", m.getSeq(), ManifestStore.FILE_SUFFIX), manifestFile);

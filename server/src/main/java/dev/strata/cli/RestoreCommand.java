@@ -37,6 +37,9 @@ final class RestoreCommand implements Callable<Integer> {
   @Option(names = "--snapshot", paramLabel = "ID", description = "The snapshot to restore (default: the fork's newest uploaded one).")
   String snapshot;
 
+  @Option(names = "--lazy", description = "Download no segment: write only the manifest, WAL start and catalog; a server started on the directory with the tier fetches segments on demand into its cache (storage.cache_bytes).")
+  boolean lazy;
+
   @Option(names = "--config", paramLabel = "FILE", description = "A .properties file with storage.* keys.")
   Path config;
 
@@ -77,7 +80,7 @@ final class RestoreCommand implements Callable<Integer> {
     try (S3ObjectStore store = S3ObjectStore.open(cfg)) {
       // --fork (the global option, default main) names the fork to restore.
       String fork = ((StrataCli) spec.root().userObject()).fork;
-      r = SnapshotRestore.restore(store, cfg.prefix(), dataDir, fork, snapshot, LocalVfs.INSTANCE);
+      r = SnapshotRestore.restore(store, cfg.prefix(), dataDir, fork, snapshot, LocalVfs.INSTANCE, lazy);
     } catch (IllegalArgumentException e) {
       throw new CliException("cannot restore: " + e.getMessage(), StrataCli.EXIT_USAGE);
     } catch (IOException | RuntimeException e) {
@@ -87,7 +90,8 @@ final class RestoreCommand implements Callable<Integer> {
     out.printf(
         "restored fork %s (%s) at snapshot %s (seq %d, covered LSN %d) into %s: %d segments, %s in %.1f s%n",
         r.forkName(), r.forkId(), r.snapshotId(), r.seq(), r.coveredLsn(), dataDir.toAbsolutePath().normalize(),
-        r.segments(), Format.bytes(r.bytesDownloaded()), r.elapsedMs() / 1000.0);
+        r.segments(), lazy ? "none downloaded (--lazy: fetched on demand by the server)" : Format.bytes(r.bytesDownloaded()),
+        r.elapsedMs() / 1000.0);
     out.flush();
     return StrataCli.EXIT_OK;
   }

@@ -6,6 +6,7 @@ import dev.strata.api.v1.CompactResponse;
 import dev.strata.api.v1.ForkState;
 import dev.strata.api.v1.ForkStats;
 import dev.strata.api.v1.MemoryStats;
+import dev.strata.api.v1.SegmentCacheStats;
 import dev.strata.api.v1.SnapshotKind;
 import dev.strata.api.v1.StatsRequest;
 import dev.strata.api.v1.StatsResponse;
@@ -137,8 +138,28 @@ final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
               .setSnapshotsExpiredForSpaceTotal(space.expiredForSpaceTotal())
               .setSegmentCap(engine.options().compaction().maxSegments())
               .setMemory(memoryStats(engine.memoryUsage()));
+          if (engine.segments().fetchesRemote()) {
+            out.setSegmentCache(segmentCacheStats(engine.segments().cacheStats()));
+          }
           return out.build();
         });
+  }
+
+  /** The local segment cache (storage.cache_bytes) as the API shows it. */
+  private static SegmentCacheStats segmentCacheStats(dev.strata.engine.segment.SegmentCacheStats c) {
+    return SegmentCacheStats.newBuilder()
+        .setBudgetBytes(c.budgetBytes())
+        .setResidentBytes(c.residentBytes())
+        .setPinnedBytes(c.pinnedBytes())
+        .setResidentSegments(c.residentSegments())
+        .setRemoteSegments(c.remoteSegments())
+        .setHitsTotal(c.hits())
+        .setFetchesTotal(c.misses())
+        .setFetchFailuresTotal(c.downloadFailures())
+        .setEvictionsTotal(c.evictions())
+        .setFetchedBytesTotal(c.downloadedBytes())
+        .setFetchMsTotal(c.downloadMs())
+        .build();
   }
 
   /** The memory budget's shares and their use (SPEC §5.10). */

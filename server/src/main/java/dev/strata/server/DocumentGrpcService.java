@@ -459,8 +459,8 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
 
   /**
    * Get: on the transport thread (one L0 lookup and RocksDB point reads, nothing that waits for
-   * another thread), unless it reads an older snapshot, which may have to be opened: then on
-   * {@code strata-read-N}. The response is written from the stored bytes ({@link
+   * another thread), unless it reads an older snapshot, which may have to be opened, or the segment
+   * cache may have to fetch a segment ({@code storage.cache_bytes}): then on {@code strata-read-N}. The response is written from the stored bytes ({@link
    * EncodedResponse}).
    */
   void getEncoded(GetRequest req, StreamObserver<EncodedResponse> observer) {
@@ -468,7 +468,8 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
     try {
       checkGet(req);
       Fork fork = Resolver.fork(ctx.engine(), forkOf(req.getFork()));
-      if (!req.getSnapshotId().isEmpty() && !isHead(fork, req.getSnapshotId())) {
+      if ((!req.getSnapshotId().isEmpty() && !isHead(fork, req.getSnapshotId()))
+          || ctx.engine().segments().readsMayFetch()) { // may wait for a segment download
         ctx.exec.unary(ctx.exec.reads, observer, "", () -> getAt(fork, req));
         return;
       }
@@ -562,7 +563,8 @@ final class DocumentGrpcService extends DocumentServiceGrpc.DocumentServiceImplB
       checkBatchGet(req);
       Fork fork = Resolver.fork(ctx.engine(), forkOf(req.getFork()));
       if (req.getIdsCount() > INLINE_BATCH_IDS
-          || (!req.getSnapshotId().isEmpty() && !isHead(fork, req.getSnapshotId()))) {
+          || (!req.getSnapshotId().isEmpty() && !isHead(fork, req.getSnapshotId()))
+          || ctx.engine().segments().readsMayFetch()) { // may wait for a segment download
         ctx.exec.unary(ctx.exec.reads, observer, "", () -> batchGetAt(fork, req));
         return;
       }

@@ -125,7 +125,8 @@ public final class ServerConfig {
           new Key("storage.lease", "30s", "a writer generation without a heartbeat for this long may be taken over by another server"),
           new Key("storage.upload_threads", "2", "threads uploading segments and manifests, shared by all forks"),
           new Key("storage.retry_backoff", "200ms", "first delay after a failed upload (doubles, at most 30 s)"),
-          new Key("storage.delete_grace", "1h", "bucket GC deletes an object this long after it first found no retained manifest naming it"));
+          new Key("storage.delete_grace", "1h", "bucket GC deletes an object this long after it first found no retained manifest naming it"),
+          new Key("storage.cache_bytes", "0", "local disk for uploaded segments no read holds; beyond it the least recently used are evicted and fetched back on demand; 0 = keep every segment local"));
 
   private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
 
@@ -192,6 +193,7 @@ public final class ServerConfig {
   private final int metricsPort;
   private final boolean logLevelExplicit;
   private final ObjectStoreConfig objectStore;
+  private final long segmentCacheBytes;
 
   private ServerConfig(Map<String, String> raw, Map<String, Token> tokens, java.util.Set<String> explicitKeys) {
     this.raw = Collections.unmodifiableMap(new TreeMap<>(raw));
@@ -310,6 +312,10 @@ public final class ServerConfig {
       this.metricsPort = Integer.parseInt(mhp[1]);
     }
     this.objectStore = objectStore(p, problems);
+    this.segmentCacheBytes = p.bytes("storage.cache_bytes", 0, Long.MAX_VALUE);
+    if (segmentCacheBytes > 0 && objectStore == null) {
+      problems.add("storage.cache_bytes needs the object-storage tier (storage.bucket): evicted segments are fetched from it");
+    }
     this.tokens = List.copyOf(tokens.values());
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException("invalid configuration: " + String.join("; ", problems));
@@ -342,6 +348,14 @@ public final class ServerConfig {
   /** The object-storage tier's settings, or null when it is off ({@code storage.bucket} empty). */
   public ObjectStoreConfig objectStore() {
     return objectStore;
+  }
+
+  /**
+   * {@code storage.cache_bytes}: the local segment cache's budget in bytes (0: every segment stays
+   * local). Only with the tier on.
+   */
+  public long segmentCacheBytes() {
+    return segmentCacheBytes;
   }
 
   /** The built-in defaults. */

@@ -3,6 +3,7 @@ package dev.strata.server;
 import dev.strata.api.v1.Snapshot;
 import dev.strata.engine.StrataEngine;
 import dev.strata.objectstore.ObjectStorageTier;
+import dev.strata.objectstore.S3ObjectStore;
 import dev.strata.engine.StrataException;
 import dev.strata.engine.fork.Fork;
 import dev.strata.manifest.proto.Manifest;
@@ -37,6 +38,11 @@ final class ServerContext {
 
   /** The object-storage tier once started, or null (off, or before the engine serves). */
   volatile ObjectStorageTier tier;
+  /**
+   * The bucket client the engine's segment cache fetches through (tier on only); opened before the
+   * engine, closed after it.
+   */
+  volatile S3ObjectStore segmentSource;
 
   /** RESOURCE_EXHAUSTED answers per fork name, since start. */
   private final Map<String, LongAdder> stalledRequests = new ConcurrentHashMap<>();

@@ -3,6 +3,7 @@ package dev.strata.server;
 import dev.strata.engine.MemoryBudget;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.fork.Fork;
+import dev.strata.engine.segment.SegmentStore;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import dev.strata.objectstore.ObjectStorageTier;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
@@ -252,6 +253,46 @@ final class ServerMetrics implements AutoCloseable {
         .help("Segment bundle bytes uploaded to object storage since the server started")
         .unit(Unit.BYTES)
         .callback(cb -> cb.call(tier.bytesUploaded()))
+        .register(registry);
+  }
+
+  /**
+   * Adds the local segment cache's series (once, with the tier on): resident and pinned bytes,
+   * fetches, fetched bytes, fetch failures and evictions.
+   */
+  void registerSegmentCache(SegmentStore segments) {
+    GaugeWithCallback.builder()
+        .name("strata_segment_cache_resident_bytes")
+        .help("Bytes of uploaded segments on local disk (storage.cache_bytes bounds them when no read holds one)")
+        .unit(Unit.BYTES)
+        .callback(cb -> cb.call(segments.cacheStats().residentBytes()))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("strata_segment_cache_pinned_bytes")
+        .help("Bytes of those segments a read holds now")
+        .unit(Unit.BYTES)
+        .callback(cb -> cb.call(segments.cacheStats().pinnedBytes()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("strata_segment_cache_fetches")
+        .help("Segment downloads from object storage (reads of evicted or never-local segments)")
+        .callback(cb -> cb.call(segments.cacheStats().misses()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("strata_segment_cache_fetch_failures")
+        .help("Segment downloads that failed (the read got UNAVAILABLE)")
+        .callback(cb -> cb.call(segments.cacheStats().downloadFailures()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("strata_segment_cache_fetched_bytes")
+        .help("Bytes downloaded from object storage into the segment cache")
+        .unit(Unit.BYTES)
+        .callback(cb -> cb.call(segments.cacheStats().downloadedBytes()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("strata_segment_cache_evictions")
+        .help("Segments evicted from local disk")
+        .callback(cb -> cb.call(segments.cacheStats().evictions()))
         .register(registry);
   }
 

@@ -10,7 +10,10 @@ import dev.strata.engine.EngineOptions;
 import dev.strata.engine.StrataEngine;
 import dev.strata.engine.flush.FlushTicket;
 import dev.strata.engine.fork.Fork;
+import dev.strata.engine.segment.SegmentCacheOptions;
+import dev.strata.objectstore.BucketSegmentSource;
 import dev.strata.objectstore.ObjectStorageTier;
+import dev.strata.objectstore.S3ObjectStore;
 import dev.strata.vfs.LocalVfs;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
@@ -192,9 +195,10 @@ public final class StrataServer implements AutoCloseable {
     long t0 = System.nanoTime();
     StrataEngine engine;
     try {
-      engine = opener.open(config.dataDir(), config.engineOptions());
+      engine = opener.open(config.dataDir(), engineOptions());
     } catch (IOException | RuntimeException e) {
       log.error("cannot open the data directory {}: {}", config.dataDir().toAbsolutePath(), e.toString());
+      closeSegmentSource();
       state.stopped();
       s.shutdownNow();
       stopThreads();
@@ -205,9 +209,11 @@ public final class StrataServer implements AutoCloseable {
       try {
         ctx.tier = ObjectStorageTier.start(engine, config.objectStore());
         ctx.metrics.registerUploads(ctx.tier);
+        ctx.metrics.registerSegmentCache(engine.segments());
       } catch (IOException | RuntimeException e) {
         log.error("object-storage tier on {} cannot start: {}", config.objectStore().location(), e.getMessage());
         engine.close();
+        closeSegmentSource();
         state.stopped();
         s.shutdownNow();
         stopThreads();
@@ -413,6 +419,7 @@ public final class StrataServer implements AutoCloseable {
       if (engine != null) {
         engine.close(); // idempotent; closes it if the flush above failed
       }
+      closeSegmentSource(); // after the engine: its downloads have stopped
       ctx.metrics.close();
       stopThreads();
       removeShutdownHook();
@@ -464,6 +471,33 @@ public final class StrataServer implements AutoCloseable {
               f.name(), h.getSeq(), e.toString());
         }
       });
+    }
+  }
+
+  /**
+   * The engine options of the configuration plus, with the tier on, the segment cache over the
+   * bucket ({@code storage.cache_bytes}): built before the engine opens, since a data directory
+   * may name segments that are only in the bucket (evicted before a restart, or a lazy restore).
+   */
+  private EngineOptions engineOptions() {
+    EngineOptions options = config.engineOptions();
+    if (config.objectStore() == null) {
+      return options;
+    }
+    S3ObjectStore bucket = S3ObjectStore.open(config.objectStore());
+    ctx.segmentSource = bucket;
+    return options.toBuilder()
+        .segmentCache(SegmentCacheOptions.of(
+            config.segmentCacheBytes(),
+            new BucketSegmentSource(bucket, config.objectStore().prefix(), LocalVfs.INSTANCE)))
+        .build();
+  }
+
+  private void closeSegmentSource() {
+    S3ObjectStore b = ctx.segmentSource;
+    ctx.segmentSource = null;
+    if (b != null) {
+      b.close();
     }
   }
 

@@ -156,6 +156,96 @@ class ObjectStorageRestoreTest {
     }
   }
 
+  /**
+   * {@code strata restore --lazy} downloads no segment; a server started on that directory with the
+   * tier on the source's prefix (the source stopped) and {@code storage.cache_bytes} far below the
+   * data answers exactly as the source did, fetching segments on demand; Stats shows the cache
+   * within its budget once reads are done, with fetches and evictions counted.
+   */
+  @Test
+  void lazyRestoreServesFromACacheSmallerThanTheData() throws Exception {
+    Path corpus = CorpusFiles.corpus();
+    assumeTrue(corpus != null, "the Debian corpus is not beside the repository");
+    Path slice = slice(corpus, tmp.resolve("slice.jsonl.gz"), 3000);
+    try (S3ProxyFixture s3 = new S3ProxyFixture(tmp.resolve("blobs"))) {
+      Map<String, String> storage = new HashMap<>();
+      storage.put("storage.bucket", S3ProxyFixture.BUCKET);
+      storage.put("storage.prefix", "lazy/strata");
+      storage.put("storage.endpoint", s3.endpoint().toString());
+      storage.put("storage.access_key", S3ProxyFixture.ACCESS_KEY);
+      storage.put("storage.secret_key", S3ProxyFixture.SECRET_KEY);
+      storage.put("storage.path_style", "true");
+      storage.put("storage.lease", "1s");
+      Map<String, String> settings = new HashMap<>(storage);
+      settings.put("data_dir", tmp.resolve("source").toString());
+      settings.put("listen", "127.0.0.1:0");
+      settings.put("flush.interval", "off");
+      settings.put("l0.max_bytes", "1MiB");
+      StrataServer source = StrataServer.start(ServerConfig.load(null, Map.of(), settings));
+      List<Document> expectedDocs;
+      Map<String, List<SearchHit>> expectedHits = new HashMap<>();
+      List<String> queries = List.of("text editor", "python library", "summary:daemon", "section:games");
+      try {
+        String target = "127.0.0.1:" + source.port();
+        ok("--server", target, "load", slice.toString(), "--collection", "packages",
+            "--text-fields", "summary,description", "--keyword-fields", "section,priority,maintainer",
+            "--long-fields", "installed_size_kib");
+        ok("--server", target, "await", ok("--server", target, "flush").out().strip(), "--level", "uploaded");
+        try (StrataClient a = StrataClient.connect(target, null, false)) {
+          expectedDocs = scanAll(a, "");
+          for (String q : queries) {
+            expectedHits.put(q, search(a, q, ""));
+          }
+        }
+      } finally {
+        source.shutdown(Duration.ofSeconds(30));
+      }
+      Path conf = tmp.resolve("restore.properties");
+      Files.writeString(conf, "storage.secret_key=" + S3ProxyFixture.SECRET_KEY + "\n");
+      Path lazyDir = tmp.resolve("lazy");
+      Result restored = ok("restore", "--lazy", "--from", "s3://" + S3ProxyFixture.BUCKET + "/lazy/strata", "--data-dir",
+          lazyDir.toString(), "--config", conf.toString(), "--endpoint", s3.endpoint().toString(), "--access-key",
+          S3ProxyFixture.ACCESS_KEY, "--path-style", "true");
+      assertThat(restored.out()).contains("none downloaded");
+      Map<String, String> lazy = new HashMap<>(storage);
+      lazy.put("data_dir", lazyDir.toString());
+      lazy.put("listen", "127.0.0.1:0");
+      lazy.put("flush.interval", "off");
+      lazy.put("storage.cache_bytes", "256KiB");
+      Thread.sleep(1_500); // the source's lease (1 s) runs out: the restored server takes the prefix over
+      StrataServer copy = StrataServer.start(ServerConfig.load(null, Map.of(), lazy));
+      try (StrataClient b = StrataClient.connect("127.0.0.1:" + copy.port(), null, false)) {
+        String copyTarget = "127.0.0.1:" + copy.port();
+        assertThat(scanAll(b, "")).containsExactlyElementsOf(expectedDocs);
+        for (int i = 0; i < expectedDocs.size(); i += 37) {
+          assertThat(b.get("main", "packages", expectedDocs.get(i).getId(), null)).isEqualTo(expectedDocs.get(i));
+        }
+        for (String q : queries) {
+          assertThat(search(b, q, "")).as(q).containsExactlyElementsOf(expectedHits.get(q));
+        }
+        JsonObject cache = null;
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (System.nanoTime() < deadline) {
+          cache = JsonParser.parseString(ok("--server", copyTarget, "--json", "stats").out().strip()).getAsJsonObject()
+              .getAsJsonObject("segmentCache");
+          if (cache.get("residentBytes") == null || cache.get("residentBytes").getAsLong() <= 256 * 1024) {
+            break;
+          }
+          Thread.sleep(50);
+        }
+        assertThat(cache).isNotNull();
+        assertThat(cache.get("budgetBytes").getAsLong()).isEqualTo(256 * 1024);
+        assertThat(cache.get("residentBytes") == null ? 0 : cache.get("residentBytes").getAsLong()).as(cache.toString())
+            .isLessThanOrEqualTo(256 * 1024);
+        assertThat(cache.get("fetchesTotal").getAsLong()).as(cache.toString()).isPositive();
+        assertThat(cache.get("evictionsTotal").getAsLong()).as(cache.toString()).isPositive();
+        assertThat(ok("--server", copyTarget, "verify").out()).startsWith("ok");
+      } finally {
+        copy.shutdown(Duration.ofSeconds(30));
+      }
+    }
+  }
+
   private static List<Document> scanAll(StrataClient c, String snapshot) {
     List<Document> out = new ArrayList<>();
     Iterator<Document> it = c.scan(ScanRequest.newBuilder().setFork("main").setCollection("packages").setSnapshotId(snapshot)

@@ -9,6 +9,9 @@ import dev.strata.engine.compaction.CompactionOptions;
 import dev.strata.engine.fork.Fork;
 import dev.strata.engine.model.Mutation;
 import dev.strata.manifest.proto.Manifest;
+import dev.strata.engine.segment.SearchQuery;
+import dev.strata.engine.segment.SegmentCacheOptions;
+import dev.strata.objectstore.BucketSegmentSource;
 import dev.strata.objectstore.ObjectStorageTier;
 import dev.strata.objectstore.ObjectStoreConfig;
 import dev.strata.objectstore.S3ObjectStore;
@@ -32,7 +35,10 @@ import org.jclouds.blobstore.BlobStoreContext;
  * The object-storage tier against s3proxy (in this JVM, filesystem backend on the same disk,
  * loopback): (1) upload throughput of an already-flushed corpus, (2) upload lag while the corpus
  * is loaded with the tier on and interval flushes, (3) restore time of the corpus into a new data
- * directory, and opening it. Prints one line per measure; numbers go to docs/benchmarks.md.
+ * directory, and opening it, (4) Get and Search latency over a lazily restored copy with a cold
+ * segment cache (every segment evicted after each read: each read downloads what it touches)
+ * against a warm one (everything local), and with a cache of a quarter of the data under random
+ * Gets. Prints one line per measure; numbers go to docs/benchmarks.md.
  *
  * <pre>java -cp bench/target/benchmarks.jar dev.strata.bench.objectstore.ObjectStoreBench [--docs N] [--l0-mib M]</pre>
  */
@@ -76,6 +82,7 @@ public final class ObjectStoreBench {
         uploadThroughput(corpus, root.resolve("upload-src"), cfg, l0Mib);
         lagUnderLoad(corpus, root.resolve("lag-src"), cfg.withLocation(BUCKET, "lag"), l0Mib);
         restore(root, cfg);
+        cacheLatency(corpus, root, cfg);
       } finally {
         proxy.stop();
       }
@@ -189,6 +196,87 @@ public final class ObjectStoreBench {
             engine.fork("main").head().map(Manifest::getId).orElse("-"), uptime());
       }
     }
+  }
+
+  /** Search queries of (4): a rare term, a common one, a keyword filter and a range. */
+  private static final List<String> QUERIES =
+      List.of("description:postgresql", "summary:library", "section:python AND summary:module", "installed_size_kib:[10000 TO 20000]");
+
+  /**
+   * (4) A lazy restore of (1)'s head (no segment downloaded), opened three times with the segment
+   * cache over the bucket: budget 1 byte (cold: every read fetches the segments it touches, since
+   * each is evicted as soon as its read releases it), a quarter of the bundle bytes (random Gets),
+   * and 0 (no eviction) after a warm-up pass (warm).
+   */
+  private static void cacheLatency(Corpus corpus, Path root, ObjectStoreConfig cfg) throws Exception {
+    Path target = root.resolve("lazy");
+    long total;
+    try (S3ObjectStore store = S3ObjectStore.open(cfg)) {
+      SnapshotRestore.Report r = SnapshotRestore.restore(store, cfg.prefix(), target, "main", null, LocalVfs.INSTANCE, true);
+      System.out.printf("lazy restore: %d segments named, nothing downloaded, %.2f s (%s)%n", r.segments(), r.elapsedMs() / 1000.0, uptime());
+      total = 0;
+      for (S3ObjectStore.ObjectInfo o : store.list(cfg.prefix() + "/segments/")) {
+        total += o.sizeBytes();
+      }
+    }
+    java.util.Random rnd = new java.util.Random(42);
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 400; i++) {
+      ids.add(corpus.document(rnd.nextInt(corpus.size())).id());
+    }
+    String[] names = {"cold (budget 1 B)", "quarter (budget " + (total / 4 >> 20) + " MiB)", "warm (budget 0, all local)"};
+    long[] budgets = {1, total / 4, 0};
+    for (int c = 0; c < budgets.length; c++) {
+      try (S3ObjectStore bucket = S3ObjectStore.open(cfg);
+          StrataEngine engine = StrataEngine.open(target, LocalVfs.INSTANCE, options(4, 0).toBuilder()
+              .segmentCache(SegmentCacheOptions.of(budgets[c], new BucketSegmentSource(bucket, cfg.prefix(), LocalVfs.INSTANCE)))
+              .build())) {
+        Fork main = engine.fork("main");
+        engine.segments().awaitCacheIdle(60_000);
+        if (budgets[c] == 0) {
+          ids.forEach(id -> main.get("packages", id)); // warm-up: every segment fetched once, kept
+          searchAll(engine, main, 3);
+        }
+        long fetches0 = engine.segments().cacheStats().misses();
+        long[] gets = new long[ids.size()];
+        for (int i = 0; i < ids.size(); i++) {
+          long t0 = System.nanoTime();
+          if (main.get("packages", ids.get(i)) == null) {
+            throw new IllegalStateException("document " + ids.get(i) + " missing");
+          }
+          gets[i] = System.nanoTime() - t0;
+          engine.segments().awaitCacheIdle(60_000); // evictions run off the read; not timed
+        }
+        long getFetches = engine.segments().cacheStats().misses() - fetches0;
+        long[] searches = c == 1 ? null : searchAll(engine, main, c == 0 ? 3 : 30);
+        System.out.printf("cache %s: Get p50 %.3f ms p99 %.3f ms (%d Gets, %d segment fetches)%s (%s)%n", names[c],
+            pct(gets, 50), pct(gets, 99), gets.length, getFetches,
+            searches == null ? "" : String.format("; Search p50 %.1f ms p99 %.1f ms (%d searches)", pct(searches, 50), pct(searches, 99), searches.length),
+            uptime());
+      }
+    }
+  }
+
+  /** Runs every query {@code rounds} times, timing each, waiting for evictions between (not timed). */
+  private static long[] searchAll(StrataEngine engine, Fork main, int rounds) throws InterruptedException {
+    long[] out = new long[rounds * QUERIES.size()];
+    int k = 0;
+    for (int r = 0; r < rounds; r++) {
+      for (String q : QUERIES) {
+        long t0 = System.nanoTime();
+        main.search("packages", SearchQuery.of(q, 10), null);
+        out[k++] = System.nanoTime() - t0;
+        engine.segments().awaitCacheIdle(60_000);
+      }
+    }
+    return out;
+  }
+
+  /** The {@code p}th percentile of nanosecond samples, in ms. */
+  private static double pct(long[] nanos, int p) {
+    long[] sorted = nanos.clone();
+    java.util.Arrays.sort(sorted);
+    return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)] / 1e6;
   }
 
   private static String uptime() {

@@ -5,6 +5,7 @@ import dev.strata.engine.compaction.CompactionPolicy;
 import dev.strata.engine.compaction.CompactionResult;
 import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.segment.Segment;
+import dev.strata.engine.segment.SegmentPins;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.engine.segment.WriteRateLimiter;
 import dev.strata.engine.segment.WrittenSegment;
@@ -90,7 +91,9 @@ public final class CompactionJob {
       try {
         jobDir = store.createJobDirectory("compaction-" + SegmentStore.hex(segmentId));
         hooks.at(fork.name(), CompactionHooks.Step.STARTED);
-        written = store.merge(segmentId, runSegments, head.liveness(), dropTombstones, jobDir, limiter, cancelled);
+        try (SegmentPins pins = SegmentPins.of(runSegments)) { // the run is read whole: pinned local
+          written = store.merge(segmentId, runSegments, head.liveness(), dropTombstones, jobDir, limiter, cancelled);
+        }
         hooks.at(fork.name(), CompactionHooks.Step.MERGED);
         store.ingest(written);
         hooks.at(fork.name(), CompactionHooks.Step.INGESTED);

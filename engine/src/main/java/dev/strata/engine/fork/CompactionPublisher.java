@@ -9,6 +9,7 @@ import dev.strata.engine.l0.L0Buffer;
 import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.segment.LivenessMap;
 import dev.strata.engine.segment.Segment;
+import dev.strata.engine.segment.SegmentPins;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.manifest.ForkEntry;
 import dev.strata.manifest.proto.Manifest;
@@ -138,7 +139,10 @@ final class CompactionPublisher {
     }
     int at = start.get();
     int end = at + out.runIds().size();
-    LivenessMap liveness = rebase(head, out, at);
+    LivenessMap liveness;
+    try (SegmentPins pins = SegmentPins.of(head.segments())) {
+      liveness = rebase(head, out, at); // reads the newer segments' keys: pinned meanwhile
+    }
     // Handles first, so a failure leaks nothing and publishes nothing.
     List<Segment> segs = new ArrayList<>();
     List<Segment> headSegs = head.segments();
@@ -148,7 +152,7 @@ final class CompactionPublisher {
           segs.add(out.merged());
         }
         if (i < at || i >= end) {
-          segs.add(ctx.segments().acquire(headSegs.get(i).segmentId()));
+          segs.add(ctx.segments().acquireReference(headSegs.get(i).segmentId())); // logical: no fetch
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -163,6 +167,7 @@ final class CompactionPublisher {
       throw e;
     }
     ctx.segmentIds().settle(out.merged().segmentId());
+    segs.replaceAll(Segment::asReference); // the head holds logical references: reads pin
     PublishedSnapshot snap = new PublishedSnapshot(m, segs, liveness);
     if (!memTables.installHead(snap, lifecycle::isClosed)) {
       snap.release();

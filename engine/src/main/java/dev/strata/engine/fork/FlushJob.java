@@ -7,6 +7,7 @@ import dev.strata.engine.model.CollectionSchema;
 import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.segment.LivenessMap;
 import dev.strata.engine.segment.Segment;
+import dev.strata.engine.segment.SegmentPins;
 import dev.strata.engine.segment.SegmentEntry;
 import dev.strata.engine.segment.WrittenSegment;
 import dev.strata.wal.WalWriter;
@@ -129,7 +130,12 @@ final class FlushJob {
     try {
       Set<Long> baseIds = new HashSet<>();
       base.segments().forEach(s -> baseIds.add(s.segmentId()));
-      LivenessMap live = base.liveness().withNewest(segment, base.segments(), ctx.segments());
+      LivenessMap live;
+      // The older segments' key terms are read: with a remote source they are pinned (fetched if
+      // evicted) for the pass.
+      try (SegmentPins pins = SegmentPins.of(base.segments())) {
+        live = base.liveness().withNewest(segment, base.segments(), ctx.segments());
+      }
       return new FlushOutput(segment, written, live, baseIds);
     } finally {
       base.release();

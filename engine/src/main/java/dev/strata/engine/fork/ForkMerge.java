@@ -275,7 +275,7 @@ final class ForkMerge {
       List<Segment> segs = new ArrayList<>();
       try {
         for (Segment s : req.source().segments()) {
-          segs.add(ctx.segments().acquire(s.segmentId()));
+          segs.add(ctx.segments().acquireReference(s.segmentId())); // logical: no fetch
         }
       } catch (IOException | RuntimeException e) {
         segs.forEach(Segment::release);
@@ -295,6 +295,7 @@ final class ForkMerge {
         }
       }
       defined.values().forEach(collections::restore);
+      segs.replaceAll(Segment::asReference); // the head holds logical references: reads pin
       PublishedSnapshot snap = new PublishedSnapshot(published, segs, req.source().liveness());
       if (!memTables.installHead(snap, lifecycle::isClosed)) {
         snap.release();

@@ -10,6 +10,7 @@ import dev.strata.engine.segment.SearchQuery;
 import dev.strata.engine.segment.SearchResult;
 import dev.strata.engine.segment.Segment;
 import dev.strata.engine.segment.SegmentEntry;
+import dev.strata.engine.segment.SegmentPins;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.engine.segment.SnapshotSearcher;
 import dev.strata.manifest.proto.CollectionDef;
@@ -30,7 +31,10 @@ import org.slf4j.LoggerFactory;
  * reference on the snapshot it reads, so a compaction or a drop cannot delete segments under it.
  *
  * <p>Thread-safe, lock-free; called from RPC threads (the server's transport threads for Get and
- * BatchGet: no read here waits for another thread, and the only I/O is RocksDB's point reads).
+ * BatchGet: no read here waits for another thread, and the only I/O is RocksDB's point reads),
+ * except with a remote segment source: a read then pins the segments it touches, and one that was
+ * evicted is fetched first by the cache's download threads, which the read waits for (bounded; a
+ * failure or timeout is UNAVAILABLE).
  */
 public final class ForkReader {
   private static final Logger log = LoggerFactory.getLogger(ForkReader.class);
@@ -143,8 +147,10 @@ public final class ForkReader {
       snap = memTables.acquireHead();
       ownRef = snap != null;
     }
+    SegmentPins pins = null;
     try {
       if (snap != null) {
+        pins = snap.pinAll(); // remote segments are fetched first (UNAVAILABLE if they cannot be)
         for (Segment seg : snap.segments()) {
           var it = segments.scan(seg.segmentId(), collection, startId);
           toClose.add(it);
@@ -159,6 +165,9 @@ public final class ForkReader {
         } catch (Exception e) {
           log.warn("closing a segment scan failed: {}", e.toString());
         }
+      }
+      if (pins != null) {
+        pins.close();
       }
       if (ownRef) {
         snap.release();
@@ -184,17 +193,19 @@ public final class ForkReader {
         collections.require(forkName, collection);
         return new SearchResult(List.of(), 0);
       }
-      SnapshotSearcher searcher = snap.searcher();
-      SnapshotSearcher.CollectionSearch c = searcher.collection(collection);
-      if (c == null) {
-        CollectionSchema schema = schemaIn(snap, collection);
-        if (schema == null) {
-          collections.require(forkName, collection);
-          return new SearchResult(List.of(), 0); // created after this snapshot: nothing flushed yet
+      try (SegmentPins pins = snap.pinAll()) {
+        SnapshotSearcher searcher = snap.searcher();
+        SnapshotSearcher.CollectionSearch c = searcher.collection(collection);
+        if (c == null) {
+          CollectionSchema schema = schemaIn(snap, collection);
+          if (schema == null) {
+            collections.require(forkName, collection);
+            return new SearchResult(List.of(), 0); // created after this snapshot: nothing flushed yet
+          }
+          c = searcher.collection(collection, schema);
         }
-        c = searcher.collection(collection, schema);
+        return c.search(query, segments);
       }
-      return c.search(query, segments);
     } catch (IllegalArgumentException e) {
       throw StrataException.invalid(e.getMessage());
     } catch (IOException e) {

@@ -6,6 +6,7 @@ import dev.strata.engine.read.PublishedSnapshot;
 import dev.strata.engine.segment.LiveDocCounter;
 import dev.strata.engine.segment.LivenessMap;
 import dev.strata.engine.segment.Segment;
+import dev.strata.engine.segment.SegmentPins;
 import dev.strata.engine.segment.WrittenSegment;
 import dev.strata.manifest.ForkEntry;
 import dev.strata.manifest.proto.CollectionDef;
@@ -102,18 +103,23 @@ final class SnapshotPublisher {
     LivenessMap liveness = head == null ? LivenessMap.empty() : head.liveness();
     List<Long> newIds = new ArrayList<>();
     WrittenSegment w = out.written();
-    if (out.segment() != null) {
-      liveness = rebase(liveness, head == null ? List.of() : head.segments(), out);
-      newIds.add(w.segmentId());
+    Map<String, Long> live;
+    // The liveness pass and the live-document count read the head's segments: pinned meanwhile
+    // (with a remote source an evicted one is fetched; the counts of unchanged segments are cached).
+    try (SegmentPins pins = SegmentPins.of(head == null ? List.of() : head.segments())) {
+      if (out.segment() != null) {
+        liveness = rebase(liveness, head == null ? List.of() : head.segments(), out);
+        newIds.add(w.segmentId());
+      }
+      List<Segment> newSegments = new ArrayList<>();
+      if (out.segment() != null) {
+        newSegments.add(out.segment());
+      }
+      if (head != null) {
+        newSegments.addAll(head.segments());
+      }
+      live = liveDocs.count(newSegments, liveness);
     }
-    List<Segment> newSegments = new ArrayList<>();
-    if (out.segment() != null) {
-      newSegments.add(out.segment());
-    }
-    if (head != null) {
-      newSegments.addAll(head.segments());
-    }
-    Map<String, Long> live = liveDocs.count(newSegments, liveness);
     List<CollectionDef> defs = new ArrayList<>();
     for (CollectionRegistry.Collection c : collections.asOf(task.coveredLsn())) {
       defs.add(CollectionRegistry.toDef(c).toBuilder().setLiveDocCount(live.getOrDefault(c.name(), 0L)).build());
@@ -135,7 +141,7 @@ final class SnapshotPublisher {
     List<Segment> segs = new ArrayList<>();
     try {
       for (Segment s : older) {
-        segs.add(ctx.segments().acquire(s.segmentId()));
+        segs.add(ctx.segments().acquireReference(s.segmentId())); // logical: an evicted one stays remote
       }
     } catch (IOException | RuntimeException e) {
       segs.forEach(Segment::release);
@@ -156,6 +162,7 @@ final class SnapshotPublisher {
     if (out.segment() != null) {
       segs.add(0, out.segment());
     }
+    segs.replaceAll(Segment::asReference); // the head holds logical references: reads pin
     PublishedSnapshot snap = new PublishedSnapshot(m, segs, liveness);
     if (!memTables.installFlush(snap, task.payload(), lifecycle::isClosed)) {
       snap.release();

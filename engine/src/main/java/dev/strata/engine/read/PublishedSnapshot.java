@@ -1,13 +1,18 @@
 package dev.strata.engine.read;
 
+import dev.strata.engine.StrataException;
 import dev.strata.engine.model.DocumentVersion;
 import dev.strata.engine.segment.LivenessMap;
 import dev.strata.engine.segment.Segment;
+import dev.strata.engine.segment.SegmentFetchException;
+import dev.strata.engine.segment.SegmentPin;
+import dev.strata.engine.segment.SegmentPins;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.engine.segment.SnapshotSearcher;
 import dev.strata.manifest.proto.Manifest;
 import dev.strata.manifest.proto.SegmentRef;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -21,6 +26,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * searcher ({@link #searcher()}) is closed and the segment handles are released, which lets GC
  * delete segments no manifest refers to any more.
  *
+ * <p>With a remote segment source the handles are logical references ({@link
+ * SegmentStore#acquireReference}): a segment may be evicted from local disk while the snapshot
+ * holds it, and each read pins what it touches for its duration ({@link Segment#pin()}): a point
+ * Get only the segments whose row filter may hold the key, a scan or a search all of them.
+ *
  * <p>Thread-safe.
  */
 public final class PublishedSnapshot {
@@ -29,7 +39,10 @@ public final class PublishedSnapshot {
   private final LivenessMap liveness;
   private final AtomicInteger refs = new AtomicInteger(1);
   /** Built by the first search, closed with the last reference; see {@link #searcher()}. */
-  private final AtomicReference<SnapshotSearcher> searcher = new AtomicReference<>();
+  private final AtomicReference<View> searcher = new AtomicReference<>();
+
+  /** A searcher and the segment epochs its readers belong to. */
+  private record View(SnapshotSearcher searcher, int[] epochs) {}
   /** Segment ids, newest first (for MultiGet). */
   private final List<Long> segmentIds;
 
@@ -52,20 +65,27 @@ public final class PublishedSnapshot {
   }
 
   /**
-   * Opens a published manifest for reading: acquires a handle on each of its segments and takes
-   * {@code liveness} as its liveness, or rebuilds it from the segments if null (a read of every
-   * segment's keys). The caller holds the returned snapshot's one reference.
+   * Opens a published manifest for reading: acquires a (logical) handle on each of its segments and
+   * takes {@code liveness} as its liveness, or rebuilds it from the segments if null (a read of
+   * every segment's keys, with every segment pinned meanwhile: remote ones are fetched). The caller
+   * holds the returned snapshot's one reference.
    *
-   * @throws IllegalStateException if a segment was retired (its manifest expired meanwhile) or its
-   *     index cannot be opened; no handle stays acquired then
+   * @throws IllegalStateException if a segment was retired (its manifest expired meanwhile), its
+   *     index cannot be opened, or (to rebuild the liveness) it cannot be fetched; no handle stays
+   *     acquired then
    */
   public static PublishedSnapshot open(SegmentStore store, Manifest manifest, LivenessMap liveness) {
     List<Segment> segs = new ArrayList<>();
     try {
       for (SegmentRef ref : manifest.getSegmentsList()) {
-        segs.add(store.acquire(Long.parseUnsignedLong(ref.getSegmentId(), 16)));
+        segs.add(store.acquireReference(Long.parseUnsignedLong(ref.getSegmentId(), 16)));
       }
-      LivenessMap live = liveness != null ? liveness : LivenessMap.rebuild(segs, store);
+      LivenessMap live = liveness;
+      if (live == null) {
+        try (SegmentPins pins = SegmentPins.of(segs)) {
+          live = LivenessMap.rebuild(segs, store);
+        }
+      }
       return new PublishedSnapshot(manifest, segs, live);
     } catch (IOException | RuntimeException e) {
       segs.forEach(Segment::release);
@@ -123,28 +143,66 @@ public final class PublishedSnapshot {
    * @throws IllegalStateException if the snapshot was released for good
    */
   public SnapshotSearcher searcher() {
-    SnapshotSearcher s = searcher.get();
-    if (s != null) {
-      return s;
+    while (true) {
+      View v = searcher.get();
+      if (v != null && (v.epochs == null || java.util.Arrays.equals(v.epochs, epochs()))) {
+        return v.searcher;
+      }
+      if (refs.get() <= 0) {
+        throw new IllegalStateException("snapshot " + id() + " is released");
+      }
+      // With a remote source a segment evicted and fetched again has a new reader: the caller pins
+      // every segment, so the epochs cannot change while it searches; an old view is unused then
+      // (whoever searched it held pins on the old epochs, which an eviction waited out).
+      int[] epochs = epochs();
+      SnapshotSearcher built = SnapshotSearcher.open(segments, liveness);
+      View fresh = new View(built, epochs);
+      if (searcher.compareAndSet(v, fresh)) {
+        if (v != null) {
+          v.searcher.close();
+        }
+        return built;
+      }
+      built.close(); // another reader built it first
     }
-    if (refs.get() <= 0) {
-      throw new IllegalStateException("snapshot " + id() + " is released");
+  }
+
+  private int[] epochs() {
+    int[] e = new int[segments.size()];
+    for (int i = 0; i < e.length; i++) {
+      e[i] = segments.get(i).epoch();
     }
-    SnapshotSearcher built = SnapshotSearcher.open(segments, liveness);
-    if (searcher.compareAndSet(null, built)) {
-      return built;
+    return e;
+  }
+
+  /**
+   * Pins every segment of the snapshot for a read that touches them all (a scan, a search): remote
+   * ones are fetched first (in parallel). Close the result when the read is done.
+   *
+   * @throws StrataException UNAVAILABLE if a segment cannot be fetched now
+   * @throws UncheckedIOException if a local index cannot be opened
+   */
+  public SegmentPins pinAll() {
+    try {
+      return SegmentPins.of(segments);
+    } catch (SegmentFetchException e) {
+      throw unavailable(e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
-    built.close(); // another reader built it first
-    return searcher.get();
+  }
+
+  private StrataException unavailable(SegmentFetchException e) {
+    return StrataException.of(StrataException.Kind.UNAVAILABLE, "snapshot " + id() + ": " + e.getMessage(), e);
   }
 
   /** Gives back one reference; the last one closes the searcher and releases every segment handle. */
   public void release() {
     int n = refs.decrementAndGet();
     if (n == 0) {
-      SnapshotSearcher view = searcher.getAndSet(null);
+      View view = searcher.getAndSet(null);
       if (view != null) {
-        view.close();
+        view.searcher.close();
       }
       for (Segment s : segments) {
         s.release();
@@ -159,10 +217,28 @@ public final class PublishedSnapshot {
    * tombstone included), or null. Not decoded: a put's body is a view of the segment's value.
    */
   public DocumentVersion get(SegmentStore store, String collection, String id) {
+    if (!store.fetchesRemote()) {
+      for (Segment s : segments) {
+        DocumentVersion v = store.get(s.segmentId(), collection, id);
+        if (v != null) {
+          return v;
+        }
+      }
+      return null;
+    }
     for (Segment s : segments) {
-      DocumentVersion v = store.get(s.segmentId(), collection, id);
-      if (v != null) {
-        return v;
+      if (!s.mayHold(collection, id)) {
+        continue; // remote, and its row filter rules the key out: no fetch
+      }
+      try (SegmentPin pin = s.pin()) {
+        DocumentVersion v = store.get(s.segmentId(), collection, id);
+        if (v != null) {
+          return v;
+        }
+      } catch (SegmentFetchException e) {
+        throw unavailable(e);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
     }
     return null;
@@ -174,6 +250,29 @@ public final class PublishedSnapshot {
    * ids no segment holds. Slots already set (e.g. from L0) are not looked up.
    */
   public void get(SegmentStore store, String collection, List<String> ids, DocumentVersion[] out) {
-    store.multiGet(segmentIds, collection, ids, out);
+    if (!store.fetchesRemote()) {
+      store.multiGet(segmentIds, collection, ids, out);
+      return;
+    }
+    // Pin the segments that may hold one of the unresolved ids; the others hold none of them, so
+    // leaving them out of the newest-first walk changes no answer.
+    List<Segment> touched = new ArrayList<>();
+    List<Long> touchedIds = new ArrayList<>();
+    for (Segment s : segments) {
+      for (int i = 0; i < out.length; i++) {
+        if (out[i] == null && s.mayHold(collection, ids.get(i))) {
+          touched.add(s);
+          touchedIds.add(s.segmentId());
+          break;
+        }
+      }
+    }
+    try (SegmentPins pins = SegmentPins.of(touched)) {
+      store.multiGet(touchedIds, collection, ids, out);
+    } catch (SegmentFetchException e) {
+      throw unavailable(e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 }

@@ -3,6 +3,7 @@ package dev.strata.engine.read;
 import dev.strata.engine.segment.CloseableIterator;
 import dev.strata.engine.segment.Segment;
 import dev.strata.engine.segment.SegmentEntry;
+import dev.strata.engine.segment.SegmentPins;
 import dev.strata.engine.segment.SegmentStore;
 import dev.strata.manifest.proto.CollectionDef;
 import java.util.ArrayList;
@@ -49,6 +50,14 @@ public final class SnapshotDiff {
    * @return the number of entries delivered
    */
   public static long diff(PublishedSnapshot from, PublishedSnapshot to, SegmentStore store, Sink sink) {
+    // Every segment of both is scanned: pinned local for the whole diff (remote ones fetched).
+    try (SegmentPins a = from.pinAll();
+        SegmentPins b = to.pinAll()) {
+      return diffPinned(from, to, store, sink);
+    }
+  }
+
+  private static long diffPinned(PublishedSnapshot from, PublishedSnapshot to, SegmentStore store, Sink sink) {
     TreeSet<String> collections = new TreeSet<>();
     from.manifest().getCollectionsList().stream().map(CollectionDef::getName).forEach(collections::add);
     to.manifest().getCollectionsList().stream().map(CollectionDef::getName).forEach(collections::add);

@@ -16,6 +16,12 @@ import org.apache.lucene.util.BytesRef;
  * SegmentStore#markObsolete}. Release it exactly once ({@link #release()} or {@link #close()};
  * further calls are no-ops).
  *
+ * <p>With a remote segment source ({@link SegmentCache}) there are two kinds of handle: one from
+ * {@link SegmentStore#acquire} holds a pin for its life (the files stay local), one from {@link
+ * SegmentStore#acquireReference} (what a published snapshot holds) is only a logical reference, and
+ * a read takes a {@link #pin()} for its duration. Its reader and RocksDB rows may be used only while
+ * some pin is held; {@link #leafReader()} and {@link #indexReader()} check it.
+ *
  * <p>Thread-safe: the Lucene reader it exposes is shared by every handle of the segment and, like
  * any Lucene {@code IndexReader}, may be searched from many threads. Methods other than {@link
  * #segmentId()} and {@link #release()} throw {@link IllegalStateException} after release.
@@ -23,11 +29,87 @@ import org.apache.lucene.util.BytesRef;
 public final class Segment implements AutoCloseable {
   private final SegmentHandles handles;
   private final SharedSegment shared;
+  /** The pin held for the handle's life, or null for a logical reference. */
+  private final SegmentPin lifetimePin;
   private final AtomicBoolean released = new AtomicBoolean();
 
-  Segment(SegmentHandles handles, SharedSegment shared) {
+  Segment(SegmentHandles handles, SharedSegment shared, SegmentPin lifetimePin) {
     this.handles = handles;
     this.shared = shared;
+    this.lifetimePin = lifetimePin;
+  }
+
+  /**
+   * Pins the segment's files locally for a read, fetching them first if they are remote (one
+   * download for all concurrent pinners; waits at most the cache's download timeout). Close the
+   * pin when the read is done. Without a remote source, returns a no-op pin at once.
+   *
+   * @throws SegmentFetchException if the segment is remote and cannot be fetched now
+   * @throws IOException if its local index cannot be opened
+   * @throws IllegalStateException if this handle was released
+   */
+  public SegmentPin pin() throws IOException {
+    checkHeld();
+    return handles.cache().pin(shared);
+  }
+
+  /** Starts fetching the segment if it is remote, without waiting (see {@link SegmentPins}). */
+  void prefetch() {
+    checkHeld();
+    handles.cache().prefetch(shared);
+  }
+
+  /**
+   * Whether the segment may hold a row (put or tombstone) for {@code id} in {@code collection}:
+   * false only when it is not local and the Bloom filter over its rows, kept from before its
+   * eviction, rules the key out; so a point Get skips it without a fetch.
+   */
+  public boolean mayHold(String collection, String id) {
+    SegmentKeyFilter f = shared.rowFilter;
+    if (f == null || shared.residency == SharedSegment.Residency.LOCAL) {
+      return true;
+    }
+    return f.mightContain(new BytesRef(SegmentFormat.keySuffix(collection, id)));
+  }
+
+  /** True if the segment's files are on local disk now (a snapshot, not a promise: pin to read). */
+  public boolean isLocal() {
+    return shared.residency == SharedSegment.Residency.LOCAL;
+  }
+
+  /**
+   * Materialization count of the segment: it changes when an evicted segment is fetched again, so a
+   * Lucene view built over its old reader must be rebuilt.
+   */
+  public int epoch() {
+    return shared.epoch;
+  }
+
+  /**
+   * A new handle on the same segment that keeps it local for its life (a pin); this handle stays
+   * held.
+   *
+   * @throws SegmentFetchException if it is remote and cannot be fetched
+   */
+  Segment withLifetimePin() throws IOException {
+    checkHeld();
+    SegmentPin p = handles.cache().pin(shared);
+    return handles.duplicate(shared, p);
+  }
+
+  /**
+   * This reference as a logical one: itself if it holds no pin, else a new logical handle (this one
+   * is released). For the long-lived handles of a published snapshot, which must not keep their
+   * segments local.
+   */
+  public Segment asReference() {
+    if (lifetimePin == null) {
+      return this;
+    }
+    checkHeld();
+    Segment r = handles.duplicate(shared, null);
+    release();
+    return r;
   }
 
   /** The segment id. */
@@ -41,6 +123,7 @@ public final class Segment implements AutoCloseable {
    */
   public DirectoryReader indexReader() {
     checkHeld();
+    checkPinned();
     return shared.reader();
   }
 
@@ -51,6 +134,7 @@ public final class Segment implements AutoCloseable {
    */
   public CodecReader leafReader() {
     checkHeld();
+    checkPinned();
     return shared.leaf();
   }
 
@@ -102,6 +186,9 @@ public final class Segment implements AutoCloseable {
    */
   public void release() {
     if (released.compareAndSet(false, true)) {
+      if (lifetimePin != null) {
+        lifetimePin.close();
+      }
       handles.release(shared);
     }
   }
@@ -115,6 +202,15 @@ public final class Segment implements AutoCloseable {
   /** True once released. */
   public boolean isReleased() {
     return released.get();
+  }
+
+  private void checkPinned() {
+    SegmentCache cache = handles.cache();
+    boolean pinsCounted = cache.evicts() || shared.residency != SharedSegment.Residency.LOCAL;
+    if (lifetimePin == null && cache.fetches() && pinsCounted && shared.pins == 0) {
+      throw new IllegalStateException(
+          "segment " + SegmentFormat.hex(shared.segmentId) + " is read through a logical reference without a pin");
+    }
   }
 
   private void checkHeld() {

@@ -41,45 +41,130 @@ final class SegmentHandles implements AutoCloseable {
   private final SegmentDb db;
   private final ObsoleteSegmentDeleter deleter;
   private final Object lock = new Object();
+  private final SegmentCache cache;
+
+  /** Sizes of segments reported uploaded before any handle was taken on them. */
+  @GuardedBy("lock")
+  private final Map<Long, Long> uploadedBeforeAcquire = new HashMap<>();
 
   /** Segments acquired at least once, or obsolete and not yet deleted. */
   @GuardedBy("lock")
   private final Map<Long, SharedSegment> shared = new HashMap<>();
 
-  /** @param deleteQueueCapacity bound of the obsolete-segment deletion queue, in segments */
-  SegmentHandles(SegmentLayout layout, Vfs vfs, SegmentDb db, int deleteQueueCapacity) {
+  /**
+   * @param deleteQueueCapacity bound of the obsolete-segment deletion queue, in segments
+   * @param cacheOptions the local segment cache's budget and remote source
+   */
+  SegmentHandles(SegmentLayout layout, Vfs vfs, SegmentDb db, int deleteQueueCapacity, SegmentCacheOptions cacheOptions) {
     this.layout = layout;
     this.vfs = vfs;
     this.db = db;
     this.deleter = new ObsoleteSegmentDeleter(db, layout, vfs, this::forget, deleteQueueCapacity);
+    this.cache = new SegmentCache(cacheOptions, lock, layout, vfs, db, this::release);
+  }
+
+  /** The segment cache (pins, residency, eviction). */
+  SegmentCache cache() {
+    return cache;
   }
 
   /**
-   * A counted handle; the Lucene reader is opened on the first acquire and shared by all handles.
+   * A counted handle whose segment is local for as long as it is held (it holds a pin): the Lucene
+   * reader is opened on the first acquire and shared by all handles. With a remote source, a
+   * segment that is not local is fetched first.
    *
    * @throws IllegalStateException if the segment is obsolete or the store is closed
+   * @throws SegmentFetchException if it is remote and cannot be fetched
    * @throws IOException if its Lucene index cannot be opened (e.g. the segment does not exist)
    */
   Segment acquire(long segmentId) throws IOException {
-    SegmentFormat.requireValidSegmentId(segmentId);
-    SharedSegment s;
-    boolean created = false;
-    db.lockForRead();
-    try {
-      synchronized (lock) {
-        s = shared.get(segmentId);
-        if (s == null) {
-          s = new SharedSegment(segmentId);
-          shared.put(segmentId, s);
-          created = true;
-        } else if (s.obsolete) {
-          throw new IllegalStateException("segment " + SegmentFormat.hex(segmentId) + " is obsolete");
-        }
-        s.refs++;
-      }
-    } finally {
-      db.unlockForRead();
+    if (!cache.fetches()) {
+      return acquireLocal(segmentId);
     }
+    Segment ref = acquireReference(segmentId);
+    try {
+      return ref.withLifetimePin();
+    } finally {
+      ref.release();
+    }
+  }
+
+  /**
+   * A logical reference: the segment is not deleted while it is held, but with a remote source its
+   * files may be remote; a read {@link Segment#pin()}s it. Without a remote source the same as
+   * {@link #acquire}. No I/O beyond checking that the Lucene directory exists.
+   *
+   * @throws IllegalStateException if the segment is obsolete or the store is closed
+   * @throws IOException as {@link #acquire} without a remote source
+   */
+  Segment acquireReference(long segmentId) throws IOException {
+    if (!cache.fetches()) {
+      return acquireLocal(segmentId);
+    }
+    SegmentFormat.requireValidSegmentId(segmentId);
+    boolean local = vfs.exists(layout.luceneDir(segmentId));
+    long fetchedSize = local ? cache.fetchedSize(segmentId) : -1;
+    Long[] uploadedSize = {null};
+    SharedSegment s =
+        reference(
+            segmentId,
+            created -> {
+              if (!local) {
+                cache.startRemoteLocked(created); // named by a manifest, absent here: evicted, or never fetched
+              }
+              uploadedSize[0] = uploadedBeforeAcquire.remove(segmentId);
+              if (uploadedSize[0] == null && fetchedSize >= 0) {
+                uploadedSize[0] = fetchedSize; // fetched before a restart: in remote storage, evictable
+              }
+            });
+    if (uploadedSize[0] != null) {
+      cache.markUploaded(s, uploadedSize[0]);
+    }
+    return new Segment(this, s, null);
+  }
+
+  /** A second handle on a held segment's state (refs + 1); the caller holds a reference. */
+  Segment duplicate(SharedSegment s, SegmentPin pin) {
+    synchronized (lock) {
+      s.refs++;
+    }
+    return new Segment(this, s, pin);
+  }
+
+  /**
+   * Records that a segment is complete in remote storage and takes {@code sizeBytes} locally, so
+   * the cache may evict it; remembered until the first handle if none is held. Idempotent.
+   */
+  void markUploaded(long segmentId, long sizeBytes) {
+    SharedSegment s;
+    synchronized (lock) {
+      s = shared.get(segmentId);
+      if (s == null) {
+        uploadedBeforeAcquire.put(segmentId, sizeBytes);
+        return;
+      }
+    }
+    cache.markUploaded(s, sizeBytes);
+  }
+
+  /** Segments known here whose files are only remote (or being fetched). */
+  int remoteCount() {
+    int n = 0;
+    synchronized (lock) {
+      for (SharedSegment s : shared.values()) {
+        if (s.residency != SharedSegment.Residency.LOCAL) {
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  private Segment acquireLocal(long segmentId) throws IOException {
+    SegmentFormat.requireValidSegmentId(segmentId);
+    boolean[] createdHere = {false};
+    SharedSegment s = reference(segmentId, created -> createdHere[0] = true);
+    boolean created = createdHere[0];
     try {
       Path luceneDir = layout.luceneDir(segmentId);
       if (!vfs.exists(luceneDir)) {
@@ -97,7 +182,33 @@ final class SegmentHandles implements AutoCloseable {
       }
       throw e;
     }
-    return new Segment(this, s);
+    return new Segment(this, s, null);
+  }
+
+  /**
+   * Takes one reference on {@code segmentId}'s state, creating it if it is not in the table (then
+   * {@code onCreate} runs on it, under the lock).
+   *
+   * @throws IllegalStateException if the segment is obsolete or the store is closed
+   */
+  private SharedSegment reference(long segmentId, java.util.function.Consumer<SharedSegment> onCreate) {
+    db.lockForRead();
+    try {
+      synchronized (lock) {
+        SharedSegment s = shared.get(segmentId);
+        if (s == null) {
+          s = new SharedSegment(segmentId);
+          shared.put(segmentId, s);
+          onCreate.accept(s);
+        } else if (s.obsolete) {
+          throw new IllegalStateException("segment " + SegmentFormat.hex(segmentId) + " is obsolete");
+        }
+        s.refs++;
+        return s;
+      }
+    } finally {
+      db.unlockForRead();
+    }
   }
 
   /** Called by {@link Segment#release()}: drops one reference; the last one queues the deletion. */
@@ -172,7 +283,9 @@ final class SegmentHandles implements AutoCloseable {
   void forget(SharedSegment s) {
     synchronized (lock) {
       shared.remove(s.segmentId, s);
+      uploadedBeforeAcquire.remove(s.segmentId);
     }
+    cache.forget(s);
   }
 
   /** Number of handles held on a segment (not counting the store's live reference). */
@@ -193,6 +306,7 @@ final class SegmentHandles implements AutoCloseable {
 
   /** Runs every queued deletion (bounded wait). Call before closing the readers and RocksDB. */
   void drainDeletions() {
+    cache.close();
     deleter.close();
   }
 

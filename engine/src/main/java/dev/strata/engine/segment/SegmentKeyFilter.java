@@ -62,6 +62,36 @@ final class SegmentKeyFilter {
   }
 
   /**
+   * A filter over every RocksDB key of segment {@code segmentId} (puts <em>and</em> tombstones,
+   * without the 8-byte segment prefix): two key-only passes over its range, without filling the
+   * block cache (one to count, one to add). The segment cache builds it before it first evicts a
+   * segment, so a point Get can tell "not here" without fetching the segment back; unlike {@link
+   * #build} it may not skip tombstones, since a tombstone ends a Get.
+   *
+   * @throws IOException if RocksDB cannot be read
+   */
+  static SegmentKeyFilter ofRows(SegmentDb db, long segmentId) throws IOException {
+    byte[] lower = SegmentFormat.segmentPrefix(segmentId);
+    byte[] upper = SegmentFormat.segmentRangeEnd(segmentId);
+    int n = 0;
+    try (RangeCursor c = db.openCursor(lower, upper, false, false)) {
+      while (c.next()) {
+        n++;
+      }
+    }
+    BloomFilter<BytesRef> f = BloomFilter.create(BYTES_REF, Math.max(1, n), FALSE_POSITIVE_RATE);
+    int added = 0;
+    try (RangeCursor c = db.openCursor(lower, upper, false, false)) {
+      while (c.next()) {
+        byte[] k = c.key();
+        f.put(new BytesRef(k, SegmentFormat.PREFIX_BYTES, k.length - SegmentFormat.PREFIX_BYTES));
+        added++;
+      }
+    }
+    return new SegmentKeyFilter(f, added);
+  }
+
+  /**
    * False if the segment certainly has no Lucene document with this {@code _key} term; true if it
    * may have one (then look it up).
    *

@@ -65,12 +65,12 @@ public final class SegmentStore implements AutoCloseable {
   private final OrphanSweeper orphans;
   private final JobDirectories jobs;
 
-  private SegmentStore(SegmentLayout layout, Vfs vfs, SegmentDb db, double luceneRamBufferMb) {
+  private SegmentStore(SegmentLayout layout, Vfs vfs, SegmentDb db, double luceneRamBufferMb, SegmentCacheOptions cache) {
     this.layout = layout;
     this.vfs = vfs;
     this.db = db;
     this.writer = new SegmentWriter(layout, vfs, db.envOptions(), db.options(), luceneRamBufferMb);
-    this.handles = new SegmentHandles(layout, vfs, db, ObsoleteSegmentDeleter.DEFAULT_CAPACITY);
+    this.handles = new SegmentHandles(layout, vfs, db, ObsoleteSegmentDeleter.DEFAULT_CAPACITY, cache);
     this.orphans = new OrphanSweeper(layout, vfs, db, handles);
     this.jobs = new JobDirectories(layout.tmpDir(), vfs);
   }
@@ -89,7 +89,7 @@ public final class SegmentStore implements AutoCloseable {
     vfs.createDirectories(layout.segmentsDir());
     vfs.createDirectories(layout.rocksDbDir());
     SegmentDb db = SegmentDb.open(layout.rocksDbDir(), options.blockCacheBytes());
-    return new SegmentStore(layout, vfs, db, options.luceneRamBufferMb());
+    return new SegmentStore(layout, vfs, db, options.luceneRamBufferMb(), options.cache());
   }
 
   /** The data directory this store was opened on. */
@@ -436,6 +436,55 @@ public final class SegmentStore implements AutoCloseable {
    */
   public Segment acquire(long segmentId) throws IOException {
     return handles.acquire(segmentId);
+  }
+
+  /**
+   * A logical reference to segment {@code segmentId}: it is not deleted while held, but with a
+   * remote source ({@link SegmentCacheOptions}) its files may be remote, and every read through it
+   * takes a {@link Segment#pin()}. Without a remote source the same as {@link #acquire}. A segment
+   * a manifest names but that has no local files is opened as remote (fetched at its first pin).
+   *
+   * @throws IllegalStateException if the segment was marked obsolete or the store is closed
+   * @throws IOException without a remote source, as {@link #acquire}
+   */
+  public Segment acquireReference(long segmentId) throws IOException {
+    return handles.acquireReference(segmentId);
+  }
+
+  /**
+   * True if a read may have to wait for a segment download (eviction is on, or a segment was
+   * remote): then a read must not run on a thread that may not block (a transport event loop).
+   */
+  public boolean readsMayFetch() {
+    return handles.cache().readsMayFetch();
+  }
+
+  /** True if segments may be remote (a remote source is configured): reads must pin. */
+  public boolean fetchesRemote() {
+    return handles.cache().fetches();
+  }
+
+  /**
+   * Records that segment {@code segmentId} is complete in remote storage (called by the tier after
+   * its upload, or when it learns it from the bucket) and takes {@code sizeBytes} on local disk:
+   * only such a segment is ever evicted. Idempotent; thread-safe; no I/O.
+   */
+  public void markUploaded(long segmentId, long sizeBytes) {
+    handles.markUploaded(segmentId, sizeBytes);
+  }
+
+  /** The local segment cache's counters ({@link SegmentCacheStats}); thread-safe. */
+  public SegmentCacheStats cacheStats() {
+    return handles.cache().stats(handles.remoteCount());
+  }
+
+  /**
+   * Waits until no segment download or eviction is running or queued (tests and benchmarks).
+   *
+   * @return false if some were still running after {@code timeoutMs}
+   */
+  public boolean awaitCacheIdle(long timeoutMs) throws InterruptedException {
+    return handles.cache().awaitIdle(timeoutMs);
   }
 
   /**

@@ -15,7 +15,7 @@ import java.util.Objects;
  *     delete, directory fsync); RocksDB and Lucene write their own files through their own I/O
  *     layers
  */
-public record SegmentStoreOptions(long blockCacheBytes, double luceneRamBufferMb, Vfs vfs) {
+public record SegmentStoreOptions(long blockCacheBytes, double luceneRamBufferMb, Vfs vfs, SegmentCacheOptions cache) {
   /** Default block cache: 128 MiB. */
   public static final long DEFAULT_BLOCK_CACHE_BYTES = 128L << 20;
 
@@ -33,26 +33,32 @@ public record SegmentStoreOptions(long blockCacheBytes, double luceneRamBufferMb
       throw new IllegalArgumentException("luceneRamBufferMb must be > 0, got " + luceneRamBufferMb);
     }
     Objects.requireNonNull(vfs, "vfs");
+    Objects.requireNonNull(cache, "cache");
   }
 
   /** The defaults, on the local file system. */
   public static SegmentStoreOptions defaults() {
     return new SegmentStoreOptions(
-        DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_LUCENE_RAM_BUFFER_MB, LocalVfs.INSTANCE);
+        DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_LUCENE_RAM_BUFFER_MB, LocalVfs.INSTANCE, SegmentCacheOptions.OFF);
   }
 
   /** A copy with another block cache size. */
   public SegmentStoreOptions withBlockCacheBytes(long bytes) {
-    return new SegmentStoreOptions(bytes, luceneRamBufferMb, vfs);
+    return new SegmentStoreOptions(bytes, luceneRamBufferMb, vfs, cache);
   }
 
   /** A copy with another Lucene RAM buffer. */
   public SegmentStoreOptions withLuceneRamBufferMb(double mb) {
-    return new SegmentStoreOptions(blockCacheBytes, mb, vfs);
+    return new SegmentStoreOptions(blockCacheBytes, mb, vfs, cache);
   }
 
   /** A copy with another file-system seam (e.g. a fault-injecting one in tests). */
   public SegmentStoreOptions withVfs(Vfs other) {
-    return new SegmentStoreOptions(blockCacheBytes, luceneRamBufferMb, other);
+    return new SegmentStoreOptions(blockCacheBytes, luceneRamBufferMb, other, cache);
+  }
+
+  /** A copy with another segment cache (budget and remote source). */
+  public SegmentStoreOptions withCache(SegmentCacheOptions other) {
+    return new SegmentStoreOptions(blockCacheBytes, luceneRamBufferMb, vfs, other);
   }
 }

@@ -31,6 +31,45 @@ final class SharedSegment {
   /** Guarded by SegmentHandles.lock. Once true, no new handle may be acquired. */
   boolean obsolete;
 
+  /** Where the segment's files are ({@link SegmentCache}). */
+  enum Residency {
+    /** On local disk (its reader may or may not be open yet). */
+    LOCAL,
+    /** Only in remote storage: a pin downloads it. */
+    REMOTE,
+    /** Being downloaded; {@link #transition} completes when done. */
+    DOWNLOADING,
+    /** Being evicted; {@link #transition} completes when done. */
+    EVICTING
+  }
+
+  /** Guarded by SegmentHandles.lock; volatile for the lock-free fast path of a pin. */
+  volatile Residency residency = Residency.LOCAL;
+
+  /** Pins held ({@link SegmentPin}). Guarded by SegmentHandles.lock. */
+  int pins;
+
+  /** True once the segment is known to be complete in remote storage. Guarded by SegmentHandles.lock. */
+  boolean uploaded;
+
+  /** Bytes of its files (SST + Lucene) when local, for the cache budget; -1 unknown. Guarded. */
+  long sizeBytes = -1;
+
+  /** Completes when the running download or eviction ends. Guarded by SegmentHandles.lock. */
+  java.util.concurrent.CompletableFuture<Void> transition;
+
+  /** Pinners waiting for the running download. Guarded by SegmentHandles.lock. */
+  final java.util.List<SegmentCache.Waiter> waiters = new java.util.ArrayList<>(0);
+
+  /** Counts materializations: a reader opened before an eviction is stale after it. Volatile. */
+  volatile int epoch;
+
+  /**
+   * A Bloom filter of every RocksDB key of the segment (puts and tombstones), built before it is
+   * first evicted and kept after, so a point Get can skip a remote segment without fetching it.
+   */
+  volatile SegmentKeyFilter rowFilter;
+
   private volatile Directory directory;
   private volatile DirectoryReader reader;
   private volatile CodecReader leaf;
