@@ -37,7 +37,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  * older versions) and searches over all segments with liveness (match-all, a text term, a keyword
  * filter with a range). jqwik prints the seed of a failing run.
  */
-class SegmentModelProperties {
+class SegmentModelPropertyTest {
   private static final List<String> IDS =
       List.of("a", "b", "c", "d", "e", "f", "é", "日本", "😀", "k k", "\uE000", "z");
   private static final List<String> WORDS =
