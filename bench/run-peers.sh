@@ -8,7 +8,9 @@
 #   --quick                 2 reps of 2 s, forks at one size (about 6-8 minutes)
 #   --smoke                 tiny sizes, seconds (what PeerBenchmarkSmokeTest runs)
 #   --reps N --seconds S    repetitions and measured window of every comparison
-#   --only ping,get,search,ingest,forks,flush,recovery    a subset of the workloads
+#   --only ping,get,batchget,search,search-inprocess,ingest,forks,flush,recovery    a subset of the
+#                           workloads (search = over gRPC and in-process; search-inprocess = the
+#                           in-process engine vs raw Lucene alone, no server or PostgreSQL started)
 #   --recovery-mib M        unflushed WAL per kill -9 of the recovery workload (default 1024; quick 512)
 #   --fork-scales 1,10      fork workload sizes in corpus copies (63,666 documents each)
 #   --no-postgres | --require-postgres           skip PostgreSQL / fail if it cannot start

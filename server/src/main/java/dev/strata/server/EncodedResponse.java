@@ -25,9 +25,11 @@ import java.util.List;
  * exactly those of the generated message ({@code GetResponse}, {@code BatchGetResponse}, {@code
  * SearchResponse}): clients see no difference.
  *
- * <p>Each document is {@link ApiConversions#documentBytes}: the id field in front of the stored
- * body, which is byte for byte the rest of an API {@code Document} ({@code DocumentBody}, format
- * 2; format-1 segment values are converted when read).
+ * <p>Each document is written as {@link ApiConversions#documentBytes} would make it — the id field
+ * in front of the stored body, which is byte for byte the rest of an API {@code Document} ({@code
+ * DocumentBody}, format 2; format-1 segment values are converted when read) — but straight into
+ * the output: its size is computed from the two parts ({@link #documentSize}), and no per-document
+ * array or rope is built.
  *
  * <p>Immutable after construction; written once by the transport. Thread-safe.
  */
@@ -71,11 +73,13 @@ abstract class EncodedResponse {
 
   /** {@code GetResponse { document = 1 }}. */
   static EncodedResponse get(EncodedDocument document) {
-    ByteString doc = ApiConversions.documentBytes(document);
-    return new Sized(CodedOutputStream.computeBytesSize(1, doc)) {
+    ByteString idUtf8 = ByteString.copyFromUtf8(document.id());
+    ByteString body = document.body();
+    int docSize = documentSize(idUtf8, body);
+    return new Sized(fieldSize(1, docSize)) {
       @Override
       void writeTo(CodedOutputStream out) throws IOException {
-        out.writeBytes(1, doc);
+        writeDocument(out, 1, docSize, idUtf8, body);
       }
     };
   }
@@ -83,9 +87,9 @@ abstract class EncodedResponse {
   /** {@code BatchGetResponse { repeated BatchGetResult results = 1 }}, one per id, in order. */
   static EncodedResponse batchGet(List<String> ids, EncodedDocument[] found) {
     int n = ids.size();
-    ByteString[] docs = new ByteString[n];
     // Each id in UTF-8 once: written as the result's id and as its document's id.
     ByteString[] idUtf8 = new ByteString[n];
+    int[] docSizes = new int[n];
     int[] resultSizes = new int[n];
     int total = 0;
     for (int i = 0; i < n; i++) {
@@ -93,8 +97,8 @@ abstract class EncodedResponse {
       idUtf8[i] = ByteString.copyFromUtf8(ids.get(i));
       int size = CodedOutputStream.computeBytesSize(1, idUtf8[i]);
       if (found[i] != null) {
-        docs[i] = ApiConversions.documentBytes(idUtf8[i], found[i].body());
-        size += CodedOutputStream.computeBoolSize(2, true) + CodedOutputStream.computeBytesSize(3, docs[i]);
+        docSizes[i] = documentSize(idUtf8[i], found[i].body());
+        size += CodedOutputStream.computeBoolSize(2, true) + fieldSize(3, docSizes[i]);
       }
       resultSizes[i] = size;
       total += fieldSize(1, size);
@@ -105,9 +109,9 @@ abstract class EncodedResponse {
         for (int i = 0; i < n; i++) {
           writeHeader(out, 1, resultSizes[i]);
           out.writeBytes(1, idUtf8[i]);
-          if (docs[i] != null) {
+          if (found[i] != null) {
             out.writeBool(2, true);
-            out.writeBytes(3, docs[i]);
+            writeDocument(out, 3, docSizes[i], idUtf8[i], found[i].body());
           }
         }
       }
@@ -121,16 +125,16 @@ abstract class EncodedResponse {
   static EncodedResponse search(SearchResult result, String snapshotId) {
     List<SearchHit> hits = result.hits();
     int n = hits.size();
-    ByteString[] docs = new ByteString[n];
     ByteString[] idUtf8 = new ByteString[n];
+    int[] docSizes = new int[n];
     int[] hitSizes = new int[n];
     int total = 0;
     for (int i = 0; i < n; i++) {
       SearchHit h = hits.get(i);
       // SearchHit { string id = 1; float score = 2; Document document = 3; }
       idUtf8[i] = ByteString.copyFromUtf8(h.id());
-      docs[i] = ApiConversions.documentBytes(idUtf8[i], h.stored().body());
-      int size = CodedOutputStream.computeBytesSize(1, idUtf8[i]) + CodedOutputStream.computeBytesSize(3, docs[i]);
+      docSizes[i] = documentSize(idUtf8[i], h.stored().body());
+      int size = CodedOutputStream.computeBytesSize(1, idUtf8[i]) + fieldSize(3, docSizes[i]);
       if (Float.floatToRawIntBits(h.score()) != 0) {
         size += CodedOutputStream.computeFloatSize(2, h.score());
       }
@@ -158,7 +162,7 @@ abstract class EncodedResponse {
           if (Float.floatToRawIntBits(h.score()) != 0) {
             out.writeFloat(2, h.score());
           }
-          out.writeBytes(3, docs[i]);
+          writeDocument(out, 3, docSizes[i], idUtf8[i], h.stored().body());
         }
         if (totalHits != 0) {
           out.writeInt64(2, totalHits);
@@ -171,6 +175,26 @@ abstract class EncodedResponse {
         }
       }
     };
+  }
+
+  /**
+   * Size of the API {@code Document} of a stored document, bytes: its id field ({@code string id =
+   * 1}) and the stored body, which is byte for byte the rest of the message ({@link
+   * ApiConversions#documentBytes} as a size, without building the rope).
+   */
+  static int documentSize(ByteString idUtf8, ByteString body) {
+    return CodedOutputStream.computeBytesSize(Document.ID_FIELD_NUMBER, idUtf8) + body.size();
+  }
+
+  /**
+   * Writes that document as field {@code field}: tag, length, the id field, then the stored body
+   * straight from its buffer (no per-document head array or rope).
+   */
+  static void writeDocument(CodedOutputStream out, int field, int docSize, ByteString idUtf8, ByteString body)
+      throws IOException {
+    writeHeader(out, field, docSize);
+    out.writeBytes(Document.ID_FIELD_NUMBER, idUtf8);
+    out.writeRawBytes(body);
   }
 
   /** Size of a length-delimited field (a nested message) of {@code size} bytes, tag included. */

@@ -2,6 +2,8 @@ package dev.strata.bench.peers;
 
 import dev.strata.bench.LongSamples;
 import io.grpc.StatusRuntimeException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -48,6 +50,10 @@ public final class ClosedLoop {
    * @param p50Us median call latency, microseconds
    * @param p99Us 99th percentile call latency, microseconds
    * @param errors failed calls by kind (gRPC status code or exception class)
+   * @param clientCpuUsPerOp CPU time of the calling threads per counted call, microseconds
+   *     ({@code ThreadMXBean} thread CPU time over the window): for an in-process side that is the
+   *     whole cost of a call, and unlike calls/s it does not move when other processes take the
+   *     cores; for a network side it is the client's share only
    */
   public record Result(
       int clients,
@@ -57,7 +63,8 @@ public final class ClosedLoop {
       double p50Us,
       double p99Us,
       Map<String, Long> errors,
-      String firstError) {
+      String firstError,
+      double clientCpuUsPerOp) {
 
     /** Calls per second. */
     public double opsPerSec() {
@@ -117,6 +124,8 @@ public final class ClosedLoop {
     AtomicReference<String> firstError = new AtomicReference<>();
     CountDownLatch done = new CountDownLatch(n);
     List<Thread> threads = new ArrayList<>();
+    ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    long[] cpuNanos = new long[n];
     for (int i = 0; i < n; i++) {
       int idx = i;
       latencies[i] = new LongSamples();
@@ -130,11 +139,18 @@ public final class ClosedLoop {
                   () -> {
                     SplittableRandom rnd = new SplittableRandom(seed + idx);
                     Client c = clients.get(idx);
+                    long cpuAtStart = -1;
                     try {
                       while (true) {
                         int p = phase.get();
                         if (p == 2) {
+                          if (cpuAtStart >= 0) {
+                            cpuNanos[idx] = mx.getCurrentThreadCpuTime() - cpuAtStart;
+                          }
                           return;
+                        }
+                        if (p == 1 && cpuAtStart < 0) {
+                          cpuAtStart = mx.getCurrentThreadCpuTime();
                         }
                         long t0 = System.nanoTime();
                         try {
@@ -174,7 +190,9 @@ public final class ClosedLoop {
     long totalOps = 0;
     long totalUnits = 0;
     Map<String, Long> allErrors = new TreeMap<>();
+    long totalCpuNanos = 0;
     for (int i = 0; i < n; i++) {
+      totalCpuNanos += cpuNanos[i];
       all.addAll(latencies[i]);
       totalOps += ops[i];
       totalUnits += units[i];
@@ -188,7 +206,8 @@ public final class ClosedLoop {
         all.percentile(50) / 1e3,
         all.percentile(99) / 1e3,
         allErrors,
-        firstError.get());
+        firstError.get(),
+        totalOps == 0 ? Double.NaN : totalCpuNanos / 1e3 / totalOps);
   }
 
   private static String kindOf(Throwable e) {

@@ -94,8 +94,10 @@ public final class PeerBenchmark {
     info.put("queries", queries.size() + "");
     log("corpus: " + n + " packages, " + queries.size() + " queries");
 
-    if (config.workloads().stream().anyMatch(w -> !w.equals("recovery"))) {
+    if (config.workloads().stream().anyMatch(w -> !w.equals("recovery") && !w.equals("search-inprocess"))) {
       serverWorkloads(corpus, queries, n);
+    } else if (config.runs("search-inprocess")) {
+      embeddedSearch(corpus, queries, n); // no server needed
     }
     if (config.runs("recovery")) {
       recoveries.addAll(new RecoveryBenchmark(config, scratchRoot, corpus, info, PeerBenchmark::log).run());
@@ -201,6 +203,9 @@ public final class PeerBenchmark {
         for (int c : config.batchGetClients()) {
           List<Contender> sides = new ArrayList<>();
           sides.add(contender("Strata", k -> load(strataFinal.batchGet(corpus, n, PeerConfig.BATCH_GET_IDS), k)));
+          // the client decoding what JDBC decodes (values, no object graph): the servers compared
+          sides.add(contender("Strata, fields decoded",
+              k -> load(strataFinal.batchGetFieldDecoded(corpus, n, PeerConfig.BATCH_GET_IDS), k)));
           if (pg != null) {
             sides.add(contender("PostgreSQL", k -> load(pgFinal.batchGet(corpus, n, PeerConfig.BATCH_GET_IDS), k)));
           }
@@ -224,7 +229,7 @@ public final class PeerBenchmark {
           }
         }
       }
-      if (config.runs("search")) {
+      if (config.runs("search") || config.runs("search-inprocess")) {
         embeddedSearch(corpus, queries, n);
       }
       if (config.runs("forks")) {
@@ -316,8 +321,9 @@ public final class PeerBenchmark {
         for (int c : config.embeddedSearchThreads()) {
           compare("search-inprocess", c, 0, List.of(
               contender("Strata engine", k -> load(engine.search(queries), k)),
-              contender("Lucene", k -> load(lucene.search(queries, false), k)),
-              contender("Lucene exact count", k -> load(lucene.search(queries, true), k))));
+              contender("Lucene", k -> load(lucene.search(queries, RawLuceneSide.DEFAULT_THRESHOLD), k)),
+              contender("Lucene count to 10,000", k -> load(lucene.search(queries, 10_000), k)),
+              contender("Lucene exact count", k -> load(lucene.search(queries, Integer.MAX_VALUE), k))));
         }
       }
     }

@@ -23,7 +23,8 @@ import java.util.Set;
  * @param flushReps repetitions of each flush-pipeline setting
  * @param recoveryMib unflushed WAL written before each kill -9 of workload 6, in MiB
  * @param recoveryReps interleaved kill -9 and restart rounds of workload 6 (each side once per round)
- * @param workloads which workloads run: "ingest", "get", "search", "forks", "flush", "ping", "recovery"
+ * @param workloads which workloads run: "ingest", "get", "batchget", "search" (over gRPC and in-process),
+ *     "search-inprocess" (in-process only, no server started), "forks", "flush", "ping", "recovery"
  */
 public record PeerConfig(
     String name,
@@ -48,7 +49,8 @@ public record PeerConfig(
 
   /** Every workload name, in the order they run. */
   public static final Set<String> ALL =
-      new java.util.LinkedHashSet<>(java.util.List.of("ping", "get", "batchget", "search", "ingest", "forks", "flush", "recovery"));
+      new java.util.LinkedHashSet<>(java.util.List.of(
+          "ping", "get", "batchget", "search", "search-inprocess", "ingest", "forks", "flush", "recovery"));
 
   /** Ids per call of workload 8 (BatchGet; PostgreSQL: {@code WHERE id = ANY($1)}). */
   public static final int BATCH_GET_IDS = 100;

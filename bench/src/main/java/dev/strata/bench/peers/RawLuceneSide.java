@@ -76,18 +76,23 @@ public final class RawLuceneSide implements AutoCloseable {
     return reader.leaves().size();
   }
 
+  /** Lucene's default total-hits threshold ({@code IndexSearcher.search(Query, int)}). */
+  public static final int DEFAULT_THRESHOLD = 1000;
+
   /**
    * Search clients: a random query of {@code queries}, top 10 by BM25, each hit's document decoded.
    *
-   * @param exactTotalHits count every match (as Strata's searcher does) instead of Lucene's default
-   *     threshold of 1,000, which lets it skip non-competitive blocks
+   * @param totalHitsThreshold count matches exactly up to this many: {@link #DEFAULT_THRESHOLD}
+   *     (Lucene's default), 10,000 (Strata's API contract: {@code total_hits} is exact up to 10,000
+   *     matches, as Elasticsearch's {@code track_total_hits} default) or {@link Integer#MAX_VALUE}
+   *     (every match). Past it Lucene skips blocks of documents that cannot make the top 10.
    */
-  public ClosedLoop.ClientFactory search(List<String> queries, boolean exactTotalHits) {
+  public ClosedLoop.ClientFactory search(List<String> queries, int totalHitsThreshold) {
     return index -> {
       QueryParser parser = new MultiFieldQueryParser(TEXT_FIELDS, new StandardAnalyzer());
       return (SplittableRandom rnd) -> {
         Query q = parser.parse(queries.get(rnd.nextInt(queries.size())));
-        TopDocs top = searcher.search(q, new TopScoreDocCollectorManager(10, exactTotalHits ? Integer.MAX_VALUE : 1000));
+        TopDocs top = searcher.search(q, new TopScoreDocCollectorManager(10, totalHitsThreshold));
         StoredFields stored = searcher.storedFields();
         for (ScoreDoc sd : top.scoreDocs) {
           dev.strata.api.v1.Document.parseFrom(stored.document(sd.doc).getBinaryValue("_source").bytes);

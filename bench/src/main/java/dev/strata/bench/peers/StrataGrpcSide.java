@@ -3,6 +3,7 @@ package dev.strata.bench.peers;
 import dev.strata.api.v1.BatchGetRequest;
 import dev.strata.api.v1.BatchGetResult;
 import dev.strata.api.v1.CreateForkRequest;
+import dev.strata.api.v1.DocumentServiceGrpc;
 import dev.strata.api.v1.Durability;
 import dev.strata.api.v1.GetRequest;
 import dev.strata.api.v1.Mutation;
@@ -14,6 +15,7 @@ import dev.strata.client.StrataClient;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
+import io.grpc.stub.ClientCalls;
 import java.time.Duration;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -131,6 +133,20 @@ public final class StrataGrpcSide implements AutoCloseable {
         found += r.getFound() ? 1 : 0;
       }
       return found;
+    });
+  }
+
+  /**
+   * BatchGet as {@link #batchGet}, the response decoded field by field as PostgreSQL's JDBC client
+   * decodes its rows ({@link FieldDecodingBatchGet}) instead of into the generated classes.
+   */
+  public ClosedLoop.ClientFactory batchGetFieldDecoded(Corpus corpus, long idCount, int ids) {
+    return clientFactory((c, rnd) -> {
+      BatchGetRequest req = BatchGetRequest.newBuilder().setFork("main").setCollection(Corpus.COLLECTION)
+          .addAllIds(corpus.distinctIds(rnd, idCount, ids)).build();
+      DocumentServiceGrpc.DocumentServiceBlockingStub stub = c.documents();
+      return ClientCalls.blockingUnaryCall(stub.getChannel(), FieldDecodingBatchGet.METHOD,
+          stub.getCallOptions().withDeadlineAfter(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS), req);
     });
   }
 

@@ -37,11 +37,13 @@ class PeerBenchmarkSmokeTest {
     List<String> network = pg ? List.of("Strata", "PostgreSQL") : List.of("Strata");
     List<String> ping = pg ? List.of("Strata", "gRPC echo", "PostgreSQL") : List.of("Strata", "gRPC echo");
     assertThat(report.sides("ping")).containsExactlyElementsOf(ping);
-    assertThat(report.sides("batchget")).containsExactlyElementsOf(network);
+    List<String> batchGet = pg ? List.of("Strata", "Strata, fields decoded", "PostgreSQL") : List.of("Strata", "Strata, fields decoded");
+    assertThat(report.sides("batchget")).containsExactlyElementsOf(batchGet);
     assertThat(report.sides("get")).containsAll(network).contains("RocksDB");
     assertThat(report.sides("search")).containsExactlyElementsOf(network);
     assertThat(report.sides("ingest")).containsAll(network).contains("RocksDB");
-    assertThat(report.sides("search-inprocess")).containsExactly("Strata engine", "Lucene", "Lucene exact count");
+    assertThat(report.sides("search-inprocess"))
+        .containsExactly("Strata engine", "Lucene", "Lucene count to 10,000", "Lucene exact count");
 
     for (PeerReport.Measurement m : report.measurements()) {
       assertThat(m.ops()).as("calls completed in %s", m).isPositive();
@@ -56,6 +58,9 @@ class PeerBenchmarkSmokeTest {
       }
       if (m.workload().startsWith("search")) {
         assertThat(m.units()).as("searches return hits: %s", m).isPositive();
+      }
+      if (m.workload().equals("search-inprocess")) {
+        assertThat(m.clientCpuUsPerOp()).as("CPU per in-process query: %s", m).isPositive();
       }
       if (m.workload().equals("ingest")) {
         assertThat(m.units()).as("documents written: %s", m).isEqualTo(m.ops() * m.batchDocs());

@@ -6,8 +6,6 @@ import dev.strata.engine.model.FieldSpec;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.lucene.index.DocValues;
-import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.SortedDocValues;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.queryparser.classic.ParseException;
@@ -34,7 +32,8 @@ import org.apache.lucene.util.BytesRef;
  * each wrapped in a {@link LivenessFilteredReader} that applies the manifest's {@link LivenessMap}:
  * a document shadowed by a newer segment (updated or deleted) neither matches nor counts. BM25
  * statistics are those of the manifest's segments (shadowed documents included, as Lucene does for
- * deleted documents until a merge). The {@code _collection} filter is always applied. Hits map back
+ * deleted documents until a merge). The {@code _collection} filter is applied unless every document
+ * of the searched segments belongs to the collection (then it would match everything). Hits map back
  * to ids through the {@code _id} doc values; the hits' documents are read from their own segments
  * (where they are live by construction) with one {@code MultiGet}. A published snapshot keeps that
  * view open for all its queries ({@link SnapshotSearcher}); {@link #search} builds it for one query.
@@ -80,8 +79,12 @@ public final class SegmentSearcher {
     }
   }
 
-  static String idOf(long segmentId, LeafReaderContext ctx, int doc) throws IOException {
-    SortedDocValues ids = DocValues.getSorted(ctx.reader(), LuceneFields.ID);
+  /**
+   * The id of Lucene document {@code doc} of a segment, from its {@code _id} doc values.
+   *
+   * @param ids that segment's {@code _id} values, positioned before {@code doc} (forward only)
+   */
+  static String idOf(long segmentId, SortedDocValues ids, int doc) throws IOException {
     if (!ids.advanceExact(doc)) {
       throw new SegmentCorruptionException(segmentId, "Lucene doc " + doc + " has no _id");
     }
@@ -97,11 +100,23 @@ public final class SegmentSearcher {
   /**
    * The full query: the string parsed by {@code parser} (unless it matches all) plus the
    * collection, keyword and range filters.
+   *
+   * @param collectionFilter whether to add the {@code _collection} filter; false only when every
+   *     Lucene document of the searched segments belongs to {@code collection} (then the filter
+   *     matches everything and would only cost a conjunction per scored document, and turn Lucene's
+   *     MaxScore scorer into its slower filtered variant: the JFR profile of issue #13's third pass)
    */
-  static Query buildQuery(String collection, CollectionSchema schema, SearchQuery query, QueryStringParser parser) {
+  static Query buildQuery(
+      String collection, CollectionSchema schema, SearchQuery query, QueryStringParser parser, boolean collectionFilter) {
+    Query parsed = parse(query, parser);
+    if (!collectionFilter && query.termFilters().isEmpty() && query.rangeFilters().isEmpty()) {
+      return parsed;
+    }
     BooleanQuery.Builder b = new BooleanQuery.Builder();
-    b.add(parse(query, parser), BooleanClause.Occur.MUST);
-    b.add(new TermQuery(new Term(LuceneFields.COLLECTION, collection)), BooleanClause.Occur.FILTER);
+    b.add(parsed, BooleanClause.Occur.MUST);
+    if (collectionFilter) {
+      b.add(new TermQuery(new Term(LuceneFields.COLLECTION, collection)), BooleanClause.Occur.FILTER);
+    }
     for (TermFilter f : query.termFilters()) {
       FieldSpec s = require(collection, schema, f.field(), "a term filter", FieldKind.KEYWORD);
       String name = LuceneFields.field(collection, s.name());

@@ -7,6 +7,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -14,10 +15,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.index.CodecReader;
+import org.apache.lucene.index.DocValues;
 import org.apache.lucene.index.IndexReader;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.MultiReader;
 import org.apache.lucene.index.ReaderUtil;
+import org.apache.lucene.index.SortedDocValues;
+import org.apache.lucene.index.Term;
 import org.apache.lucene.queryparser.classic.ParseException;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.Query;
@@ -168,6 +172,8 @@ public final class SnapshotSearcher implements Closeable {
     private final Analyzer analyzer;
     private final AtomicReferenceArray<SchemaQueryParser> idle = new AtomicReferenceArray<>(PARSERS_PER_COLLECTION);
     private final SegmentSearcher.QueryStringParser parser = this::parse;
+    /** See {@link #onlyThisCollection()}; null until the first search. */
+    private volatile Boolean onlyThisCollection;
 
     private CollectionSearch(String collection, CollectionSchema schema) {
       this.collection = collection;
@@ -192,11 +198,13 @@ public final class SnapshotSearcher implements Closeable {
      * @throws IOException if an index or RocksDB cannot be read
      */
     public SearchResult search(SearchQuery query, SegmentStore store) throws IOException {
-      Query q = SegmentSearcher.buildQuery(collection, schema, query, parser);
-      Sort sort = SegmentSearcher.buildSort(collection, schema, query.sort());
       if (searcher == null) {
+        SegmentSearcher.buildQuery(collection, schema, query, parser, false); // bad input still fails
+        SegmentSearcher.buildSort(collection, schema, query.sort());
         return new SearchResult(List.of(), 0);
       }
+      Query q = SegmentSearcher.buildQuery(collection, schema, query, parser, !onlyThisCollection());
+      Sort sort = SegmentSearcher.buildSort(collection, schema, query.sort());
       TopDocs top;
       try {
         // Counting every match of a scored query turns off Lucene's skipping of blocks that cannot
@@ -220,6 +228,29 @@ public final class SnapshotSearcher implements Closeable {
           top.totalHits.relation() == TotalHits.Relation.GREATER_THAN_OR_EQUAL_TO);
     }
 
+    /**
+     * Whether every Lucene document of the snapshot's searched segments (live or shadowed) belongs
+     * to this collection: its {@code _collection} term's document frequency equals the segment's
+     * maxDoc in every leaf. Then the collection filter matches everything and is left out. Computed
+     * on the first search (a terms-dictionary seek per segment) and kept: the snapshot's segments
+     * never change. A race computes it twice with the same answer.
+     */
+    private boolean onlyThisCollection() throws IOException {
+      Boolean only = onlyThisCollection;
+      if (only == null) {
+        Term term = new Term(LuceneFields.COLLECTION, collection);
+        boolean all = true;
+        for (LeafReaderContext leaf : multi.leaves()) {
+          if (leaf.reader().docFreq(term) != leaf.reader().maxDoc()) {
+            all = false;
+            break;
+          }
+        }
+        onlyThisCollection = only = all;
+      }
+      return only;
+    }
+
     /** The hits with their documents, read from their own segments in one MultiGet. */
     private List<SearchHit> hits(ScoreDoc[] scoreDocs, SegmentStore store) throws IOException {
       int n = scoreDocs.length;
@@ -228,13 +259,28 @@ public final class SnapshotSearcher implements Closeable {
       }
       List<LeafReaderContext> leaves = multi.leaves();
       long[] segmentIds = new long[n];
-      List<String> ids = new ArrayList<>(n);
+      String[] idOf = new String[n];
+      // Visit the hits in doc order (doc in the high bits, hit index in the low), so that one
+      // forward-only _id doc-values iterator per segment serves all of that segment's hits.
+      long[] byDoc = new long[n];
       for (int i = 0; i < n; i++) {
-        int doc = scoreDocs[i].doc;
-        LeafReaderContext ctx = leaves.get(ReaderUtil.subIndex(doc, leaves));
-        segmentIds[i] = leafSegments.get(ctx.ord).segmentId();
-        ids.add(SegmentSearcher.idOf(segmentIds[i], ctx, doc - ctx.docBase));
+        byDoc[i] = ((long) scoreDocs[i].doc << 32) | i;
       }
+      Arrays.sort(byDoc);
+      SortedDocValues idValues = null;
+      int idValuesLeaf = -1;
+      for (long packed : byDoc) {
+        int i = (int) packed;
+        int doc = (int) (packed >>> 32);
+        LeafReaderContext ctx = leaves.get(ReaderUtil.subIndex(doc, leaves));
+        if (ctx.ord != idValuesLeaf) {
+          idValues = DocValues.getSorted(ctx.reader(), LuceneFields.ID);
+          idValuesLeaf = ctx.ord;
+        }
+        segmentIds[i] = leafSegments.get(ctx.ord).segmentId();
+        idOf[i] = SegmentSearcher.idOf(segmentIds[i], idValues, doc - ctx.docBase);
+      }
+      List<String> ids = Arrays.asList(idOf);
       DocumentVersion[] versions;
       try {
         versions = store.getEach(segmentIds, collection, ids);

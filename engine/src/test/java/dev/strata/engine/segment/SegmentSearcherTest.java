@@ -288,6 +288,27 @@ class SegmentSearcherTest {
   }
 
   @Test
+  void segmentsOfOneCollectionAreSearchedExactlyWithoutTheCollectionFilter() throws IOException {
+    // Segments 3 and 2 hold "books" documents only: the searcher leaves the collection filter out
+    // there (SnapshotSearcher.onlyThisCollection); liveness must still hide b3 and b5.
+    List<Segment> books = newestFirst.subList(0, 2);
+    LivenessMap m = LivenessMap.empty().withNewest(books.get(0), List.of(books.get(1)), store);
+    SearchResult fox = SegmentSearcher.search(books, m, "books", BOOKS, SearchQuery.of("fox", 10), store);
+    assertThat(ids(fox)).containsExactlyInAnyOrder("b7", "b4");
+    assertThat(fox.totalHits()).isEqualTo(2);
+    SearchResult all = SegmentSearcher.search(books, m, "books", BOOKS, SearchQuery.of("*", 10), store);
+    assertThat(ids(all)).containsExactlyInAnyOrder("b2", "b7", "b4", "b8");
+    assertThat(all.totalHits()).isEqualTo(4);
+    SearchResult filtered =
+        SegmentSearcher.search(books, m, "books", BOOKS, SearchQuery.of("fox", 10).withTerm("tag", "classic"), store);
+    assertThat(ids(filtered)).containsExactly("b7");
+    // "other" has no document there: its filter stays, and nothing matches
+    assertThat(SegmentSearcher.search(books, m, "other", OTHER, SearchQuery.of("*", 10), store).hits()).isEmpty();
+    // (over all three segments, where segment 1 mixes both collections, the filter stays:
+    // textQueryMatchesOnlyLiveVersions)
+  }
+
+  @Test
   void otherCollectionWithTheSameFieldNameAndAnotherKind() throws IOException {
     SearchResult r =
         SegmentSearcher.search(
