@@ -68,29 +68,49 @@ public final class LocalVfs implements Vfs {
     return Files.deleteIfExists(path);
   }
 
+  /**
+   * Deletes {@code dir} and everything under it. A file or directory that vanishes during the walk
+   * (another thread deleted it: retention expiring a manifest of a fork being dropped) is not an
+   * error: the goal is that it is gone. Any other failure is thrown.
+   */
   @Override
   public void deleteRecursively(Path dir) throws IOException {
     if (!Files.exists(dir)) {
       return;
     }
-    Files.walkFileTree(
-        dir,
-        new SimpleFileVisitor<>() {
-          @Override
-          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-            Files.deleteIfExists(file);
-            return FileVisitResult.CONTINUE;
-          }
+    try {
+      Files.walkFileTree(
+          dir,
+          new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+              Files.deleteIfExists(file);
+              return FileVisitResult.CONTINUE;
+            }
 
-          @Override
-          public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
-            if (exc != null) {
+            @Override
+            public FileVisitResult visitFileFailed(Path file, IOException exc) throws IOException {
+              if (exc instanceof NoSuchFileException) {
+                return FileVisitResult.CONTINUE;
+              }
               throw exc;
             }
-            Files.deleteIfExists(d);
-            return FileVisitResult.CONTINUE;
-          }
-        });
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
+              if (exc != null && !(exc instanceof NoSuchFileException)) {
+                throw exc;
+              }
+              Files.deleteIfExists(d);
+              return FileVisitResult.CONTINUE;
+            }
+          });
+    } catch (NoSuchFileException e) {
+      if (!e.getFile().equals(dir.toString()) && Files.exists(dir)) {
+        throw e;
+      }
+      // the whole directory went meanwhile
+    }
   }
 
   @Override

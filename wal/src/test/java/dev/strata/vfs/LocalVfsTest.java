@@ -128,4 +128,40 @@ class LocalVfsTest {
     assertThatThrownBy(() -> vfs.list(dir.resolve("missing")))
         .isInstanceOf(NoSuchFileException.class);
   }
+
+  /**
+   * A drop deletes a fork's directory while retention may delete its expired manifests: files that
+   * vanish during the walk are not an error (CompactionRaceTest once failed a drop with
+   * NoSuchFileException from the walk).
+   */
+  @Test
+  void deleteRecursivelyToleratesFilesDeletedConcurrently() throws Exception {
+    for (int round = 0; round < 30; round++) {
+      Path root = dir.resolve("fork" + round);
+      java.util.List<Path> files = new java.util.ArrayList<>();
+      for (int d = 0; d < 4; d++) {
+        Path sub = Files.createDirectories(root.resolve("d" + d));
+        for (int f = 0; f < 50; f++) {
+          files.add(Files.writeString(sub.resolve("f" + f), "x"));
+        }
+      }
+      java.util.Collections.shuffle(files, new java.util.Random(round));
+      java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+      Thread other = new Thread(() -> {
+        try {
+          go.await();
+          for (Path p : files) {
+            Files.deleteIfExists(p);
+          }
+        } catch (Exception e) {
+          throw new RuntimeException(e);
+        }
+      });
+      other.start();
+      go.countDown();
+      vfs.deleteRecursively(root);
+      other.join(10_000);
+      assertThat(root).doesNotExist();
+    }
+  }
 }
