@@ -68,7 +68,7 @@ class CrashResumeTest extends BucketTest {
             assertThat(BucketLayout.generationOf(k)).hasValue(1);
           }
         }
-        assertThat(all.stream().filter(k -> k.contains("/manifests/")).count()).isEqualTo(up.size());
+        assertThat(all.stream().filter(k -> k.endsWith(BucketLayout.MANIFEST_SUFFIX)).count()).isEqualTo(up.size());
         // Unnamed objects: only bundles of generation 1 (orphans of the crash).
         for (String k : all) {
           String rel = layout.relative(k);

@@ -75,6 +75,11 @@ final class TierHarness {
   static TreeMap<Long, UploadedManifest> uploaded(ObjectStore raw, BucketLayout layout, String forkId) throws IOException {
     TreeMap<Long, UploadedManifest> out = new TreeMap<>();
     for (ObjectStore.ObjectInfo o : raw.list(layout.manifestsPrefix(forkId))) {
+      if (!o.key().endsWith(BucketLayout.MANIFEST_SUFFIX)) {
+        // s3proxy's filesystem backend lists the temporary file of a PUT cut off mid-body
+        // ("<key>-<uuid>"); S3 never shows a partial object. The tier skips such keys too.
+        continue;
+      }
       long seq = BucketLayout.seqOfManifestKey(o.key()).orElseThrow();
       out.put(seq, UploadedManifest.parseFrom(raw.get(o.key()).orElseThrow()));
     }
