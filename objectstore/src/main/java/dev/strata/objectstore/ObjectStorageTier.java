@@ -202,6 +202,9 @@ public final class ObjectStorageTier implements AutoCloseable {
       for (ForkUploader u : uploaders.values()) {
         if (!open.contains(u.fork().id())) {
           uploaders.remove(u.fork().id());
+          // Dropped here (ids are never reused): its marker follows the next catalog upload, even
+          // if no uploaded catalog version ever listed it (created and dropped between two).
+          dropMarkersDue.add(u.fork().id());
           u.abandon(StrataException.notFound("fork '" + u.fork().name() + "' was dropped; its uploads stopped"));
         } else if (u.wantsDrain()) {
           queue(u);
@@ -257,8 +260,9 @@ public final class ObjectStorageTier implements AutoCloseable {
 
   /**
    * Uploads the catalog if it changed, then writes the drop marker of every fork an earlier
-   * uploaded version listed and this one does not (fork ids are never reused, so a fork leaves the
-   * catalog only by a drop here). The marker follows the catalog: a bucket never says a fork was
+   * uploaded version listed and this one does not, and of every fork whose uploader the tick
+   * retired because the fork is no longer open (fork ids are never reused, so a fork leaves only
+   * by a drop here), once the uploaded catalog no longer lists it. The marker follows the catalog: a bucket never says a fork was
    * dropped while its newest catalog still lists it. A drop this process did not see (it happened
    * before a crash, between two uploads) leaves no marker: its objects stay (a leak, never a loss).
    * Runs on the upload pool, one at a time ({@code catalogQueued}).
@@ -278,6 +282,9 @@ public final class ObjectStorageTier implements AutoCloseable {
         uploadedCatalogForks = ids;
       }
       for (String forkId : Set.copyOf(dropMarkersDue)) {
+        if (uploadedCatalogForks != null && uploadedCatalogForks.contains(forkId)) {
+          continue; // still in the catalog this process uploaded last (DROPPING): not yet
+        }
         fence.check();
         store.put(layout.droppedMarkerKey(forkId, generation()), new byte[0]);
         dropMarkersDue.remove(forkId);
